@@ -1,0 +1,123 @@
+import {
+  type Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { type TemporalSettings } from '../platform/config';
+import { MUNICIPALITIES } from '../workflows/domain/municipalities';
+import { type CaseEvent, type CaseFacts, type Timeline } from '../workflows/domain/types';
+import {
+  CaseErrorType,
+  caseFactsQuery,
+  caseWorkflowId,
+  type CaseWorkflowInput,
+  reportEventUpdate,
+  timelineQuery,
+} from '../workflows/messages';
+import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
+import { ApiError } from './errors';
+
+export interface CaseView extends Timeline {
+  workflowId: string;
+  temporalUiUrl: string;
+}
+
+/** Use cases of the case API, on top of the Temporal client. */
+export function createCaseService(client: Client, temporal: TemporalSettings) {
+  const view = (timeline: Timeline): CaseView => {
+    const workflowId = caseWorkflowId(timeline.caseId);
+    return {
+      ...timeline,
+      workflowId,
+      temporalUiUrl: `${temporal.uiUrl}/namespaces/${encodeURIComponent(temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`,
+    };
+  };
+
+  /** Maps "no such workflow" to 404 and "workflow finished" to 409, for a case id. */
+  async function caseGone(caseId: string, err: unknown): Promise<never> {
+    if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'case-not-found', `No case ${caseId}`);
+    const description = await client.workflow
+      .getHandle(caseWorkflowId(caseId))
+      .describe()
+      .catch((e: unknown) => {
+        if (e instanceof WorkflowNotFoundError) throw new ApiError(404, 'case-not-found', `No case ${caseId}`);
+        throw e;
+      });
+    if (description.status.name !== 'RUNNING') throw new ApiError(409, 'case-closed', `Case ${caseId} is closed (${description.status.name.toLowerCase()})`);
+    throw err;
+  }
+
+  return {
+    /** Starts the case's workflow; the same facts again return the existing case, different facts are a conflict. */
+    async openCase(facts: CaseFacts): Promise<{ created: boolean; case: CaseView }> {
+      const workflowId = caseWorkflowId(facts.caseId);
+      const input: CaseWorkflowInput = { facts };
+      let created = true;
+      try {
+        await client.workflow.start('caseWorkflow', {
+          workflowId,
+          taskQueue: temporal.taskQueue,
+          args: [input],
+          workflowIdConflictPolicy: 'FAIL',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          typedSearchAttributes: [
+            { key: CaseIdKey, value: facts.caseId },
+            { key: MunicipalityKey, value: facts.municipality },
+            { key: CaseStatusKey, value: 'open' },
+          ],
+          staticSummary: `Sygedagpengesag ${facts.caseId} · ${MUNICIPALITIES[facts.municipality]?.name ?? ''} (${facts.municipality}) · første fraværsdag ${facts.firstAbsenceDay}`,
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        created = false;
+      }
+      const handle = client.workflow.getHandle(workflowId);
+      if (!created) {
+        const existing = await handle.query(caseFactsQuery);
+        if (canonical(existing.facts) !== canonical(facts)) {
+          throw new ApiError(409, 'case-exists', `Case ${facts.caseId} already exists with different data`, {
+            fields: differingFields(existing.facts, facts),
+          });
+        }
+      }
+      return { created, case: view(await handle.query(timelineQuery)) };
+    },
+
+    async getCase(caseId: string): Promise<CaseView> {
+      try {
+        return view(await client.workflow.getHandle(caseWorkflowId(caseId)).query(timelineQuery));
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'case-not-found', `No case ${caseId}`);
+        throw err;
+      }
+    },
+
+    /** Reports an event through the workflow's update; a rejected event is a 400 with the workflow's reason. */
+    async reportEvent(caseId: string, event: CaseEvent): Promise<{ applied: boolean; case: CaseView }> {
+      try {
+        const result = await client.workflow.getHandle(caseWorkflowId(caseId)).executeUpdate(reportEventUpdate, { args: [event] });
+        return { applied: result.applied, case: view(result.timeline) };
+      } catch (err) {
+        const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+        if (cause instanceof ApplicationFailure && cause.type === CaseErrorType.EventRejected) {
+          throw new ApiError(400, 'event-rejected', cause.message, { eventId: event.eventId, reason: cause.message });
+        }
+        return caseGone(caseId, err);
+      }
+    },
+  };
+}
+
+export type CaseService = ReturnType<typeof createCaseService>;
+
+function canonical(facts: CaseFacts): string {
+  return JSON.stringify(Object.keys(facts).sort().filter((k) => facts[k as keyof CaseFacts] !== undefined).map((k) => [k, facts[k as keyof CaseFacts]]));
+}
+
+function differingFields(a: CaseFacts, b: CaseFacts): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof CaseFacts>;
+  // citizenRef is named but never echoed.
+  return [...keys].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
+}

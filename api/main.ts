@@ -1,0 +1,30 @@
+import { loadConfigOrExit } from '../platform/config';
+import { createDb, migrate } from '../platform/db';
+import { createLogger } from '../platform/logger';
+import { connectClient } from '../platform/temporal';
+import { createApp } from './app';
+
+/** Production entry point of the API role, configured only by environment variables. */
+async function main(): Promise<void> {
+  const config = loadConfigOrExit('api');
+  const logger = createLogger(config.logLevel, { role: 'api' });
+  const db = createDb(config.databaseUrl);
+  await migrate(db);
+  const client = await connectClient(config.temporal);
+  const app = createApp({ client, db, temporal: config.temporal, logger });
+  const server = app.listen(config.port, () => logger.info('api listening', { port: config.port }));
+  const stop = () => {
+    logger.info('api stopping');
+    server.close(() => {
+      void Promise.allSettled([client.connection.close(), db.close()]).then(() => process.exit(0));
+    });
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`api: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

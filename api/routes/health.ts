@@ -1,0 +1,32 @@
+import { Router } from 'express';
+
+export interface ReadinessChecks {
+  temporal: () => Promise<void>;
+  postgres: () => Promise<void>;
+}
+
+const within = <T>(ms: number, work: Promise<T>): Promise<T> =>
+  Promise.race([work, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
+
+/** /healthz: the process is up. /readyz: Temporal and Postgres answer (503 naming what does not). */
+export function healthRouter(checks: ReadinessChecks): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  router.get('/readyz', async (_req, res) => {
+    const results = await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => {
+        try {
+          await within(2_000, check());
+          return [name, { ok: true }] as const;
+        } catch (err) {
+          return [name, { ok: false, error: err instanceof Error ? err.message : String(err) }] as const;
+        }
+      }),
+    );
+    const ready = results.every(([, r]) => r.ok);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', checks: Object.fromEntries(results) });
+  });
+  return router;
+}

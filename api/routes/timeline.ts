@@ -1,0 +1,40 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { copenhagenDate } from '../../workflows/domain/dates';
+import { ruleSetById, ruleSetFor, RULE_SETS } from '../../workflows/domain/rules';
+import { caseStartSchema, isoDate, policyRevisionSchema } from '../../workflows/domain/schemas';
+import { computeTimeline } from '../../workflows/domain/timeline';
+import { type CaseEvent, type CaseFacts, type PolicyRevision } from '../../workflows/domain/types';
+import { rejectEvent } from '../../workflows/domain/validate-event';
+import { ApiError, parse } from '../errors';
+
+const simulateSchema = z
+  .object({
+    facts: caseStartSchema,
+    events: z.array(z.unknown()).max(1000).default([]),
+    policies: z.array(policyRevisionSchema).max(200).default([]),
+    asOf: isoDate.optional(),
+    ruleSetId: z.enum(RULE_SETS.map((r) => r.id) as [string, ...string[]]).optional(),
+  })
+  .strict();
+
+/** What-if answers: the same engine as the workflows, on facts, events and policies given in the body. */
+export function timelineRouter(now: () => number = Date.now): Router {
+  const router = Router();
+  router.post('/simulate', (req, res) => {
+    const body = parse(simulateSchema, req.body);
+    const facts = body.facts as CaseFacts;
+    const asOf = body.asOf ?? copenhagenDate(now());
+    const ruleSet = body.ruleSetId ? ruleSetById(body.ruleSetId) : ruleSetFor(facts.firstAbsenceDay);
+    const policies = body.policies as PolicyRevision[];
+    const events: CaseEvent[] = [];
+    body.events.forEach((candidate, index) => {
+      const reason = rejectEvent(facts, events, policies, ruleSet, candidate, asOf);
+      if (reason) throw new ApiError(400, 'event-rejected', `events.${index}: ${reason}`, [{ field: `events.${index}`, problem: reason }]);
+      const event = candidate as CaseEvent;
+      if (!events.some((e) => e.eventId === event.eventId)) events.push(event);
+    });
+    res.json(computeTimeline(facts, events, policies, ruleSet, asOf));
+  });
+  return router;
+}

@@ -1,0 +1,63 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
+
+const nodeBuiltins = builtinModules.flatMap((name) => [name, `node:${name}`]);
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+    },
+  },
+  {
+    // Workflow code is replayed: it must be deterministic and runs in Temporal's sandbox, which has
+    // no Node built-ins. Only types may come from activities; side effects belong there.
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.map((name) => ({ name, message: 'Workflow code must not use Node built-ins.' })),
+            { name: '@temporalio/client', message: 'Workflows talk to Temporal through @temporalio/workflow only.' },
+            { name: '@temporalio/worker', message: 'Workflows talk to Temporal through @temporalio/workflow only.' },
+            { name: '@temporalio/activity', message: 'Activity code belongs in activities/.' },
+            { name: 'pg', message: 'Database access belongs in activities/.' },
+            { name: 'express', message: 'HTTP belongs in api/.' },
+          ],
+          patterns: [
+            { group: ['../activities', '../activities/*', '../../activities/*'], allowTypeImports: true, message: 'Import only types from activities.' },
+            { group: ['../api/*', '../worker/*', '../platform/*', '../../api/*', '../../worker/*', '../../platform/*'], message: 'Workflow code must not import process-level modules.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'Not available in workflow code.' },
+        { name: 'require', message: 'Use static imports in workflow code.' },
+        { name: 'setInterval', message: 'Use sleep() or condition() in workflow code.' },
+        { name: 'fetch', message: 'I/O belongs in activities.' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'crypto', property: 'randomUUID', message: 'Use uuid4() from @temporalio/workflow.' },
+      ],
+    },
+  },
+  {
+    files: ['**/*.mjs', '**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);

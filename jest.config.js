@@ -1,0 +1,15 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] },
+  // Workflow and integration suites start real servers; give them room.
+  testTimeout: 120_000,
+  // Two cores: one file per core. Each suite starts its own servers on free ports.
+  maxWorkers: 2,
+  // Temporal's native runtime (core-bridge) keeps a thread-safe function referenced for the life of the
+  // process (temporalio/sdk-typescript#928), so Jest would wait forever after the last suite.
+  // Every suite tears down its own servers and workers in afterAll; forceExit only ends that thread.
+  forceExit: true,
+};

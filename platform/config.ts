@@ -1,0 +1,136 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * Every setting of the worker and API processes, read once from the environment, validated and typed.
+ * docker-compose.yml and the README's configuration table use exactly these names (a test checks it).
+ */
+export const ENVIRONMENT_VARIABLES = {
+  TEMPORAL_ADDRESS: 'host:port of the Temporal frontend',
+  TEMPORAL_NAMESPACE: 'Temporal namespace the cases live in',
+  TEMPORAL_TASK_QUEUE: 'task queue the worker polls and the API starts cases on',
+  TEMPORAL_API_KEY: 'API key for a hosted Temporal (implies TLS)',
+  TEMPORAL_TLS: 'true to use TLS with the system CAs',
+  TEMPORAL_TLS_CERT_PATH: 'client certificate (PEM) for mTLS',
+  TEMPORAL_TLS_KEY_PATH: 'client private key (PEM) for mTLS',
+  TEMPORAL_TLS_CA_PATH: 'CA bundle (PEM) that signed the server certificate',
+  TEMPORAL_TLS_SERVER_NAME: 'server name to verify, when it differs from the address host',
+  TEMPORAL_UI_URL: 'base URL of the Temporal Web UI, for links to a case',
+  DATABASE_URL: 'Postgres connection string',
+  PORT: 'port the API listens on',
+  LOG_LEVEL: 'debug | info | warn | error',
+} as const;
+
+export type EnvironmentVariable = keyof typeof ENVIRONMENT_VARIABLES;
+
+const hostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port, e.g. localhost:7233');
+const boolean = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const existingFile = z.string().refine((p) => {
+  try {
+    readFileSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must name a readable file');
+
+const schema = z
+  .object({
+    TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
+    TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+    TEMPORAL_TASK_QUEUE: z.string().min(1).default('sickness-benefit-cases'),
+    TEMPORAL_API_KEY: z.string().min(1).optional(),
+    TEMPORAL_TLS: boolean.default(false),
+    TEMPORAL_TLS_CERT_PATH: existingFile.optional(),
+    TEMPORAL_TLS_KEY_PATH: existingFile.optional(),
+    TEMPORAL_TLS_CA_PATH: existingFile.optional(),
+    TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+    TEMPORAL_UI_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:8233'),
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// connection string'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  })
+  .refine((c) => Boolean(c.TEMPORAL_TLS_CERT_PATH) === Boolean(c.TEMPORAL_TLS_KEY_PATH), {
+    message: 'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together',
+    path: ['TEMPORAL_TLS_CERT_PATH'],
+  });
+
+export interface TemporalSettings {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  apiKey?: string;
+  tls?: { serverName?: string; ca?: Buffer; clientCert?: { crt: Buffer; key: Buffer } };
+  uiUrl: string;
+}
+
+export interface Config {
+  temporal: TemporalSettings;
+  databaseUrl: string;
+  port: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the configuration from the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw = Object.fromEntries(
+    Object.keys(ENVIRONMENT_VARIABLES).map((name) => [name, env[name] === '' ? undefined : env[name]]),
+  );
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? 'environment');
+        const value = raw[name];
+        const hint = name in ENVIRONMENT_VARIABLES ? ` (${ENVIRONMENT_VARIABLES[name as EnvironmentVariable]})` : '';
+        return value === undefined && issue.code === 'invalid_type'
+          ? `${name} is required${hint}`
+          : `${name}: ${issue.message}${hint}`;
+      }),
+    );
+  }
+  const c = parsed.data;
+  const wantsTls = c.TEMPORAL_TLS || Boolean(c.TEMPORAL_API_KEY || c.TEMPORAL_TLS_CERT_PATH || c.TEMPORAL_TLS_CA_PATH);
+  return {
+    temporal: {
+      address: c.TEMPORAL_ADDRESS,
+      namespace: c.TEMPORAL_NAMESPACE,
+      taskQueue: c.TEMPORAL_TASK_QUEUE,
+      apiKey: c.TEMPORAL_API_KEY,
+      tls: wantsTls
+        ? {
+            serverName: c.TEMPORAL_TLS_SERVER_NAME,
+            ca: c.TEMPORAL_TLS_CA_PATH ? readFileSync(c.TEMPORAL_TLS_CA_PATH) : undefined,
+            clientCert:
+              c.TEMPORAL_TLS_CERT_PATH && c.TEMPORAL_TLS_KEY_PATH
+                ? { crt: readFileSync(c.TEMPORAL_TLS_CERT_PATH), key: readFileSync(c.TEMPORAL_TLS_KEY_PATH) }
+                : undefined,
+          }
+        : undefined,
+      uiUrl: c.TEMPORAL_UI_URL.replace(/\/$/, ''),
+    },
+    databaseUrl: c.DATABASE_URL,
+    port: c.PORT,
+    logLevel: c.LOG_LEVEL,
+  };
+}
+
+/** For process entry points: load the config or print the problems and exit with status 78 (EX_CONFIG). */
+export function loadConfigOrExit(role: string, env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${role}: ${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,132 @@
+# Sourced by scripts/dev.sh and scripts/test.sh (and usable alone through scripts/tools.sh).
+# Obtains the real servers without Docker, once per machine, into a cache outside the clone keyed by
+# version: the Temporal CLI (dev server + Web UI) built from Go modules, and the Java time-skipping
+# test server from Maven Central. Exports TEMPORAL_CLI_PATH and TEMPORAL_TEST_SERVER_PATH.
+
+TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-1.5.1}"
+TEMPORAL_TEST_SERVER_VERSION="${TEMPORAL_TEST_SERVER_VERSION:-1.31.0}"
+# The oldest CLI whose `server start-dev` has everything the project uses (--search-attribute, --db-filename, UI).
+TEMPORAL_CLI_MIN_VERSION="1.1.0"
+SFE_TOOLS_DIR="${SFE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sygedagpenge-engine/tools}"
+
+tools_die() {
+  printf '\nerror: %s\n\n' "$*" >&2
+  exit 1
+}
+
+tools_require() {
+  # tools_require <command> <what it is for> <how to install>
+  command -v "$1" >/dev/null 2>&1 || tools_die "'$1' is needed $2, and it is not on PATH. Install it: $3"
+}
+
+version_at_least() {
+  # version_at_least <have> <need>: true when have >= need (dotted numbers)
+  [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]
+}
+
+# Serialises concurrent builds of the same tool (two clones, CI and a developer) on one machine.
+with_tool_lock() {
+  local name="$1"; shift
+  mkdir -p "$SFE_TOOLS_DIR"
+  (
+    flock -w 1800 9 || tools_die "timed out waiting for another build of $name ($SFE_TOOLS_DIR/.$name.lock)"
+    "$@"
+  ) 9>"$SFE_TOOLS_DIR/.$name.lock"
+}
+
+build_temporal_cli() {
+  local dest="$SFE_TOOLS_DIR/temporal-cli-$TEMPORAL_CLI_VERSION"
+  [ -x "$dest/temporal" ] && return 0
+  tools_require go "to build the Temporal CLI (dev server with the Web UI) once" \
+    "Go 1.23 or newer (Debian: apt-get install golang-go, or the tarball from the Go website)"
+  echo "==> Building the Temporal CLI v$TEMPORAL_CLI_VERSION from Go modules into $dest (first time only, a few minutes)" >&2
+  local tmp="$dest.tmp.$$"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  local started=$SECONDS
+  if ! GOBIN="$tmp" go install -ldflags "-X github.com/temporalio/cli/temporalcli.Version=$TEMPORAL_CLI_VERSION" \
+      "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_CLI_VERSION" >&2; then
+    rm -rf "$tmp"
+    tools_die "building the Temporal CLI v$TEMPORAL_CLI_VERSION with 'go install' failed (see above)"
+  fi
+  rm -rf "$dest" && mv "$tmp" "$dest"
+  echo "==> Temporal CLI built in $((SECONDS - started)) s" >&2
+}
+
+fetch_test_server() {
+  local dest="$SFE_TOOLS_DIR/temporal-test-server-$TEMPORAL_TEST_SERVER_VERSION"
+  [ -x "$dest/temporal-test-server" ] && return 0
+  tools_require java "to run Temporal's time-skipping test server" "a Java 11+ runtime (Debian: apt-get install openjdk-17-jre-headless)"
+  tools_require mvn "to fetch Temporal's time-skipping test server from Maven Central once" "Apache Maven (Debian: apt-get install maven)"
+  echo "==> Fetching io.temporal:temporal-test-server:$TEMPORAL_TEST_SERVER_VERSION from Maven Central into $dest (first time only)" >&2
+  local tmp="$dest.tmp.$$"
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  cat >"$tmp/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.sygedagpenge</groupId>
+  <artifactId>temporal-test-server-runtime</artifactId>
+  <version>1</version>
+  <dependencies>
+    <dependency>
+      <groupId>io.temporal</groupId>
+      <artifactId>temporal-test-server</artifactId>
+      <version>$TEMPORAL_TEST_SERVER_VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+POM
+  if ! (cd "$tmp" && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib >&2); then
+    rm -rf "$tmp"
+    tools_die "fetching the Temporal test server with Maven failed (see above)"
+  fi
+  # The SDK runs this as `<path> <port> --enable-time-skipping [extraArgs]`.
+  cat >"$tmp/temporal-test-server" <<'WRAPPER'
+#!/usr/bin/env bash
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+exec java ${TEMPORAL_TEST_SERVER_JAVA_OPTS:--Xmx512m -XX:+UseSerialGC} -cp "$here/lib/*" io.temporal.testserver.TestServer "$@"
+WRAPPER
+  chmod +x "$tmp/temporal-test-server"
+  rm -rf "$dest" && mv "$tmp" "$dest"
+}
+
+ensure_temporal_cli() {
+  if [ -n "${TEMPORAL_CLI_PATH:-}" ]; then
+    [ -x "$TEMPORAL_CLI_PATH" ] || tools_die "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH is not an executable file"
+    return 0
+  fi
+  if command -v temporal >/dev/null 2>&1; then
+    local have
+    have="$(temporal --version 2>/dev/null | sed -n 's/^temporal version \([0-9][0-9.]*\).*/\1/p')"
+    if [ -n "$have" ] && version_at_least "$have" "$TEMPORAL_CLI_MIN_VERSION"; then
+      TEMPORAL_CLI_PATH="$(command -v temporal)"
+      export TEMPORAL_CLI_PATH
+      return 0
+    fi
+  fi
+  with_tool_lock temporal-cli build_temporal_cli
+  TEMPORAL_CLI_PATH="$SFE_TOOLS_DIR/temporal-cli-$TEMPORAL_CLI_VERSION/temporal"
+  export TEMPORAL_CLI_PATH
+}
+
+ensure_test_server() {
+  if [ -n "${TEMPORAL_TEST_SERVER_PATH:-}" ]; then
+    [ -x "$TEMPORAL_TEST_SERVER_PATH" ] || tools_die "TEMPORAL_TEST_SERVER_PATH=$TEMPORAL_TEST_SERVER_PATH is not an executable file"
+    return 0
+  fi
+  with_tool_lock test-server fetch_test_server
+  TEMPORAL_TEST_SERVER_PATH="$SFE_TOOLS_DIR/temporal-test-server-$TEMPORAL_TEST_SERVER_VERSION/temporal-test-server"
+  export TEMPORAL_TEST_SERVER_PATH
+}
+
+# Installs the npm dependencies exactly as locked, again only when package-lock.json changed.
+ensure_node_modules() {
+  tools_require node "to run the engine" "Node.js 20 or newer"
+  tools_require npm "to install the engine's packages" "npm (comes with Node.js)"
+  local stamp="node_modules/.sfe-lock-stamp"
+  if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then
+    return 0
+  fi
+  echo "==> Installing npm packages (npm ci)" >&2
+  npm ci --no-audit --no-fund >&2
+  cp package-lock.json "$stamp"
+}

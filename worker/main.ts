@@ -1,0 +1,32 @@
+import { createActivities } from '../activities';
+import { loadConfigOrExit } from '../platform/config';
+import { createDb, migrate } from '../platform/db';
+import { createLogger } from '../platform/logger';
+import { connectWorker } from '../platform/temporal';
+import { createCaseWorker } from './worker';
+
+/** Production entry point of the worker role, configured only by environment variables. */
+async function main(): Promise<void> {
+  const config = loadConfigOrExit('worker');
+  const logger = createLogger(config.logLevel, { role: 'worker' });
+  const db = createDb(config.databaseUrl);
+  await migrate(db);
+  const connection = await connectWorker(config.temporal);
+  const worker = await createCaseWorker({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    activities: createActivities({ db, logger }),
+  });
+  logger.info('worker started', { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, address: config.temporal.address });
+  // Worker.run() returns after SIGINT or SIGTERM, once in-flight tasks are done.
+  await worker.run();
+  await connection.close();
+  await db.close();
+  logger.info('worker stopped');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`worker: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,243 @@
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import { copenhagenDate, endOfCopenhagenDay, type IsoDate, startOfCopenhagenDay } from './domain/dates';
+import { MUNICIPALITIES } from './domain/municipalities';
+import { ruleSetById, ruleSetFor } from './domain/rules';
+import { policyRevisionSchema } from './domain/schemas';
+import { computeTimeline, scopeCovers } from './domain/timeline';
+import { type CaseEvent, type PolicyRevision, type Timeline } from './domain/types';
+import { rejectEvent } from './domain/validate-event';
+import {
+  applyPolicyUpdate,
+  CaseErrorType,
+  caseEventSignal,
+  caseFactsQuery,
+  type CaseOutcome,
+  type CaseWorkflowInput,
+  type MessageResult,
+  policyChangeSignal,
+  policyKey,
+  reportEventUpdate,
+  timelineQuery,
+} from './messages';
+import {
+  CaseStatusKey,
+  CategoryKey,
+  ConversationModeKey,
+  NextDeadlineKey,
+  NextDeadlineKindKey,
+  OverdueKey,
+  PolicyIdsKey,
+} from './search-attributes';
+
+const { recordCaseSnapshot } = proxyActivities<ReturnType<typeof createActivities>>({
+  startToCloseTimeout: '30 seconds',
+  // The read model may be down for a while (Postgres restarted); keep trying, the timers go on meanwhile.
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+/** Long cases start a new run before their history grows large, carrying state and seen ids. */
+const MAX_HISTORY_EVENTS = 4_000;
+
+/**
+ * One workflow per sickness-benefit case. It holds the case's facts, events and policies, recomputes the
+ * timeline (a pure function) after every change, sleeps until the next due date ends in Copenhagen, and
+ * keeps the Temporal UI's search attributes and details current for the caseworker.
+ */
+export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcome> {
+  const facts = input.facts;
+  const ruleSetId = input.ruleSetId ?? ruleSetFor(facts.firstAbsenceDay).id;
+  const ruleSet = ruleSetById(ruleSetId);
+  const events: CaseEvent[] = [...(input.events ?? [])];
+  const policies: PolicyRevision[] = [...(input.policies ?? [])];
+  const ignoredPolicies = new Set(input.ignoredPolicyKeys ?? []);
+  const seenEvents = new Set(events.map((e) => e.eventId));
+  const appliedPolicies = new Set(policies.map(policyKey));
+
+  const today = (): IsoDate => copenhagenDate(Date.now());
+  const compute = (): Timeline => computeTimeline(facts, events, policies, ruleSet, today());
+
+  let timeline = compute();
+  let changed = false;
+  let revision = input.revision ?? 0;
+  let written = revision - 1;
+  const published = { searchAttributes: '' };
+
+  const refresh = (): Timeline => {
+    timeline = compute();
+    revision++;
+    publish(timeline, published);
+    return timeline;
+  };
+
+  const rejectPolicy = (candidate: unknown): string | null => {
+    const parsed = policyRevisionSchema.safeParse(candidate);
+    return parsed.success ? null : parsed.error.issues.map((i) => `${i.path.join('.') || '(policy)'}: ${i.message}`).join('; ');
+  };
+
+  const acceptEvent = (event: CaseEvent): MessageResult => {
+    if (seenEvents.has(event.eventId)) return { applied: false, timeline };
+    seenEvents.add(event.eventId);
+    events.push(event);
+    changed = true;
+    return { applied: true, timeline: refresh() };
+  };
+
+  const acceptPolicy = (policy: PolicyRevision): MessageResult => {
+    const key = policyKey(policy);
+    if (appliedPolicies.has(key) || ignoredPolicies.has(key)) return { applied: false, timeline };
+    if (!scopeCovers(policy.scope, facts.municipality)) {
+      ignoredPolicies.add(key);
+      return { applied: false, timeline };
+    }
+    appliedPolicies.add(key);
+    policies.push(policy);
+    changed = true;
+    return { applied: true, timeline: refresh() };
+  };
+
+  setHandler(timelineQuery, () => timeline);
+  setHandler(caseFactsQuery, () => ({ facts, ruleSetId }));
+  setHandler(reportEventUpdate, acceptEvent, {
+    validator: (event) => {
+      if (seenEvents.has(event?.eventId)) return;
+      const reason = rejectEvent(facts, events, policies, ruleSet, event, today());
+      if (reason) throw ApplicationFailure.create({ message: reason, type: CaseErrorType.EventRejected, nonRetryable: true });
+    },
+  });
+  setHandler(caseEventSignal, (event) => {
+    // A signal cannot be answered; a rejected one is dropped (the update is the way to learn why).
+    if (seenEvents.has(event?.eventId) || rejectEvent(facts, events, policies, ruleSet, event, today()) !== null) return;
+    acceptEvent(event);
+  });
+  setHandler(applyPolicyUpdate, acceptPolicy, {
+    validator: (policy) => {
+      const reason = rejectPolicy(policy);
+      if (reason) throw ApplicationFailure.create({ message: reason, type: CaseErrorType.PolicyRejected, nonRetryable: true });
+    },
+  });
+  setHandler(policyChangeSignal, (policy) => {
+    if (rejectPolicy(policy) === null) acceptPolicy(policy);
+  });
+
+  // The read model follows the newest timeline; writes coalesce and retry without holding up the timers.
+  void (async () => {
+    for (;;) {
+      await condition(() => written < revision);
+      const snapshotOf = revision;
+      await recordCaseSnapshot({ workflowId: workflowInfo().workflowId, revision: snapshotOf, timeline });
+      written = snapshotOf;
+    }
+  })();
+
+  refresh();
+  for (;;) {
+    if (timeline.status === 'closed') break;
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) {
+      await condition(() => allHandlersFinished() && written === revision);
+      await continueAsNew<typeof caseWorkflow>({
+        facts,
+        ruleSetId,
+        events,
+        policies,
+        ignoredPolicyKeys: [...ignoredPolicies],
+        revision,
+      });
+    }
+    const wakeOn = timeline.nextChangeOn;
+    changed = false;
+    if (wakeOn) {
+      const ms = Math.max(1_000, startOfCopenhagenDay(wakeOn) - Date.now());
+      await condition(() => changed, ms, { summary: timerSummary(timeline, wakeOn) });
+    } else {
+      await condition(() => changed);
+    }
+    if (!changed) refresh();
+  }
+
+  await condition(() => allHandlersFinished() && written === revision);
+  return { caseId: facts.caseId, closedOn: timeline.closedOn, closedReason: timeline.closedReason };
+}
+
+/** What the timer waits for, in the caseworker's terms: "Første opfølgningssamtale senest 2020-03-29". */
+function timerSummary(timeline: Timeline, wakeOn: IsoDate): string {
+  const due = timeline.deadlines.find(
+    (d) => (d.status === 'pending' || d.status === 'paused') && d.dueDate !== null && endOfCopenhagenDay(d.dueDate) === startOfCopenhagenDay(wakeOn),
+  );
+  if (due) return `${due.title} senest ${due.dueDate}`;
+  const policy = timeline.policies.find((p) => p.effectiveFrom === wakeOn || (p.effectiveTo && endOfCopenhagenDay(p.effectiveTo) === startOfCopenhagenDay(wakeOn)));
+  return policy ? `Politikændring: ${policy.title} (${wakeOn})` : `Næste ændring ${wakeOn}`;
+}
+
+/** Keeps the Temporal UI current: typed search attributes for filtering and details for reading. */
+function publish(timeline: Timeline, published: { searchAttributes: string }): void {
+  const next = timeline.deadlines.find((d) => (d.status === 'pending' || d.status === 'paused') && d.dueDate !== null);
+  const overdue = timeline.deadlines.some((d) => d.status === 'missed');
+  const policyIds = timeline.policies.filter((p) => p.state !== 'superseded').map((p) => p.policyId);
+  const attributes = [
+    { key: CaseStatusKey, value: timeline.status },
+    { key: CategoryKey, value: timeline.category === null ? null : String(timeline.category) },
+    { key: NextDeadlineKey, value: next?.dueDate ? new Date(endOfCopenhagenDay(next.dueDate)) : null },
+    { key: NextDeadlineKindKey, value: next?.kind ?? null },
+    { key: ConversationModeKey, value: timeline.conversationMode },
+    { key: OverdueKey, value: overdue },
+    { key: PolicyIdsKey, value: policyIds.length > 0 ? policyIds : null },
+  ] as const;
+  const fingerprint = JSON.stringify(attributes.map((a) => a.value));
+  if (fingerprint !== published.searchAttributes) {
+    published.searchAttributes = fingerprint;
+    upsertSearchAttributes(attributes.map(({ key, value }) => ({ key, value })) as Parameters<typeof upsertSearchAttributes>[0]);
+  }
+  setCurrentDetails(describe(timeline));
+}
+
+const STATUS_DA: Record<string, string> = {
+  pending: 'afventer',
+  met: 'opfyldt',
+  missed: 'overskredet',
+  paused: 'i bero',
+  waived: 'frafaldet',
+};
+
+const MODE_DA: Record<string, string> = {
+  'in-person': 'personligt fremmøde',
+  phone: 'telefon',
+  video: 'video',
+  'citizen-choice': 'borgerens valg (telefon, video eller fremmøde)',
+};
+
+/** Current details (markdown) for the Temporal UI: no CPR number, no name, no citizen reference. */
+function describe(t: Timeline): string {
+  const municipality = MUNICIPALITIES[t.municipality]?.name ?? t.municipality;
+  const lines = [
+    `**Sag ${t.caseId}** · ${municipality} (${t.municipality}) · første fraværsdag ${t.firstAbsenceDay} · regelsæt ${t.ruleSetId}`,
+    `Status: ${t.status === 'open' ? 'åben' : t.status === 'job-clarification' ? 'overgået til jobafklaring' : `afsluttet ${t.closedOn} (${t.closedReason})`}` +
+      ` · kategori ${t.category ?? 'ikke visiteret'} · revurdering senest ${t.reviewPoint}`,
+    `Samtaleform: ${MODE_DA[t.conversationMode]}${t.consentRequired ? ' (kræver borgerens samtykke)' : ''}`,
+    '',
+    '**Frister**',
+  ];
+  const open = t.deadlines.filter((d) => d.status !== 'met');
+  for (const d of (open.length > 0 ? open : t.deadlines).slice(0, 6)) {
+    const when = d.dueDate ?? 'i bero';
+    const late = d.status === 'missed' ? `, ${d.daysLate} dage over` : '';
+    const mode = d.mode ? `, ${MODE_DA[d.mode]}` : '';
+    lines.push(`- ${d.title} senest ${when}: ${STATUS_DA[d.status]}${late}${mode}`);
+  }
+  const active = t.policies.filter((p) => p.state === 'active' || p.state === 'scheduled');
+  if (active.length > 0) {
+    lines.push('', '**Politikændringer**');
+    for (const p of active) lines.push(`- ${p.title} (${p.policyId} rev. ${p.revision}) fra ${p.effectiveFrom}${p.effectiveTo ? ` til ${p.effectiveTo}` : ', uden slutdato'}`);
+  }
+  return lines.join('\n');
+}

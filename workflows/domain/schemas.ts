@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import { isIsoDate } from './dates';
+import { isMunicipality, REGIONS } from './municipalities';
+import { CASE_EVENT_TYPES, DEADLINE_KINDS } from './types';
+
+/**
+ * The one definition of every message's shape: the API validates request bodies with these schemas and
+ * the workflow's update validators validate with the same ones, so a message that passes one passes both.
+ */
+
+/** A CPR number (DDMMYY-XXXX, or ten digits in a row) must never become an id or free text. */
+export const CPR_LIKE = /(^|\D)\d{6}-?\d{4}(\D|$)/;
+
+export const isoDate = z
+  .string()
+  .refine(isIsoDate, 'must be a calendar date written YYYY-MM-DD');
+
+const noCpr = (field: string) => (value: string) => !CPR_LIKE.test(value) || `${field} looks like a CPR number; use the case system's pseudonymous reference`;
+
+export const identifier = (field: string) =>
+  z
+    .string()
+    .min(1, `${field} is required`)
+    .max(100)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, `${field} may contain letters, digits and . _ : - only`)
+    .refine((v) => noCpr(field)(v) === true, { message: `${field} looks like a CPR number (DDMMYY-XXXX or ten digits); use a pseudonymous id` });
+
+export const municipalityCode = z
+  .string()
+  .refine(isMunicipality, 'must be one of the 98 Danish municipality codes, e.g. "101" for København');
+
+export const category = z.union([z.literal(1), z.literal(2), z.literal(3)], { error: 'must be 1, 2 or 3' });
+
+export const caseStartSchema = z
+  .object({
+    caseId: identifier('caseId'),
+    citizenRef: identifier('citizenRef'),
+    municipality: municipalityCode,
+    firstAbsenceDay: isoDate,
+    employment: z.enum(['employee', 'unemployed', 'self-employed']).default('employee'),
+    employerPeriodDays: z.number().int().min(0).max(365).optional(),
+    informationFormSentOn: isoDate.optional(),
+    category: category.optional(),
+    followUpCadence: z.enum(['every-4-weeks', 'four-in-six-months']).optional(),
+  })
+  .strict()
+  .refine((c) => !c.informationFormSentOn || c.informationFormSentOn >= c.firstAbsenceDay, {
+    message: 'must not be before firstAbsenceDay',
+    path: ['informationFormSentOn'],
+  });
+
+export type CaseStartInput = z.input<typeof caseStartSchema>;
+
+const eventBase = {
+  eventId: identifier('eventId'),
+  occurredOn: isoDate,
+};
+
+export const caseEventSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ ...eventBase, type: z.literal('information-form-received') }).strict(),
+    z.object({ ...eventBase, type: z.literal('categorized'), category }).strict(),
+    z.object({ ...eventBase, type: z.literal('fast-track-requested'), requestedBy: z.enum(['employer', 'citizen']) }).strict(),
+    z
+      .object({ ...eventBase, type: z.literal('conversation-held'), mode: z.enum(['in-person', 'phone', 'video']), category: category.optional() })
+      .strict(),
+    z.object({ ...eventBase, type: z.literal('certificate-requested') }).strict(),
+    z.object({ ...eventBase, type: z.literal('certificate-received'), validUntil: isoDate.optional() }).strict(),
+    z.object({ ...eventBase, type: z.literal('rehabilitation-team-held') }).strict(),
+    z
+      .object({
+        ...eventBase,
+        type: z.literal('reassessment-decided'),
+        outcome: z.literal('extension'),
+        ground: z.enum(['1', '2', '3', '4', '5', '6', '7']),
+        until: isoDate,
+      })
+      .strict(),
+    z.object({ ...eventBase, type: z.literal('reassessment-decided'), outcome: z.literal('job-clarification') }).strict(),
+    z.object({ ...eventBase, type: z.literal('recovered') }).strict(),
+    z.object({ ...eventBase, type: z.literal('benefit-stopped') }).strict(),
+  ],
+  { error: (issue) => (issue.code === 'invalid_union' ? `type must be one of: ${CASE_EVENT_TYPES.join(', ')} (reassessment-decided needs outcome 'extension' with ground and until, or 'job-clarification')` : undefined) },
+);
+
+const deadlineKinds = z.array(z.enum(DEADLINE_KINDS as [string, ...string[]])).optional();
+
+export const policyEffectSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('pauseDeadlines'), kinds: deadlineKinds }).strict(),
+    z.object({ type: z.literal('waiveDeadlines'), kinds: deadlineKinds }).strict(),
+    z
+      .object({ type: z.literal('extendCertificateValidity'), days: z.number().int().positive().optional(), months: z.number().int().positive().optional() })
+      .strict()
+      .refine((e) => (e.days === undefined) !== (e.months === undefined), 'give exactly one of days or months'),
+    z.object({ type: z.literal('switchConversationMode'), mode: z.enum(['phone', 'video']), consentRequired: z.boolean().optional() }).strict(),
+    z
+      .object({ type: z.literal('extendBenefitPeriod'), months: z.number().int().positive(), reviewPointsFrom: isoDate, reviewPointsTo: isoDate })
+      .strict()
+      .refine((e) => e.reviewPointsFrom <= e.reviewPointsTo, { message: 'reviewPointsTo is before reviewPointsFrom', path: ['reviewPointsTo'] }),
+  ],
+  { error: (issue) => (issue.code === 'invalid_union' ? 'unknown effect: use pauseDeadlines, waiveDeadlines, extendCertificateValidity, switchConversationMode or extendBenefitPeriod' : undefined) },
+);
+
+export const policyScopeSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('all') }).strict(),
+  z.object({ type: z.literal('municipalities'), municipalities: z.array(municipalityCode).min(1) }).strict(),
+  z.object({ type: z.literal('regions'), regions: z.array(z.enum(REGIONS as [string, ...string[]])).min(1) }).strict(),
+]);
+
+export const policyRevisionSchema = z
+  .object({
+    policyId: identifier('policyId'),
+    revision: z.number().int().min(1),
+    title: z.string().min(1).max(200),
+    legalReference: z.string().max(200).optional(),
+    effectiveFrom: isoDate,
+    effectiveTo: isoDate.nullable().optional(),
+    scope: policyScopeSchema,
+    effects: z.array(policyEffectSchema).min(1),
+  })
+  .strict()
+  .refine((p) => !p.effectiveTo || p.effectiveTo >= p.effectiveFrom, { message: 'effectiveTo is before effectiveFrom', path: ['effectiveTo'] })
+  .refine((p) => !CPR_LIKE.test(p.title) && !CPR_LIKE.test(p.legalReference ?? ''), { message: 'looks like a CPR number', path: ['title'] });
+
+/** Issues as the API reports them: each bad field with its problem. */
+export function describeIssues(error: z.ZodError): { field: string; problem: string }[] {
+  return error.issues.map((issue) => ({ field: issue.path.join('.') || '(body)', problem: issue.message }));
+}

@@ -1,0 +1,52 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { type CaseEvent, type CaseFacts, type PolicyRevision, type Timeline } from './domain/types';
+
+/** Messages of the case workflow, defined once and imported by the workflow and the API. */
+
+export const CASE_WORKFLOW_TYPE = 'caseWorkflow';
+
+/** Workflow ids are derived from the case id, which is never a CPR number (checked at the API). */
+export const caseWorkflowId = (caseId: string): string => `sickness-case-${caseId}`;
+
+export interface CaseWorkflowInput {
+  facts: CaseFacts;
+  /** Fixed at the first start; carried through continue-as-new so a case keeps its regime. */
+  ruleSetId?: string;
+  events?: CaseEvent[];
+  policies?: PolicyRevision[];
+  /** Policy revisions received but not applicable (out of scope); remembered so repeats stay no-ops. */
+  ignoredPolicyKeys?: string[];
+  /** Changes made so far, across runs; the read model keeps only the newest snapshot. */
+  revision?: number;
+}
+
+export interface CaseOutcome {
+  caseId: string;
+  closedOn: string | null;
+  closedReason: string | null;
+}
+
+export interface MessageResult {
+  /** False when the message had been applied before (same eventId, or same policyId and revision). */
+  applied: boolean;
+  timeline: Timeline;
+}
+
+/** Error types, used as ApplicationFailure types so the API can map them to status codes. */
+export enum CaseErrorType {
+  EventRejected = 'EventRejected',
+  PolicyRejected = 'PolicyRejected',
+}
+
+export const timelineQuery = defineQuery<Timeline>('timeline');
+export const caseFactsQuery = defineQuery<{ facts: CaseFacts; ruleSetId: string }>('caseFacts');
+
+/** Case systems report events through the update (synchronous answer or rejection) or the signal. */
+export const reportEventUpdate = defineUpdate<MessageResult, [CaseEvent]>('reportEvent');
+export const caseEventSignal = defineSignal<[CaseEvent]>('caseEvent');
+
+/** Policy changes arrive by signal from the fan-out, or by update when the caller wants the result. */
+export const applyPolicyUpdate = defineUpdate<MessageResult, [PolicyRevision]>('applyPolicy');
+export const policyChangeSignal = defineSignal<[PolicyRevision]>('policyChange');
+
+export const policyKey = (p: Pick<PolicyRevision, 'policyId' | 'revision'>): string => `${p.policyId}#${p.revision}`;

@@ -1,0 +1,42 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/**
+ * Typed search attributes of a case workflow: what a caseworker filters on in the Temporal UI
+ * (e.g. `Overdue = true AND Municipality = '101'`). None of them carries personal data.
+ * The local stack and the test servers register exactly this list.
+ */
+export const CaseIdKey = defineSearchAttributeKey('CaseId', SearchAttributeType.KEYWORD);
+export const MunicipalityKey = defineSearchAttributeKey('Municipality', SearchAttributeType.KEYWORD);
+export const CaseStatusKey = defineSearchAttributeKey('CaseStatus', SearchAttributeType.KEYWORD);
+export const CategoryKey = defineSearchAttributeKey('Category', SearchAttributeType.KEYWORD);
+export const NextDeadlineKey = defineSearchAttributeKey('NextDeadline', SearchAttributeType.DATETIME);
+export const NextDeadlineKindKey = defineSearchAttributeKey('NextDeadlineKind', SearchAttributeType.KEYWORD);
+export const ConversationModeKey = defineSearchAttributeKey('ConversationMode', SearchAttributeType.KEYWORD);
+export const OverdueKey = defineSearchAttributeKey('Overdue', SearchAttributeType.BOOL);
+export const PolicyIdsKey = defineSearchAttributeKey('PolicyIds', SearchAttributeType.KEYWORD_LIST);
+
+export const CASE_SEARCH_ATTRIBUTES = [
+  CaseIdKey,
+  MunicipalityKey,
+  CaseStatusKey,
+  CategoryKey,
+  NextDeadlineKey,
+  NextDeadlineKindKey,
+  ConversationModeKey,
+  OverdueKey,
+  PolicyIdsKey,
+] as const;
+
+/** `Name=Type` pairs as `temporal server start-dev --search-attribute` takes them. */
+export function searchAttributeCliArgs(): string[] {
+  const cliType: Record<string, string> = {
+    KEYWORD: 'Keyword',
+    DATETIME: 'Datetime',
+    BOOL: 'Bool',
+    KEYWORD_LIST: 'KeywordList',
+    INT: 'Int',
+    TEXT: 'Text',
+    DOUBLE: 'Double',
+  };
+  return CASE_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${cliType[key.type]}`]);
+}
