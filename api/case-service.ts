@@ -104,6 +104,9 @@ export function createCaseService(client: Client, temporal: TemporalSettings) {
         if (cause instanceof ApplicationFailure && cause.type === CaseErrorType.EventRejected) {
           throw new ApiError(400, 'event-rejected', cause.message, { eventId: event.eventId, reason: cause.message });
         }
+        if (cause instanceof ApplicationFailure && cause.type === CaseErrorType.CaseClosed) {
+          throw new ApiError(409, 'case-closed', `Case ${caseId} is closed: ${cause.message}`, { eventId: event.eventId, reason: cause.message });
+        }
         return caseGone(caseId, err);
       }
     },

@@ -111,8 +111,11 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   setHandler(reportEventUpdate, acceptEvent, {
     validator: (event) => {
       if (seenEvents.has(event?.eventId)) return;
-      const reason = rejectEvent(facts, events, policies, ruleSet, event, today());
-      if (reason) throw ApplicationFailure.create({ message: reason, type: CaseErrorType.EventRejected, nonRetryable: true });
+      const rejection = rejectEvent(facts, events, policies, ruleSet, event, today());
+      if (rejection) {
+        const type = rejection.code === 'closed' ? CaseErrorType.CaseClosed : CaseErrorType.EventRejected;
+        throw ApplicationFailure.create({ message: rejection.reason, type, nonRetryable: true });
+      }
     },
   });
   setHandler(caseEventSignal, (event) => {

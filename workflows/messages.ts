@@ -35,6 +35,7 @@ export interface MessageResult {
 /** Error types, used as ApplicationFailure types so the API can map them to status codes. */
 export enum CaseErrorType {
   EventRejected = 'EventRejected',
+  CaseClosed = 'CaseClosed',
   PolicyRejected = 'PolicyRejected',
 }
 

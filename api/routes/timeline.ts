@@ -29,8 +29,10 @@ export function timelineRouter(now: () => number = Date.now): Router {
     const policies = body.policies as PolicyRevision[];
     const events: CaseEvent[] = [];
     body.events.forEach((candidate, index) => {
-      const reason = rejectEvent(facts, events, policies, ruleSet, candidate, asOf);
-      if (reason) throw new ApiError(400, 'event-rejected', `events.${index}: ${reason}`, [{ field: `events.${index}`, problem: reason }]);
+      const rejection = rejectEvent(facts, events, policies, ruleSet, candidate, asOf);
+      if (rejection) {
+        throw new ApiError(400, 'event-rejected', `events.${index}: ${rejection.reason}`, [{ field: `events.${index}`, problem: rejection.reason }]);
+      }
       const event = candidate as CaseEvent;
       if (!events.some((e) => e.eventId === event.eventId)) events.push(event);
     });

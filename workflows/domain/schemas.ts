@@ -68,20 +68,27 @@ export const caseEventSchema = z.discriminatedUnion(
     z.object({ ...eventBase, type: z.literal('certificate-requested') }).strict(),
     z.object({ ...eventBase, type: z.literal('certificate-received'), validUntil: isoDate.optional() }).strict(),
     z.object({ ...eventBase, type: z.literal('rehabilitation-team-held') }).strict(),
-    z
-      .object({
-        ...eventBase,
-        type: z.literal('reassessment-decided'),
-        outcome: z.literal('extension'),
-        ground: z.enum(['1', '2', '3', '4', '5', '6', '7']),
-        until: isoDate,
-      })
-      .strict(),
-    z.object({ ...eventBase, type: z.literal('reassessment-decided'), outcome: z.literal('job-clarification') }).strict(),
+    // A decision either extends the period (§ 27, stk. 1) or moves the case to job clarification.
+    z.discriminatedUnion(
+      'outcome',
+      [
+        z
+          .object({
+            ...eventBase,
+            type: z.literal('reassessment-decided'),
+            outcome: z.literal('extension'),
+            ground: z.enum(['1', '2', '3', '4', '5', '6', '7']),
+            until: isoDate,
+          })
+          .strict(),
+        z.object({ ...eventBase, type: z.literal('reassessment-decided'), outcome: z.literal('job-clarification') }).strict(),
+      ],
+      { error: () => "outcome must be 'extension' (with ground and until) or 'job-clarification'" },
+    ),
     z.object({ ...eventBase, type: z.literal('recovered') }).strict(),
     z.object({ ...eventBase, type: z.literal('benefit-stopped') }).strict(),
   ],
-  { error: (issue) => (issue.code === 'invalid_union' ? `type must be one of: ${CASE_EVENT_TYPES.join(', ')} (reassessment-decided needs outcome 'extension' with ground and until, or 'job-clarification')` : undefined) },
+  { error: (issue) => (issue.code === 'invalid_union' ? `type must be one of: ${CASE_EVENT_TYPES.join(', ')}` : undefined) },
 );
 
 const deadlineKinds = z.array(z.enum(DEADLINE_KINDS as [string, ...string[]])).optional();
@@ -127,5 +134,8 @@ export const policyRevisionSchema = z
 
 /** Issues as the API reports them: each bad field with its problem. */
 export function describeIssues(error: z.ZodError): { field: string; problem: string }[] {
-  return error.issues.map((issue) => ({ field: issue.path.join('.') || '(body)', problem: issue.message }));
+  return error.issues.map((issue) => ({
+    field: issue.path.join('.') || '(body)',
+    problem: issue.code === 'invalid_type' && /received undefined$/.test(issue.message) ? 'is required' : issue.message,
+  }));
 }

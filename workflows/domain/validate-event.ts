@@ -4,12 +4,33 @@ import { caseEventSchema, describeIssues } from './schemas';
 import { computeTimeline } from './timeline';
 import { type CaseEvent, type CaseFacts, type PolicyRevision } from './types';
 
+export interface Rejection {
+  /** closed: the case has ended and takes no more events; rejected: this event is wrong for this case. */
+  code: 'closed' | 'rejected';
+  reason: string;
+}
+
 /**
  * Why an event cannot be applied to a case, or null when it can. The same check runs in the workflow's
  * update validator and in the API's what-if endpoint. Backdated events are accepted (case systems import
  * running cases); events in the future, before the first day of absence or after the case ended are not.
  */
 export function rejectEvent(
+  facts: CaseFacts,
+  events: readonly CaseEvent[],
+  policies: readonly PolicyRevision[],
+  ruleSet: RuleSet,
+  candidate: unknown,
+  today: IsoDate,
+): Rejection | null {
+  const reason = reasonToReject(facts, events, policies, ruleSet, candidate, today);
+  if (reason === null) return null;
+  return { code: reason.startsWith(CLOSED) ? 'closed' : 'rejected', reason };
+}
+
+const CLOSED = 'the case closed on';
+
+function reasonToReject(
   facts: CaseFacts,
   events: readonly CaseEvent[],
   policies: readonly PolicyRevision[],
@@ -27,7 +48,7 @@ export function rejectEvent(
   if (event.occurredOn < F) return `occurredOn ${event.occurredOn} is before the first day of absence ${F}`;
 
   const timeline = computeTimeline(facts, events, policies, ruleSet, today);
-  if (timeline.status === 'closed') return `the case closed on ${timeline.closedOn} (${timeline.closedReason})`;
+  if (timeline.status === 'closed') return `${CLOSED} ${timeline.closedOn} (${timeline.closedReason})`;
   if (timeline.status === 'job-clarification') {
     const since = events.find((e) => e.type === 'reassessment-decided' && e.outcome === 'job-clarification')?.occurredOn;
     if (event.type !== 'rehabilitation-team-held') return `the case moved to job clarification on ${since}; only rehabilitation-team-held can be reported`;

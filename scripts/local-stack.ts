@@ -1,0 +1,157 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { createDb, migrate } from '../platform/db';
+import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgres';
+import { searchAttributeCliArgs } from '../workflows/search-attributes';
+
+/**
+ * The whole system on one machine, without Docker: the Temporal dev server (with its Web UI and the
+ * case search attributes), Postgres, migrations, the worker and the API. State lives in the data folder
+ * (Temporal's SQLite file and Postgres's cluster), so cases survive a restart. Ctrl-C or SIGTERM stops
+ * every child process. Started by `npm run dev` (scripts/dev.sh), which builds the tools first.
+ */
+const root = path.resolve(__dirname, '..', '..');
+const env = process.env;
+const dataDir = path.resolve(env.SFE_DATA_DIR ?? path.join(root, '.data'));
+const temporalPort = Number(env.TEMPORAL_PORT ?? 7233);
+const uiPort = Number(env.TEMPORAL_UI_PORT ?? 8233);
+const apiPort = Number(env.PORT ?? 3000);
+const pgPort = Number(env.LOCAL_PG_PORT ?? 55432);
+const cli = env.TEMPORAL_CLI_PATH;
+
+const children: ChildProcess[] = [];
+let postgres: LocalPostgres | undefined;
+let stopping = false;
+
+function say(message: string): void {
+  process.stdout.write(`[local] ${message}\n`);
+}
+
+function prefixed(name: string, child: ChildProcess): ChildProcess {
+  const forward = (stream: NodeJS.WritableStream) => (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) stream.write(`[${name}] ${line}\n`);
+  };
+  child.stdout?.on('data', forward(process.stdout));
+  child.stderr?.on('data', forward(process.stderr));
+  return child;
+}
+
+function start(name: string, command: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = prefixed(name, spawn(command, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  children.push(child);
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      say(`${name} exited (${signal ?? code}); stopping everything`);
+      void shutdown(1);
+    }
+  });
+  return child;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function waitForTemporal(address: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      await connection.workflowService.getSystemInfo({});
+      await connection.close();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`Temporal did not answer on ${address} within 60 s: ${String(err)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say('stopping');
+  // API first (no new work), then the worker, then the servers they talk to.
+  for (const child of [...children].reverse()) await stopChild(child);
+  await postgres?.stop();
+  say('stopped');
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: start the stack with `npm run dev`, which builds the Temporal CLI');
+  process.once('SIGINT', () => void shutdown(0));
+  process.once('SIGTERM', () => void shutdown(0));
+  for (const [port, what] of [
+    [temporalPort, 'Temporal (TEMPORAL_PORT)'],
+    [uiPort, 'Temporal UI (TEMPORAL_UI_PORT)'],
+    [apiPort, 'API (PORT)'],
+  ] as const) {
+    if (!(await portFree(port))) throw new Error(`port ${port} for ${what} is in use; stop what holds it or choose another port`);
+  }
+  mkdirSync(dataDir, { recursive: true });
+
+  let databaseUrl = env.DATABASE_URL;
+  if (!databaseUrl) {
+    if (!(await portFree(pgPort))) throw new Error(`port ${pgPort} for Postgres (LOCAL_PG_PORT) is in use`);
+    say(`starting Postgres (data in ${path.join(dataDir, 'postgres')})`);
+    postgres = await startLocalPostgres({ dataDir: path.join(dataDir, 'postgres'), port: pgPort, database: 'sygedagpenge' });
+    databaseUrl = postgres.url;
+  }
+  const db = createDb(databaseUrl, { max: 1 });
+  const applied = await migrate(db);
+  await db.close();
+  say(applied.length > 0 ? `migrations applied: ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}` : 'database schema is current');
+
+  say(`starting the Temporal dev server (history in ${path.join(dataDir, 'temporal.sqlite')})`);
+  start('temporal', cli, [
+    'server',
+    'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(temporalPort),
+    '--ui-port', String(uiPort),
+    '--db-filename', path.join(dataDir, 'temporal.sqlite'),
+    '--namespace', env.TEMPORAL_NAMESPACE ?? 'default',
+    '--log-level', 'warn',
+    ...searchAttributeCliArgs(),
+  ]);
+  const address = `127.0.0.1:${temporalPort}`;
+  await waitForTemporal(address);
+
+  const roleEnv = {
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_UI_URL: `http://localhost:${uiPort}`,
+    DATABASE_URL: databaseUrl,
+    PORT: String(apiPort),
+  };
+  start('worker', process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], roleEnv);
+  start('api', process.execPath, [path.join(root, 'dist', 'api', 'main.js')], roleEnv);
+
+  say('');
+  say(`Temporal UI   http://localhost:${uiPort}`);
+  say(`Temporal      ${address} (namespace ${env.TEMPORAL_NAMESPACE ?? 'default'})`);
+  say(`API           http://localhost:${apiPort}  (health: /healthz, /readyz)`);
+  say(`Postgres      ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
+  say('Ctrl-C stops everything; the data folder keeps the cases for the next start.');
+}
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`[local] ${err instanceof Error ? err.message : String(err)}\n`);
+  await shutdown(1);
+});
