@@ -6,6 +6,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TemporalSettings } from '../platform/config';
+import { copenhagenDate } from '../workflows/domain/dates';
 import { MUNICIPALITIES } from '../workflows/domain/municipalities';
 import { type CaseEvent, type CaseFacts, type Timeline } from '../workflows/domain/types';
 import {
@@ -82,12 +83,12 @@ export function createCaseService(client: Client, temporal: TemporalSettings) {
           });
         }
       }
-      return { created, case: view(await handle.query(timelineQuery)) };
+      return { created, case: view(await handle.query(timelineQuery, copenhagenDate(Date.now()))) };
     },
 
     async getCase(caseId: string): Promise<CaseView> {
       try {
-        return view(await client.workflow.getHandle(caseWorkflowId(caseId)).query(timelineQuery));
+        return view(await client.workflow.getHandle(caseWorkflowId(caseId)).query(timelineQuery, copenhagenDate(Date.now())));
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'case-not-found', `No case ${caseId}`);
         throw err;

@@ -10,7 +10,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
-import { copenhagenDate, endOfCopenhagenDay, type IsoDate, startOfCopenhagenDay } from './domain/dates';
+import { copenhagenDate, endOfCopenhagenDay, type IsoDate, isIsoDate, startOfCopenhagenDay } from './domain/dates';
 import { MUNICIPALITIES } from './domain/municipalities';
 import { ruleSetById, ruleSetFor } from './domain/rules';
 import { policyRevisionSchema } from './domain/schemas';
@@ -47,7 +47,7 @@ const { recordCaseSnapshot } = proxyActivities<ReturnType<typeof createActivitie
 });
 
 /** Long cases start a new run before their history grows large, carrying state and seen ids. */
-const MAX_HISTORY_EVENTS = 4_000;
+const DEFAULT_MAX_HISTORY_EVENTS = 4_000;
 
 /**
  * One workflow per sickness-benefit case. It holds the case's facts, events and policies, recomputes the
@@ -56,6 +56,7 @@ const MAX_HISTORY_EVENTS = 4_000;
  */
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcome> {
   const facts = input.facts;
+  const maxHistoryEvents = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
   const ruleSetId = input.ruleSetId ?? ruleSetFor(facts.firstAbsenceDay).id;
   const ruleSet = ruleSetById(ruleSetId);
   const events: CaseEvent[] = [...(input.events ?? [])];
@@ -86,7 +87,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   };
 
   const acceptEvent = (event: CaseEvent): MessageResult => {
-    if (seenEvents.has(event.eventId)) return { applied: false, timeline };
+    if (seenEvents.has(event.eventId)) return { applied: false, timeline: compute() };
     seenEvents.add(event.eventId);
     events.push(event);
     changed = true;
@@ -95,10 +96,10 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
 
   const acceptPolicy = (policy: PolicyRevision): MessageResult => {
     const key = policyKey(policy);
-    if (appliedPolicies.has(key) || ignoredPolicies.has(key)) return { applied: false, timeline };
+    if (appliedPolicies.has(key) || ignoredPolicies.has(key)) return { applied: false, timeline: compute() };
     if (!scopeCovers(policy.scope, facts.municipality)) {
       ignoredPolicies.add(key);
-      return { applied: false, timeline };
+      return { applied: false, timeline: compute() };
     }
     appliedPolicies.add(key);
     policies.push(policy);
@@ -106,7 +107,11 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
     return { applied: true, timeline: refresh() };
   };
 
-  setHandler(timelineQuery, () => timeline);
+  // A query runs at the time of the workflow's last activation; the caller may name a later date (today),
+  // so that days overdue are counted to then. Earlier dates are not history views and are ignored.
+  setHandler(timelineQuery, (asOf?: string) =>
+    computeTimeline(facts, events, policies, ruleSet, isIsoDate(asOf) && asOf > today() ? asOf : today()),
+  );
   setHandler(caseFactsQuery, () => ({ facts, ruleSetId }));
   setHandler(reportEventUpdate, acceptEvent, {
     validator: (event) => {
@@ -146,7 +151,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   refresh();
   for (;;) {
     if (timeline.status === 'closed') break;
-    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) {
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > maxHistoryEvents) {
       await condition(() => allHandlersFinished() && written === revision);
       await continueAsNew<typeof caseWorkflow>({
         facts,
@@ -155,6 +160,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
         policies,
         ignoredPolicyKeys: [...ignoredPolicies],
         revision,
+        maxHistoryEvents,
       });
     }
     const wakeOn = timeline.nextChangeOn;

@@ -18,6 +18,8 @@ export interface CaseWorkflowInput {
   ignoredPolicyKeys?: string[];
   /** Changes made so far, across runs; the read model keeps only the newest snapshot. */
   revision?: number;
+  /** Continue-as-new once a run's history has this many events (default 4,000); carried to the next run. */
+  maxHistoryEvents?: number;
 }
 
 export interface CaseOutcome {
@@ -39,7 +41,8 @@ export enum CaseErrorType {
   PolicyRejected = 'PolicyRejected',
 }
 
-export const timelineQuery = defineQuery<Timeline>('timeline');
+/** The whole timeline; pass today's date (YYYY-MM-DD) to count days overdue up to it. */
+export const timelineQuery = defineQuery<Timeline, [asOf?: string]>('timeline');
 export const caseFactsQuery = defineQuery<{ facts: CaseFacts; ruleSetId: string }>('caseFacts');
 
 /** Case systems report events through the update (synchronous answer or rejection) or the signal. */

@@ -1,0 +1,107 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { temporal } from '@temporalio/proto';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { type LocalPostgres, startLocalPostgres } from '../../platform/local-postgres';
+import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+
+/**
+ * Real servers for the suites, each on free ports, each torn down by the suite that started it.
+ * Tool paths come from scripts/test.sh; run alone (npx jest), the same cached tools are located or built.
+ */
+const root = path.resolve(__dirname, '..', '..');
+let tools: { cli: string; testServer: string } | undefined;
+
+export function toolPaths(): { cli: string; testServer: string } {
+  if (tools) return tools;
+  let cli = process.env.TEMPORAL_CLI_PATH;
+  let testServer = process.env.TEMPORAL_TEST_SERVER_PATH;
+  if (!cli || !testServer) {
+    const out = execFileSync('bash', [path.join(root, 'scripts', 'tools.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    cli ??= /TEMPORAL_CLI_PATH=(.*)/.exec(out)?.[1];
+    testServer ??= /TEMPORAL_TEST_SERVER_PATH=(.*)/.exec(out)?.[1];
+  }
+  if (!cli || !testServer) throw new Error('scripts/tools.sh did not report the Temporal tool paths');
+  tools = { cli, testServer };
+  return tools;
+}
+
+let runtimeInstalled = false;
+
+/** Temporal's core logs warnings and errors only, so test output stays readable. */
+export function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestPostgres extends LocalPostgres {
+  cleanup(): Promise<void>;
+}
+
+/** A fresh Postgres cluster in a temporary folder. */
+export async function startPostgres(): Promise<TestPostgres> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sfe-test-pg-'));
+  const pg = await startLocalPostgres({ dataDir: path.join(dir, 'data'), port: await freePort(), database: 'sygedagpenge_test' });
+  return {
+    ...pg,
+    async cleanup() {
+      await pg.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The Temporal dev server (the real one, with visibility), with the case search attributes registered. */
+export async function startDevServer(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: toolPaths().cli },
+      ip: '127.0.0.1',
+      port: await freePort(),
+      searchAttributes: [...CASE_SEARCH_ATTRIBUTES],
+      log: { format: 'pretty', level: 'error' },
+    },
+  });
+}
+
+/** The Java time-skipping test server from Maven Central, with the case search attributes registered. */
+export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: toolPaths().testServer }, port: await freePort() },
+  });
+  const indexed = temporal.api.enums.v1.IndexedValueType;
+  const types: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+    KEYWORD: indexed.INDEXED_VALUE_TYPE_KEYWORD,
+    DATETIME: indexed.INDEXED_VALUE_TYPE_DATETIME,
+    BOOL: indexed.INDEXED_VALUE_TYPE_BOOL,
+    KEYWORD_LIST: indexed.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+  };
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(CASE_SEARCH_ATTRIBUTES.map((key) => [key.name, types[key.type]!])),
+  });
+  return env;
+}
+
+/** One workflow bundle per test file. */
+export function bundleCaseWorkflows(): Promise<{ code: string }> {
+  return bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
+}

@@ -1,0 +1,312 @@
+import { type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { type TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { type CaseSnapshot } from '../../activities';
+import { type caseWorkflow } from '../../workflows';
+import { addDays, copenhagenDate, endOfMonth } from '../../workflows/domain/dates';
+import { type CaseEvent, type CaseFacts, type Deadline, type PolicyRevision, type Timeline } from '../../workflows/domain/types';
+import {
+  applyPolicyUpdate,
+  CaseErrorType,
+  caseEventSignal,
+  caseWorkflowId,
+  type CaseWorkflowInput,
+  reportEventUpdate,
+  timelineQuery,
+} from '../../workflows/messages';
+import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
+
+/**
+ * Whole timelines on the time-skipping test server: weeks pass in milliseconds, timers fire, deadlines are
+ * missed, and the workflow recomputes after every event. Activities are replaced by a recorder.
+ */
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let running: Promise<void>;
+const snapshots: CaseSnapshot[] = [];
+const taskQueue = 'case-workflow-tests';
+let caseNumber = 0;
+
+beforeAll(async () => {
+  env = await startTimeSkipping();
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await bundleCaseWorkflows(),
+    activities: {
+      async recordCaseSnapshot(snapshot: CaseSnapshot) {
+        snapshots.push(snapshot);
+      },
+    },
+  });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await env?.teardown();
+});
+
+const today = async () => copenhagenDate(await env.currentTimeMs());
+const byId = (t: Timeline, id: string): Deadline => {
+  const found = t.deadlines.find((d) => d.id === id);
+  if (!found) throw new Error(`no deadline ${id}; have ${t.deadlines.map((d) => `${d.id}:${d.status}`).join(', ')}`);
+  return found;
+};
+
+async function openCase(overrides: Partial<CaseFacts> = {}, options: Partial<CaseWorkflowInput> = {}) {
+  const facts: CaseFacts = {
+    caseId: `WF-${++caseNumber}`,
+    citizenRef: `REF-${caseNumber}`,
+    municipality: '101',
+    firstAbsenceDay: await today(),
+    employment: 'employee',
+    ...overrides,
+  };
+  await env.client.workflow.start<typeof caseWorkflow>('caseWorkflow', {
+    workflowId: caseWorkflowId(facts.caseId),
+    taskQueue,
+    args: [{ facts, ...options }],
+  });
+  // Not bound to the first run: the case may continue as new.
+  const handle = env.client.workflow.getHandle<typeof caseWorkflow>(caseWorkflowId(facts.caseId));
+  return { handle, facts, F: facts.firstAbsenceDay };
+}
+
+let eventNumber = 0;
+type NewEvent = CaseEvent extends infer E ? (E extends unknown ? Omit<E, 'eventId' | 'occurredOn'> & { occurredOn?: string; eventId?: string } : never) : never;
+
+async function report(handle: WorkflowHandle<typeof caseWorkflow>, e: NewEvent) {
+  const event = { ...e, eventId: e.eventId ?? `e-${++eventNumber}`, occurredOn: e.occurredOn ?? (await today()) } as CaseEvent;
+  return handle.executeUpdate(reportEventUpdate, { args: [event] });
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    const cause = (err as WorkflowUpdateFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    return cause as ApplicationFailure;
+  }
+  throw new Error('expected the update to be rejected');
+}
+
+const timelineOf = async (handle: WorkflowHandle<typeof caseWorkflow>) => handle.query(timelineQuery, await today());
+
+test('category 2 over 52 weeks: conversations every 4 weeks, a missed one, an extension and recovery', async () => {
+  const { handle, F } = await openCase();
+  let t = await timelineOf(handle);
+  expect(byId(t, 'first-conversation')).toMatchObject({ dueDate: addDays(F, 55), status: 'pending', mode: 'in-person' });
+  const reviewPoint = endOfMonth(addDays(F, 30 + 154));
+  expect(byId(t, 'reassessment-1')).toMatchObject({ dueDate: reviewPoint, status: 'pending' });
+
+  await env.sleep('40 days');
+  await report(handle, { type: 'categorized', category: 2 });
+  await env.sleep('10 days');
+  t = (await report(handle, { type: 'conversation-held', mode: 'in-person' })).timeline;
+  expect(byId(t, 'first-conversation')).toMatchObject({ status: 'met', metOn: addDays(F, 50), daysLate: 0 });
+  expect(byId(t, 'follow-up-conversation-1')).toMatchObject({ dueDate: addDays(F, 78), status: 'pending' });
+
+  // Nobody holds the next conversation: the timer marks it missed the day after.
+  await env.sleep('30 days');
+  t = await timelineOf(handle);
+  expect(byId(t, 'follow-up-conversation-1')).toMatchObject({ status: 'missed', daysLate: 2 });
+
+  t = (await report(handle, { type: 'conversation-held', mode: 'in-person' })).timeline;
+  expect(byId(t, 'follow-up-conversation-1')).toMatchObject({ status: 'met', metOn: addDays(F, 80), daysLate: 2 });
+  expect(byId(t, 'follow-up-conversation-2').dueDate).toBe(addDays(F, 108));
+
+  for (let k = 2; k <= 4; k++) {
+    await env.sleep('28 days');
+    t = (await report(handle, { type: 'conversation-held', mode: 'in-person' })).timeline;
+    expect(byId(t, `follow-up-conversation-${k}`)).toMatchObject({ status: 'met', daysLate: 0 });
+  }
+  expect(t.deadlines.filter((d) => d.status === 'missed')).toEqual([]);
+
+  // Reassessment before the review point: extension under § 27, stk. 1, nr. 3 for 20 weeks.
+  const now = await today();
+  await env.sleep(`${Math.max(1, daysBetweenDates(now, reviewPoint) - 3)} days`);
+  const until = addDays(reviewPoint, 140);
+  t = (await report(handle, { type: 'reassessment-decided', outcome: 'extension', ground: '3', until })).timeline;
+  expect(byId(t, 'reassessment-1')).toMatchObject({ status: 'met', daysLate: 0 });
+  expect(byId(t, 'reassessment-2')).toMatchObject({ dueDate: until, status: 'pending' });
+  expect(t.extension).toEqual({ ground: '3', until });
+
+  await env.sleep(`${Math.max(1, 364 - daysBetweenDates(F, await today()))} days`);
+  const recoveredOn = await today();
+  const result = await report(handle, { type: 'recovered' });
+  expect(result.timeline).toMatchObject({ status: 'closed', closedReason: 'recovered', closedOn: recoveredOn });
+  expect(await handle.result()).toEqual({ caseId: result.timeline.caseId, closedOn: recoveredOn, closedReason: 'recovered' });
+
+  const mine = snapshots.filter((s) => s.workflowId === handle.workflowId);
+  expect(mine.length).toBeGreaterThan(5);
+  expect(mine.map((s) => s.revision)).toEqual([...mine.map((s) => s.revision)].sort((a, b) => a - b));
+  expect(mine[mine.length - 1]!.timeline.status).toBe('closed');
+});
+
+test('category 3 over 52 weeks: rehabilitation team within 28 days, then job clarification ends the case', async () => {
+  const { handle, F } = await openCase({ employment: 'unemployed' });
+  await env.sleep('10 days');
+  let t = (await report(handle, { type: 'categorized', category: 3 })).timeline;
+  expect(byId(t, 'rehabilitation-team-1')).toMatchObject({ dueDate: addDays(F, 38), status: 'pending' });
+
+  await env.sleep('30 days');
+  t = await timelineOf(handle);
+  expect(byId(t, 'rehabilitation-team-1')).toMatchObject({ status: 'missed', daysLate: 2 });
+  t = (await report(handle, { type: 'rehabilitation-team-held' })).timeline;
+  expect(byId(t, 'rehabilitation-team-1')).toMatchObject({ status: 'met', daysLate: 2 });
+
+  await env.sleep('10 days');
+  t = (await report(handle, { type: 'conversation-held', mode: 'video' })).timeline;
+  expect(byId(t, 'first-conversation')).toMatchObject({ status: 'met', mode: 'video' });
+  expect(byId(t, 'follow-up-conversation-1').dueDate).toBe(addDays(F, 78));
+
+  // Unemployed: no employer period, so benefit day 155 is F + 154.
+  const reviewPoint = endOfMonth(addDays(F, 154));
+  expect(t.reviewPoint).toBe(reviewPoint);
+  await env.sleep(`${daysBetweenDates(await today(), reviewPoint) + 5} days`);
+  t = await timelineOf(handle);
+  expect(byId(t, 'reassessment-1').status).toBe('missed');
+
+  t = (await report(handle, { type: 'reassessment-decided', outcome: 'job-clarification' })).timeline;
+  expect(t.status).toBe('job-clarification');
+  const decided = await today();
+  expect(byId(t, 'job-clarification-rehabilitation-team')).toMatchObject({ dueDate: addDays(decided, 28), status: 'pending' });
+  expect(t.deadlines.filter((d) => d.status === 'pending').map((d) => d.id)).toEqual(['job-clarification-rehabilitation-team']);
+
+  const other = await rejection(report(handle, { type: 'conversation-held', mode: 'phone' }));
+  expect(other.type).toBe(CaseErrorType.EventRejected);
+  expect(other.message).toContain('job clarification');
+
+  await env.sleep('20 days');
+  await report(handle, { type: 'rehabilitation-team-held' });
+  expect(await handle.result()).toMatchObject({ closedReason: 'job-clarification', closedOn: addDays(decided, 20) });
+});
+
+test('category 1 gets no later conversations; recovery ends the workflow', async () => {
+  const { handle, F } = await openCase();
+  await env.sleep('5 days');
+  await report(handle, { type: 'information-form-received' });
+  await report(handle, { type: 'categorized', category: 1 });
+  await env.sleep('45 days');
+  const t = (await report(handle, { type: 'conversation-held', mode: 'in-person' })).timeline;
+  expect(byId(t, 'first-conversation').status).toBe('met');
+  expect(t.deadlines.filter((d) => d.kind === 'follow-up-conversation')).toEqual([]);
+  await env.sleep('10 days');
+  await report(handle, { type: 'recovered' });
+  expect(await handle.result()).toEqual({ caseId: t.caseId, closedOn: addDays(F, 60), closedReason: 'recovered' });
+});
+
+test('a suspension in the middle pauses the first conversation; lifting it gives the date back, 60 days later', async () => {
+  const { handle, F } = await openCase();
+  await env.sleep('20 days');
+  const suspension: PolicyRevision = {
+    policyId: 'suspension',
+    revision: 1,
+    title: 'Delvis suspension af beskæftigelsesindsatsen',
+    effectiveFrom: addDays(F, 20),
+    effectiveTo: null,
+    scope: { type: 'all' },
+    effects: [{ type: 'pauseDeadlines', kinds: ['first-conversation', 'follow-up-conversation'] }],
+  };
+  let result = await handle.executeUpdate(applyPolicyUpdate, { args: [suspension] });
+  expect(result.applied).toBe(true);
+  expect(byId(result.timeline, 'first-conversation')).toMatchObject({ dueDate: null, status: 'paused', originalDueDate: addDays(F, 55) });
+
+  // Far past the original date: still paused, not missed.
+  await env.sleep('60 days');
+  let t = await timelineOf(handle);
+  expect(byId(t, 'first-conversation')).toMatchObject({ dueDate: null, status: 'paused' });
+
+  const lifted = { ...suspension, revision: 2, effectiveTo: addDays(F, 79) };
+  result = await handle.executeUpdate(applyPolicyUpdate, { args: [lifted] });
+  expect(byId(result.timeline, 'first-conversation')).toMatchObject({ dueDate: addDays(F, 115), status: 'pending' });
+  expect(result.timeline.policies.map((p) => [p.revision, p.state])).toEqual([
+    [2, 'ended'],
+    [1, 'superseded'],
+  ]);
+
+  // The same revision again changes nothing.
+  const again = await handle.executeUpdate(applyPolicyUpdate, { args: [lifted] });
+  expect(again.applied).toBe(false);
+  expect(again.timeline.deadlines).toEqual(result.timeline.deadlines);
+
+  await env.sleep('36 days');
+  t = await timelineOf(handle);
+  expect(byId(t, 'first-conversation')).toMatchObject({ status: 'missed', daysLate: 1 });
+});
+
+test('a running case imported with backdated events shows what was met and what is overdue', async () => {
+  const now = await today();
+  const F = addDays(now, -300);
+  const { handle } = await openCase({ firstAbsenceDay: F, informationFormSentOn: addDays(F, 2) });
+  for (const e of [
+    { type: 'information-form-received', occurredOn: addDays(F, 7) },
+    { type: 'categorized', occurredOn: addDays(F, 12), category: 2 },
+    { type: 'conversation-held', occurredOn: addDays(F, 50), mode: 'in-person' },
+    { type: 'conversation-held', occurredOn: addDays(F, 78), mode: 'in-person' },
+    { type: 'conversation-held', occurredOn: addDays(F, 110), mode: 'phone' },
+  ] as NewEvent[]) {
+    await report(handle, e);
+  }
+  const t = await timelineOf(handle);
+  expect(byId(t, 'information-form')).toMatchObject({ dueDate: addDays(F, 10), status: 'met', metOn: addDays(F, 7) });
+  expect(byId(t, 'first-conversation')).toMatchObject({ status: 'met', daysLate: 0 });
+  expect(byId(t, 'follow-up-conversation-1')).toMatchObject({ status: 'met', daysLate: 0 });
+  expect(byId(t, 'follow-up-conversation-2')).toMatchObject({ status: 'met', daysLate: 4, mode: 'phone' });
+  expect(byId(t, 'follow-up-conversation-3')).toMatchObject({ dueDate: addDays(F, 138), status: 'missed', daysLate: 162 });
+  expect(byId(t, 'reassessment-1')).toMatchObject({ dueDate: endOfMonth(addDays(F, 184)), status: 'missed' });
+});
+
+test('repeated events change nothing; bad events are refused with a reason and change nothing', async () => {
+  const { handle, F } = await openCase();
+  await env.sleep('3 days');
+  const first = await report(handle, { eventId: 'same', type: 'certificate-requested' });
+  const repeat = await report(handle, { eventId: 'same', type: 'certificate-requested' });
+  expect(first.applied).toBe(true);
+  expect(repeat.applied).toBe(false);
+  expect(repeat.timeline.deadlines).toEqual(first.timeline.deadlines);
+
+  const future = await rejection(report(handle, { type: 'recovered', occurredOn: addDays(F, 30) }));
+  expect(future).toMatchObject({ type: CaseErrorType.EventRejected });
+  expect(future.message).toBe(`occurredOn ${addDays(F, 30)} is in the future (today is ${addDays(F, 3)} in Copenhagen)`);
+  const early = await rejection(report(handle, { type: 'certificate-received', occurredOn: addDays(F, -1) }));
+  expect(early.message).toBe(`occurredOn ${addDays(F, -1)} is before the first day of absence ${F}`);
+  const shape = await rejection(report(handle, { type: 'categorized', category: 7 } as unknown as NewEvent));
+  expect(shape.message).toBe('category: must be 1, 2 or 3');
+  expect((await timelineOf(handle)).deadlines).toEqual(first.timeline.deadlines);
+
+  // A signal is the fire-and-forget path for the same events.
+  await handle.signal(caseEventSignal, { eventId: 'by-signal', type: 'certificate-received', occurredOn: addDays(F, 3) });
+  expect(byId(await timelineOf(handle), 'certificate-1')).toMatchObject({ status: 'met', metOn: addDays(F, 3) });
+
+  await report(handle, { type: 'benefit-stopped' });
+  await handle.result();
+});
+
+test('a long case continues as new and keeps its events, policies and seen ids', async () => {
+  const { handle, F } = await openCase({}, { maxHistoryEvents: 40 });
+  const firstRun = (await handle.describe()).runId;
+  await env.sleep('2 days');
+  for (let i = 1; i <= 12; i++) await report(handle, { eventId: `cert-${i}`, type: i % 2 ? 'certificate-requested' : 'certificate-received' });
+  const t = await timelineOf(handle);
+  // The run continues as new asynchronously, after the last update has been answered.
+  const firstRunStatus = async () => (await env.client.workflow.getHandle(handle.workflowId, firstRun).describe()).status.name;
+  for (let tries = 0; tries < 50 && (await firstRunStatus()) === 'RUNNING'; tries++) await new Promise((r) => setTimeout(r, 100));
+  expect(await firstRunStatus()).toBe('CONTINUED_AS_NEW');
+  expect((await handle.describe()).runId).not.toBe(firstRun);
+  expect(t.deadlines.filter((d) => d.kind === 'certificate').map((d) => d.status)).toEqual(Array(6).fill('met'));
+  const repeat = await report(handle, { eventId: 'cert-1', type: 'certificate-requested' });
+  expect(repeat.applied).toBe(false);
+  expect(byId(repeat.timeline, 'first-conversation').dueDate).toBe(addDays(F, 55));
+  await report(handle, { type: 'recovered' });
+  await handle.result();
+});
+
+function daysBetweenDates(from: string, to: string): number {
+  return Math.round((Date.parse(to) - Date.parse(from)) / 86_400_000);
+}
