@@ -36,9 +36,11 @@ export function createCaseService(client: Client, temporal: TemporalSettings) {
     };
   };
 
-  /** Maps "no such workflow" to 404 and "workflow finished" to 409, for a case id. */
+  /**
+   * After a failed update: "no such workflow" is a 404 and "workflow finished" a 409 (the server reports
+   * an update to a closed workflow as not found, so ask which it is).
+   */
   async function caseGone(caseId: string, err: unknown): Promise<never> {
-    if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'case-not-found', `No case ${caseId}`);
     const description = await client.workflow
       .getHandle(caseWorkflowId(caseId))
       .describe()

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,6 +57,8 @@ export interface TestPostgres extends LocalPostgres {
 /** A fresh Postgres cluster in a temporary folder. */
 export async function startPostgres(): Promise<TestPostgres> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sfe-test-pg-'));
+  chmodSync(dir, 0o755); // Postgres may run as its own user (when we are root) and must enter the folder
+
   const pg = await startLocalPostgres({ dataDir: path.join(dir, 'data'), port: await freePort(), database: 'sygedagpenge_test' });
   return {
     ...pg,

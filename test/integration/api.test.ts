@@ -1,0 +1,292 @@
+import { execFile } from 'node:child_process';
+import { type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { type TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { createApp } from '../../api/app';
+import { createDb, type Db, migrate } from '../../platform/db';
+import { createLogger } from '../../platform/logger';
+import { addDays, copenhagenDate } from '../../workflows/domain/dates';
+import { caseWorkflowId } from '../../workflows/messages';
+import { bundleCaseWorkflows, startDevServer, startPostgres, type TestPostgres, toolPaths } from '../support/servers';
+
+/**
+ * The API over HTTP against the real Temporal dev server (with visibility), a real worker and a real
+ * Postgres, each started here on free ports.
+ */
+let pg: TestPostgres;
+let env: TestWorkflowEnvironment;
+let db: Db;
+let worker: Worker;
+let running: Promise<void>;
+let server: Server;
+let base: string;
+let address: string;
+const taskQueue = 'api-integration';
+const logLines: string[] = [];
+
+beforeAll(async () => {
+  [pg, env] = await Promise.all([startPostgres(), startDevServer()]);
+  db = createDb(pg.url);
+  await migrate(db);
+  const logger = createLogger('debug', {}, (line) => logLines.push(line));
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await bundleCaseWorkflows(),
+    activities: createActivities({ db, logger }),
+  });
+  running = worker.run();
+  address = (env.connection as unknown as { options: { address: string } }).options.address;
+  const app = createApp({
+    client: env.client,
+    db,
+    temporal: { address, namespace: 'default', taskQueue, uiUrl: 'http://localhost:8233' },
+    logger,
+  });
+  server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server?.close(resolve));
+  worker?.shutdown();
+  await running;
+  await env?.teardown();
+  await db?.close();
+  await pg?.cleanup();
+});
+
+async function api(method: string, path: string, body?: unknown) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, any> };
+}
+
+async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string): Promise<T> {
+  let last: T | undefined;
+  for (let i = 0; i < 100; i++) {
+    last = await probe();
+    if (accept(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} did not happen; last seen: ${JSON.stringify(last)}`);
+}
+
+const listIds = async (query: string) => {
+  const ids: string[] = [];
+  for await (const wf of env.client.workflow.list({ query })) ids.push(wf.workflowId);
+  return ids.sort();
+};
+
+const today = () => copenhagenDate(Date.now());
+let n = 0;
+const newCase = (overrides: Record<string, unknown> = {}) => ({
+  caseId: `IT-${Date.now().toString(36)}-${++n}`,
+  citizenRef: `REF-${n}`,
+  municipality: '101',
+  firstAbsenceDay: today(),
+  employment: 'employee',
+  ...overrides,
+});
+
+test('/healthz answers while the process is up; /readyz checks Temporal and Postgres', async () => {
+  expect(await api('GET', '/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
+  expect(await api('GET', '/readyz')).toEqual({
+    status: 200,
+    body: { status: 'ready', checks: { temporal: { ok: true }, postgres: { ok: true } } },
+  });
+});
+
+test('starting a case answers 201 with its timeline; the same body again 200; another body 409', async () => {
+  const body = newCase();
+  const created = await api('POST', '/api/v1/cases', body);
+  expect(created.status).toBe(201);
+  expect(created.body).toMatchObject({
+    caseId: body.caseId,
+    municipality: '101',
+    firstAbsenceDay: body.firstAbsenceDay,
+    status: 'open',
+    category: null,
+    conversationMode: 'in-person',
+    policies: [],
+    workflowId: caseWorkflowId(body.caseId),
+    temporalUiUrl: `http://localhost:8233/namespaces/default/workflows/${caseWorkflowId(body.caseId)}`,
+  });
+  expect(created.body.deadlines.find((d: any) => d.kind === 'first-conversation')).toMatchObject({
+    dueDate: addDays(body.firstAbsenceDay, 55),
+    status: 'pending',
+  });
+  expect(JSON.stringify(created.body)).not.toContain(body.citizenRef);
+
+  const again = await api('POST', '/api/v1/cases', body);
+  expect(again.status).toBe(200);
+  expect(again.body.deadlines).toEqual(created.body.deadlines);
+
+  const conflict = await api('POST', '/api/v1/cases', { ...body, municipality: '147' });
+  expect(conflict).toEqual({
+    status: 409,
+    body: { error: { code: 'case-exists', message: `Case ${body.caseId} already exists with different data`, details: { fields: ['municipality'] } } },
+  });
+
+  const read = await api('GET', `/api/v1/cases/${body.caseId}`);
+  expect(read.status).toBe(200);
+  expect(read.body.deadlines).toEqual(created.body.deadlines);
+  expect((await api('GET', '/api/v1/cases/NO-SUCH-CASE')).status).toBe(404);
+});
+
+test('the case is found by its search attributes, through the client and through the Temporal CLI', async () => {
+  const body = newCase({ municipality: '751' });
+  await api('POST', '/api/v1/cases', body);
+  const query = `CaseId='${body.caseId}' AND Municipality='751' AND CaseStatus='open' AND NextDeadlineKind='first-conversation'`;
+  await eventually(() => listIds(query), (ids) => ids.length === 1, 'visibility listing');
+  const { stdout } = await promisify(execFile)(toolPaths().cli, [
+    'workflow', 'list', '--address', address, '--namespace', 'default', '--query', `CaseId='${body.caseId}'`, '--output', 'json',
+  ]);
+  const listed = JSON.parse(stdout) as { execution: { workflowId: string } }[];
+  expect(listed.map((w) => w.execution.workflowId)).toEqual([caseWorkflowId(body.caseId)]);
+});
+
+test('bad input answers 400 naming each field, and starts nothing', async () => {
+  const bad = { caseId: '010170-1234', citizenRef: 'REF-X', municipality: '999', firstAbsenceDay: '2020-02-30', employment: 'retired' };
+  const res = await api('POST', '/api/v1/cases', bad);
+  expect(res.status).toBe(400);
+  expect(res.body.error.code).toBe('invalid-request');
+  expect(res.body.error.details.map((d: any) => d.field)).toEqual(['caseId', 'municipality', 'firstAbsenceDay', 'employment']);
+  expect(res.body.error.details[0].problem).toContain('CPR');
+  await expect(env.client.workflow.getHandle(caseWorkflowId(bad.caseId)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+
+  const missing = await api('POST', '/api/v1/cases', { municipality: '101' });
+  expect(missing.body.error.details).toEqual([
+    { field: 'caseId', problem: 'is required' },
+    { field: 'citizenRef', problem: 'is required' },
+    { field: 'firstAbsenceDay', problem: 'is required' },
+  ]);
+  expect(await api('POST', '/api/v1/cases', '{not json')).toEqual({
+    status: 400,
+    body: { error: { code: 'invalid-json', message: 'The request body is not valid JSON', details: null } },
+  });
+});
+
+test('events: applied, repeated (no-op), refused with a reason, unknown case, closed case', async () => {
+  const body = newCase({ firstAbsenceDay: addDays(today(), -20) });
+  await api('POST', '/api/v1/cases', body);
+  const path = `/api/v1/cases/${body.caseId}/events`;
+
+  const held = { eventId: 'conv-1', type: 'conversation-held', occurredOn: addDays(today(), -1), mode: 'video', category: 2 };
+  const first = await api('POST', path, held);
+  expect(first.status).toBe(200);
+  expect(first.body.applied).toBe(true);
+  expect(first.body.category).toBe(2);
+  expect(first.body.deadlines.find((d: any) => d.id === 'first-conversation')).toMatchObject({ status: 'met', mode: 'video' });
+  expect(first.body.deadlines.find((d: any) => d.id === 'follow-up-conversation-1')).toMatchObject({ dueDate: addDays(today(), 27) });
+
+  const repeat = await api('POST', path, held);
+  expect(repeat.status).toBe(200);
+  expect(repeat.body.applied).toBe(false);
+  expect(repeat.body.deadlines).toEqual(first.body.deadlines);
+
+  const future = await api('POST', path, { eventId: 'f-1', type: 'recovered', occurredOn: addDays(today(), 3) });
+  expect(future.status).toBe(400);
+  expect(future.body.error).toMatchObject({ code: 'event-rejected', message: `occurredOn ${addDays(today(), 3)} is in the future (today is ${today()} in Copenhagen)` });
+  const shape = await api('POST', path, { eventId: 'x', type: 'categorized', occurredOn: today(), category: 4 });
+  expect(shape.status).toBe(400);
+  expect(shape.body.error.details).toEqual([{ field: 'category', problem: 'must be 1, 2 or 3' }]);
+  expect((await api('GET', `/api/v1/cases/${body.caseId}`)).body.deadlines).toEqual(first.body.deadlines);
+
+  expect((await api('POST', '/api/v1/cases/NO-SUCH-CASE/events', { eventId: 'e', type: 'recovered', occurredOn: today() })).status).toBe(404);
+
+  const recovered = await api('POST', path, { eventId: 'end', type: 'recovered', occurredOn: today() });
+  expect(recovered.body).toMatchObject({ status: 'closed', closedReason: 'recovered', closedOn: today() });
+  await env.client.workflow.getHandle(caseWorkflowId(body.caseId)).result();
+  const late = await api('POST', path, { eventId: 'after', type: 'certificate-received', occurredOn: today() });
+  expect(late.status).toBe(409);
+  expect(late.body.error.code).toBe('case-closed');
+});
+
+test('a caseworker filters overdue cases of a municipality; the UI shows summaries and details', async () => {
+  const overdue = newCase({ municipality: '147', firstAbsenceDay: addDays(today(), -70) });
+  const fresh = newCase({ municipality: '147' });
+  await api('POST', '/api/v1/cases', overdue);
+  await api('POST', '/api/v1/cases', fresh);
+  const ids = await eventually(
+    () => listIds(`Overdue = true AND Municipality = '147'`),
+    (found) => found.includes(caseWorkflowId(overdue.caseId)),
+    'overdue filter',
+  );
+  expect(ids).toContain(caseWorkflowId(overdue.caseId));
+  expect(ids).not.toContain(caseWorkflowId(fresh.caseId));
+
+  const handle = env.client.workflow.getHandle(caseWorkflowId(fresh.caseId));
+  const description = await handle.describe();
+  expect(await description.staticSummary()).toBe(`Sygedagpengesag ${fresh.caseId} · Frederiksberg (147) · første fraværsdag ${fresh.firstAbsenceDay}`);
+  const history = await handle.fetchHistory();
+  const timer = history.events?.find((e) => e.timerStartedEventAttributes);
+  const summary = defaultPayloadConverter.fromPayload(timer!.userMetadata!.summary!);
+  expect(summary).toBe(`Første opfølgningssamtale senest ${addDays(fresh.firstAbsenceDay, 55)}`);
+  const metadata = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
+  expect(metadata.currentDetails).toContain(`**Sag ${fresh.caseId}** · Frederiksberg (147)`);
+  expect(metadata.currentDetails).toContain(`- Første opfølgningssamtale senest ${addDays(fresh.firstAbsenceDay, 55)}: afventer, personligt fremmøde`);
+  expect(metadata.currentDetails).not.toContain(fresh.citizenRef);
+});
+
+test('every change of a case reaches the Postgres read model, newest revision only', async () => {
+  const body = newCase({ municipality: '461' });
+  await api('POST', '/api/v1/cases', body);
+  await api('POST', `/api/v1/cases/${body.caseId}/events`, { eventId: 'cat', type: 'categorized', occurredOn: today(), category: 3 });
+  const rows = await eventually(
+    () => db.query<{ status: string; category: number; municipality: string; revision: number }>('SELECT status, category, municipality, revision FROM cases WHERE case_id = $1', [body.caseId]),
+    (r) => r[0]?.category === 3,
+    'read model row',
+  );
+  expect(rows).toEqual([{ status: 'open', category: 3, municipality: '461', revision: 2 }]);
+  expect(logLines.join('\n')).not.toContain(body.citizenRef);
+});
+
+test('the what-if endpoint runs the engine on the body and starts nothing', async () => {
+  const res = await api('POST', '/api/v1/timeline/simulate', {
+    facts: { caseId: 'WHAT-IF-1', citizenRef: 'REF-W', municipality: '101', firstAbsenceDay: '2020-02-03', employment: 'employee' },
+    policies: [
+      {
+        policyId: 'suspension',
+        revision: 1,
+        title: 'Suspension',
+        effectiveFrom: '2020-03-20',
+        effectiveTo: '2020-05-26',
+        scope: { type: 'all' },
+        effects: [{ type: 'pauseDeadlines', kinds: ['first-conversation'] }],
+      },
+    ],
+    asOf: '2020-06-01',
+  });
+  expect(res.status).toBe(200);
+  expect(res.body.deadlines.find((d: any) => d.id === 'first-conversation')).toMatchObject({ dueDate: '2020-06-05', originalDueDate: '2020-03-29' });
+  expect(res.body.reviewPoint).toBe('2020-08-31');
+  await expect(env.client.workflow.getHandle(caseWorkflowId('WHAT-IF-1')).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+
+  const rejected = await api('POST', '/api/v1/timeline/simulate', {
+    facts: { caseId: 'WHAT-IF-2', citizenRef: 'REF-W', municipality: '101', firstAbsenceDay: '2020-02-03' },
+    events: [{ eventId: 'a', type: 'recovered', occurredOn: '2020-01-01' }],
+    asOf: '2020-06-01',
+  });
+  expect(rejected.status).toBe(400);
+  expect(rejected.body.error.message).toBe('events.0: occurredOn 2020-01-01 is before the first day of absence 2020-02-03');
+});
+
+test('/readyz answers 503 naming Postgres when it is down', async () => {
+  await pg.stop();
+  const res = await api('GET', '/readyz');
+  expect(res.status).toBe(503);
+  expect(res.body.status).toBe('not-ready');
+  expect(res.body.checks.temporal).toEqual({ ok: true });
+  expect(res.body.checks.postgres.ok).toBe(false);
+});
