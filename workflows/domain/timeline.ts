@@ -183,7 +183,9 @@ function currentRevisions(policies: readonly PolicyRevision[], municipality: str
   const current = [...latest.values()]
     .filter((p) => scopeCovers(p.scope, municipality))
     .sort((a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom) || a.policyId.localeCompare(b.policyId));
-  const history = policies.filter((p) => latest.get(p.policyId) !== p);
+  const history = [...new Map(policies.map((p) => [`${p.policyId}#${p.revision}`, p])).values()].filter(
+    (p) => latest.get(p.policyId)!.revision !== p.revision,
+  );
   return { current, history };
 }
 

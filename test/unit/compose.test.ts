@@ -1,0 +1,55 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { ENVIRONMENT_VARIABLES, loadConfig } from '../../platform/config';
+import { CASE_SEARCH_ATTRIBUTES, searchAttributeCliArgs } from '../../workflows/search-attributes';
+
+/** docker-compose.yml cannot run here (no Docker engine), so it is checked by parsing against the code. */
+const root = path.resolve(__dirname, '..', '..');
+const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
+  services: Record<string, { environment?: Record<string, string>; ports?: string[]; command?: string[] | string; build?: string; depends_on?: unknown }>;
+};
+
+test('the services are Temporal on Postgres, the Temporal UI, Postgres, the worker and the API', () => {
+  expect(Object.keys(compose.services).sort()).toEqual(['api', 'postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
+  expect(compose.services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
+});
+
+test('ports match the local run: Temporal 7233, UI 8233, API 3000', () => {
+  expect(compose.services.temporal!.ports).toEqual(['7233:7233']);
+  expect(compose.services['temporal-ui']!.ports).toEqual(['8233:8080']);
+  expect(compose.services.api!.ports).toEqual([`${compose.services.api!.environment!.PORT}:3000`]);
+});
+
+test.each(['worker', 'api'])('the %s uses only variables the config module reads, and they load', (name) => {
+  const env = compose.services[name]!.environment!;
+  for (const key of Object.keys(env)) expect(Object.keys(ENVIRONMENT_VARIABLES)).toContain(key);
+  const config = loadConfig(env);
+  expect(config.temporal.address).toBe('temporal:7233');
+  expect(config.databaseUrl).toBe('postgres://postgres:postgres@postgres:5432/sygedagpenge');
+  expect(config.temporal.taskQueue).toBe(loadConfig({ DATABASE_URL: 'postgres://x/y' }).temporal.taskQueue);
+});
+
+test('worker and API agree on Temporal and the database; the API port is the config port', () => {
+  const worker = loadConfig(compose.services.worker!.environment);
+  const api = loadConfig(compose.services.api!.environment);
+  expect(worker.temporal.namespace).toBe(api.temporal.namespace);
+  expect(worker.temporal.taskQueue).toBe(api.temporal.taskQueue);
+  expect(worker.databaseUrl).toBe(api.databaseUrl);
+  expect(api.port).toBe(3000);
+});
+
+test('the image runs the built entry points of each role', () => {
+  expect(compose.services.worker!.command).toEqual(['node', 'dist/worker/main.js']);
+  expect(compose.services.api!.command).toEqual(['node', 'dist/api/main.js']);
+  for (const entry of ['worker/main.ts', 'api/main.ts']) expect(existsSync(path.join(root, entry))).toBe(true);
+  expect(readFileSync(path.join(root, 'Dockerfile'), 'utf8')).toContain('RUN npm run build');
+});
+
+test('the search attributes registered in compose are the workflow search attributes', () => {
+  const command = String(compose.services['temporal-setup']!.command);
+  const registered = [...command.matchAll(/--name (\w+) --type (\w+)/g)].map((m) => `${m[1]}=${m[2]}`);
+  const expected = searchAttributeCliArgs().filter((a) => a !== '--search-attribute');
+  expect(registered).toEqual(expected);
+  expect(registered).toHaveLength(CASE_SEARCH_ATTRIBUTES.length);
+});

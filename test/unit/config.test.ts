@@ -1,0 +1,42 @@
+import { ConfigError, loadConfig } from '../../platform/config';
+
+const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+test('defaults fill everything but the database', () => {
+  const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/cases' });
+  expect(config).toEqual({
+    temporal: { address: 'localhost:7233', namespace: 'default', taskQueue: 'sickness-benefit-cases', apiKey: undefined, tls: undefined, uiUrl: 'http://localhost:8233' },
+    databaseUrl: 'postgres://u:p@db:5432/cases',
+    port: 3000,
+    logLevel: 'info',
+  });
+});
+
+test('every bad variable is named with its problem', () => {
+  expect(problemsOf({ TEMPORAL_ADDRESS: 'nohost', PORT: 'eighty', LOG_LEVEL: 'loud' })).toEqual([
+    'TEMPORAL_ADDRESS: must be host:port, e.g. localhost:7233 (host:port of the Temporal frontend)',
+    'DATABASE_URL is required (Postgres connection string)',
+    expect.stringMatching(/^PORT: .*\(port the API listens on\)$/),
+    expect.stringMatching(/^LOG_LEVEL: .*\(debug \| info \| warn \| error\)$/),
+  ]);
+});
+
+test('an API key for a hosted Temporal turns on TLS; certificate and key go together', () => {
+  const config = loadConfig({ DATABASE_URL: 'postgres://x/y', TEMPORAL_ADDRESS: 'ns.acct.tmprl.cloud:7233', TEMPORAL_API_KEY: 'secret' });
+  expect(config.temporal.apiKey).toBe('secret');
+  expect(config.temporal.tls).toEqual({ serverName: undefined, ca: undefined, clientCert: undefined });
+  expect(problemsOf({ DATABASE_URL: 'postgres://x/y', TEMPORAL_TLS_CERT_PATH: __filename })).toEqual([
+    'TEMPORAL_TLS_CERT_PATH: TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together (client certificate (PEM) for mTLS)',
+  ]);
+  expect(problemsOf({ DATABASE_URL: 'postgres://x/y', TEMPORAL_TLS_CA_PATH: '/no/such/file' })).toEqual([
+    'TEMPORAL_TLS_CA_PATH: must name a readable file (CA bundle (PEM) that signed the server certificate)',
+  ]);
+});
