@@ -1,0 +1,108 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { copenhagenDate } from '../../workflows/domain/dates';
+import { freePort, toolPaths } from '../support/servers';
+
+/**
+ * The README's first command runs scripts/local-stack.ts (after building). Here it runs on free ports
+ * with its own data folder: it comes up, serves the API and the UI, stops every child on SIGTERM, and
+ * a second start still has the case.
+ */
+const root = path.resolve(__dirname, '..', '..');
+let dataDir: string;
+let ports: { temporal: number; ui: number; api: number; pg: number };
+
+beforeAll(async () => {
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'sfe-stack-'));
+  chmodSync(dataDir, 0o755);
+  ports = { temporal: await freePort(), ui: await freePort(), api: await freePort(), pg: await freePort() };
+});
+
+afterAll(() => {
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function startStack(): { child: ChildProcess; output: () => string } {
+  let output = '';
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'scripts', 'local-stack.js')], {
+    cwd: root,
+    env: {
+      ...process.env,
+      DATABASE_URL: '',
+      SFE_DATA_DIR: dataDir,
+      TEMPORAL_CLI_PATH: toolPaths().cli,
+      TEMPORAL_PORT: String(ports.temporal),
+      TEMPORAL_UI_PORT: String(ports.ui),
+      PORT: String(ports.api),
+      LOCAL_PG_PORT: String(ports.pg),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  return { child, output: () => output };
+}
+
+async function until(check: () => Promise<boolean>, what: string, output: () => string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${what} did not happen. Output:\n${output()}`);
+}
+
+/** Every process below `pid`, from /proc. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const found: number[] = [];
+  const walk = (p: number) => (children.get(p) ?? []).forEach((c) => (found.push(c), walk(c)));
+  walk(pid);
+  return found;
+}
+
+const alive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+
+async function stop(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+test('one command runs Temporal with its UI, Postgres, the worker and the API; SIGTERM stops all; data survives', async () => {
+  const first = startStack();
+  const api = `http://127.0.0.1:${ports.api}`;
+  await until(async () => (await fetch(`${api}/readyz`)).status === 200, 'the API to be ready', first.output);
+  expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
+  expect(first.output()).toContain(`Temporal UI   http://localhost:${ports.ui}`);
+  expect(first.output()).toContain(`API           http://localhost:${ports.api}`);
+
+  const body = { caseId: 'STACK-1', citizenRef: 'REF-S', municipality: '101', firstAbsenceDay: copenhagenDate(Date.now()) };
+  const created = await fetch(`${api}/api/v1/cases`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect(created.status).toBe(201);
+
+  const children = descendants(first.child.pid!);
+  expect(children.length).toBeGreaterThanOrEqual(4); // postgres, temporal, worker, api (and their helpers)
+  expect(await stop(first.child)).toBe(0);
+  expect(children.filter(alive)).toEqual([]);
+
+  const second = startStack();
+  await until(async () => (await fetch(`${api}/readyz`)).status === 200, 'the API to be ready again', second.output);
+  const read = await fetch(`${api}/api/v1/cases/STACK-1`);
+  expect(read.status).toBe(200);
+  expect(await read.json()).toMatchObject({ caseId: 'STACK-1', municipality: '101', status: 'open' });
+  const again = descendants(second.child.pid!);
+  expect(await stop(second.child)).toBe(0);
+  expect(again.filter(alive)).toEqual([]);
+});
