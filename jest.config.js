@@ -6,6 +6,7 @@ module.exports = {
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] },
   // Workflow and integration suites start real servers; give them room.
   testTimeout: 120_000,
+  globalSetup: '<rootDir>/test/support/global-setup.js',
   // Two cores: one file per core. Each suite starts its own servers on free ports.
   maxWorkers: 2,
   // Temporal's native runtime (core-bridge) keeps a thread-safe function referenced for the life of the

@@ -5,7 +5,10 @@ import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
 import { createCaseService } from './case-service';
 import { errorMiddleware, notFoundRoute } from './errors';
+import { createPolicyRegistry } from './policy-registry';
+import { createPolicyService } from './policy-service';
 import { casesRouter } from './routes/cases';
+import { policyChangesRouter } from './routes/policy-changes';
 import { healthRouter } from './routes/health';
 import { timelineRouter } from './routes/timeline';
 
@@ -14,10 +17,12 @@ export interface AppDeps {
   db: Db;
   temporal: TemporalSettings;
   logger: Logger;
+  fanoutSignalsPerSecond?: number;
 }
 
 /** Builds the HTTP API from explicit dependencies; server.ts (main.ts) only listens. */
-export function createApp({ client, db, temporal, logger }: AppDeps): Express {
+export function createApp({ client, db, temporal, logger, fanoutSignalsPerSecond = 2_000 }: AppDeps): Express {
+  const registry = createPolicyRegistry(db);
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '256kb' }));
@@ -29,7 +34,8 @@ export function createApp({ client, db, temporal, logger }: AppDeps): Express {
       postgres: () => db.ping(),
     }),
   );
-  app.use('/api/v1/cases', casesRouter(createCaseService(client, temporal)));
+  app.use('/api/v1/cases', casesRouter(createCaseService(client, temporal, registry)));
+  app.use('/api/v1/policy-changes', policyChangesRouter(createPolicyService({ client, db, registry, temporal, signalsPerSecond: fanoutSignalsPerSecond })));
   app.use('/api/v1/timeline', timelineRouter());
   app.use(notFoundRoute);
   app.use(errorMiddleware(logger));

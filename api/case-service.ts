@@ -19,6 +19,7 @@ import {
 } from '../workflows/messages';
 import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
 import { ApiError } from './errors';
+import { type PolicyRegistry } from './policy-registry';
 
 export interface CaseView extends Timeline {
   workflowId: string;
@@ -26,7 +27,7 @@ export interface CaseView extends Timeline {
 }
 
 /** Use cases of the case API, on top of the Temporal client. */
-export function createCaseService(client: Client, temporal: TemporalSettings) {
+export function createCaseService(client: Client, temporal: TemporalSettings, registry: PolicyRegistry) {
   const view = (timeline: Timeline): CaseView => {
     const workflowId = caseWorkflowId(timeline.caseId);
     return {
@@ -56,7 +57,9 @@ export function createCaseService(client: Client, temporal: TemporalSettings) {
     /** Starts the case's workflow; the same facts again return the existing case, different facts are a conflict. */
     async openCase(facts: CaseFacts): Promise<{ created: boolean; case: CaseView }> {
       const workflowId = caseWorkflowId(facts.caseId);
-      const input: CaseWorkflowInput = { facts };
+      // A case started during a suspension is suspended from its first day: it inherits the policies in
+      // force in its scope. A fan-out running meanwhile may signal it too; a case applies a revision once.
+      const input: CaseWorkflowInput = { facts, policies: await registry.inheritedBy(facts.municipality, facts.firstAbsenceDay) };
       let created = true;
       try {
         await client.workflow.start('caseWorkflow', {

@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const db = createDb(config.databaseUrl);
   await migrate(db);
   const client = await connectClient(config.temporal);
-  const app = createApp({ client, db, temporal: config.temporal, logger });
+  const app = createApp({ client, db, temporal: config.temporal, logger, fanoutSignalsPerSecond: config.fanoutSignalsPerSecond });
   const server = app.listen(config.port, () => logger.info('api listening', { port: config.port }));
   const stop = () => {
     logger.info('api stopping');

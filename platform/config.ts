@@ -18,6 +18,7 @@ export const ENVIRONMENT_VARIABLES = {
   TEMPORAL_UI_URL: 'base URL of the Temporal Web UI, for links to a case',
   DATABASE_URL: 'Postgres connection string',
   PORT: 'port the API listens on',
+  FANOUT_SIGNALS_PER_SECOND: 'upper bound on the rate a policy fan-out signals cases',
   LOG_LEVEL: 'debug | info | warn | error',
 } as const;
 
@@ -48,6 +49,7 @@ const schema = z
     TEMPORAL_UI_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:8233'),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// connection string'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    FANOUT_SIGNALS_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(2_000),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   })
   .refine((c) => Boolean(c.TEMPORAL_TLS_CERT_PATH) === Boolean(c.TEMPORAL_TLS_KEY_PATH), {
@@ -68,6 +70,7 @@ export interface Config {
   temporal: TemporalSettings;
   databaseUrl: string;
   port: number;
+  fanoutSignalsPerSecond: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -118,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     databaseUrl: c.DATABASE_URL,
     port: c.PORT,
+    fanoutSignalsPerSecond: c.FANOUT_SIGNALS_PER_SECOND,
     logLevel: c.LOG_LEVEL,
   };
 }

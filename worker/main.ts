@@ -2,7 +2,7 @@ import { createActivities } from '../activities';
 import { loadConfigOrExit } from '../platform/config';
 import { createDb, migrate } from '../platform/db';
 import { createLogger } from '../platform/logger';
-import { connectWorker } from '../platform/temporal';
+import { connectClient, connectWorker } from '../platform/temporal';
 import { createCaseWorker } from './worker';
 
 /** Production entry point of the worker role, configured only by environment variables. */
@@ -12,16 +12,19 @@ async function main(): Promise<void> {
   const db = createDb(config.databaseUrl);
   await migrate(db);
   const connection = await connectWorker(config.temporal);
+  // The fan-out's activities list cases through visibility and signal them: they need a client.
+  const client = await connectClient(config.temporal);
   const worker = await createCaseWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    activities: createActivities({ db, logger }),
+    activities: createActivities({ db, logger, client }),
   });
   logger.info('worker started', { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, address: config.temporal.address });
   // Worker.run() returns after SIGINT or SIGTERM, once in-flight tasks are done.
   await worker.run();
   await connection.close();
+  await client.connection.close();
   await db.close();
   logger.info('worker stopped');
 }

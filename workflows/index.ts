@@ -1,1 +1,2 @@
 export { caseWorkflow } from './case-workflow';
+export { policyFanoutWorkflow } from './policy-fanout-workflow';

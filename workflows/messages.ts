@@ -54,3 +54,35 @@ export const applyPolicyUpdate = defineUpdate<MessageResult, [PolicyRevision]>('
 export const policyChangeSignal = defineSignal<[PolicyRevision]>('policyChange');
 
 export const policyKey = (p: Pick<PolicyRevision, 'policyId' | 'revision'>): string => `${p.policyId}#${p.revision}`;
+
+// ---------------------------------------------------------------------------------------------------
+// Policy fan-out: one workflow per publication (or re-send) of a policy revision.
+
+export const POLICY_FANOUT_WORKFLOW_TYPE = 'policyFanoutWorkflow';
+
+export const policyFanoutWorkflowId = (policyId: string, revision: number, resendNumber?: number): string =>
+  `policy-fanout-${policyId}-r${revision}${resendNumber ? `-resend-${resendNumber}` : ''}`;
+
+export interface FanoutProgress {
+  /** Open cases in scope found by the main sweep. */
+  matched: number;
+  signalled: number;
+  /** Signals that could not be delivered (the case closed in between). */
+  failed: number;
+  /** Cases started while the fan-out ran, found by the closing sweep (already counted ones are signalled again, harmlessly). */
+  lateStarters: number;
+  phase: 'sweep' | 'late-starters' | 'done';
+}
+
+export interface PolicyFanoutInput {
+  policy: PolicyRevision;
+  kind: 'publish' | 'resend';
+  signalsPerSecond: number;
+  pageSize?: number;
+  /** Carried through continue-as-new. */
+  startedAt?: string;
+  pageToken?: string | null;
+  progress?: FanoutProgress;
+}
+
+export const fanoutProgressQuery = defineQuery<FanoutProgress>('progress');

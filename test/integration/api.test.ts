@@ -1,90 +1,31 @@
 import { execFile } from 'node:child_process';
-import { type Server } from 'node:http';
-import { type AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { type TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
-import { createApp } from '../../api/app';
-import { createDb, type Db, migrate } from '../../platform/db';
-import { createLogger } from '../../platform/logger';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { caseWorkflowId } from '../../workflows/messages';
-import { bundleCaseWorkflows, startDevServer, startPostgres, type TestPostgres, toolPaths } from '../support/servers';
+import { toolPaths } from '../support/servers';
+import { eventually, startSystem, type TestSystem } from '../support/system';
 
 /**
  * The API over HTTP against the real Temporal dev server (with visibility), a real worker and a real
  * Postgres, each started here on free ports.
  */
-let pg: TestPostgres;
-let env: TestWorkflowEnvironment;
-let db: Db;
-let worker: Worker;
-let running: Promise<void>;
-let server: Server;
-let base: string;
-let address: string;
-const taskQueue = 'api-integration';
-const logLines: string[] = [];
+let system: TestSystem;
 
 beforeAll(async () => {
-  [pg, env] = await Promise.all([startPostgres(), startDevServer()]);
-  db = createDb(pg.url);
-  await migrate(db);
-  const logger = createLogger('debug', {}, (line) => logLines.push(line));
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleCaseWorkflows(),
-    activities: createActivities({ db, logger }),
-  });
-  running = worker.run();
-  address = (env.connection as unknown as { options: { address: string } }).options.address;
-  const app = createApp({
-    client: env.client,
-    db,
-    temporal: { address, namespace: 'default', taskQueue, uiUrl: 'http://localhost:8233' },
-    logger,
-  });
-  server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  system = await startSystem({ taskQueue: 'api-integration' });
 });
 
 afterAll(async () => {
-  await new Promise((resolve) => server?.close(resolve));
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-  await db?.close();
-  await pg?.cleanup();
+  await system?.stop();
 });
 
-async function api(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
-
-async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string): Promise<T> {
-  let last: T | undefined;
-  for (let i = 0; i < 100; i++) {
-    last = await probe();
-    if (accept(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what} did not happen; last seen: ${JSON.stringify(last)}`);
-}
+const api = (method: string, path: string, body?: unknown) => system.api(method, path, body);
 
 const listIds = async (query: string) => {
   const ids: string[] = [];
-  for await (const wf of env.client.workflow.list({ query })) ids.push(wf.workflowId);
+  for await (const wf of system.env.client.workflow.list({ query })) ids.push(wf.workflowId);
   return ids.sort();
 };
 
@@ -150,7 +91,7 @@ test('the case is found by its search attributes, through the client and through
   const query = `CaseId='${body.caseId}' AND Municipality='751' AND CaseStatus='open' AND NextDeadlineKind='first-conversation'`;
   await eventually(() => listIds(query), (ids) => ids.length === 1, 'visibility listing');
   const { stdout } = await promisify(execFile)(toolPaths().cli, [
-    'workflow', 'list', '--address', address, '--namespace', 'default', '--query', `CaseId='${body.caseId}'`, '--output', 'json',
+    'workflow', 'list', '--address', system.address, '--namespace', 'default', '--query', `CaseId='${body.caseId}'`, '--output', 'json',
   ]);
   const listed = JSON.parse(stdout) as { execution: { workflowId: string } }[];
   expect(listed.map((w) => w.execution.workflowId)).toEqual([caseWorkflowId(body.caseId)]);
@@ -163,7 +104,7 @@ test('bad input answers 400 naming each field, and starts nothing', async () => 
   expect(res.body.error.code).toBe('invalid-request');
   expect(res.body.error.details.map((d: any) => d.field)).toEqual(['caseId', 'municipality', 'firstAbsenceDay', 'employment']);
   expect(res.body.error.details[0].problem).toContain('CPR');
-  await expect(env.client.workflow.getHandle(caseWorkflowId(bad.caseId)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  await expect(system.env.client.workflow.getHandle(caseWorkflowId(bad.caseId)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
 
   const missing = await api('POST', '/api/v1/cases', { municipality: '101' });
   expect(missing.body.error.details).toEqual([
@@ -207,7 +148,7 @@ test('events: applied, repeated (no-op), refused with a reason, unknown case, cl
 
   const recovered = await api('POST', path, { eventId: 'end', type: 'recovered', occurredOn: today() });
   expect(recovered.body).toMatchObject({ status: 'closed', closedReason: 'recovered', closedOn: today() });
-  await env.client.workflow.getHandle(caseWorkflowId(body.caseId)).result();
+  await system.env.client.workflow.getHandle(caseWorkflowId(body.caseId)).result();
   const late = await api('POST', path, { eventId: 'after', type: 'certificate-received', occurredOn: today() });
   expect(late.status).toBe(409);
   expect(late.body.error.code).toBe('case-closed');
@@ -226,7 +167,7 @@ test('a caseworker filters overdue cases of a municipality; the UI shows summari
   expect(ids).toContain(caseWorkflowId(overdue.caseId));
   expect(ids).not.toContain(caseWorkflowId(fresh.caseId));
 
-  const handle = env.client.workflow.getHandle(caseWorkflowId(fresh.caseId));
+  const handle = system.env.client.workflow.getHandle(caseWorkflowId(fresh.caseId));
   const description = await handle.describe();
   expect(await description.staticSummary()).toBe(`Sygedagpengesag ${fresh.caseId} · Frederiksberg (147) · første fraværsdag ${fresh.firstAbsenceDay}`);
   const history = await handle.fetchHistory();
@@ -244,12 +185,12 @@ test('every change of a case reaches the Postgres read model, newest revision on
   await api('POST', '/api/v1/cases', body);
   await api('POST', `/api/v1/cases/${body.caseId}/events`, { eventId: 'cat', type: 'categorized', occurredOn: today(), category: 3 });
   const rows = await eventually(
-    () => db.query<{ status: string; category: number; municipality: string; revision: number }>('SELECT status, category, municipality, revision FROM cases WHERE case_id = $1', [body.caseId]),
+    () => system.db.query<{ status: string; category: number; municipality: string; revision: number }>('SELECT status, category, municipality, revision FROM cases WHERE case_id = $1', [body.caseId]),
     (r) => r[0]?.category === 3,
     'read model row',
   );
   expect(rows).toEqual([{ status: 'open', category: 3, municipality: '461', revision: 2 }]);
-  expect(logLines.join('\n')).not.toContain(body.citizenRef);
+  expect(system.logLines.join('\n')).not.toContain(body.citizenRef);
 });
 
 test('the what-if endpoint runs the engine on the body and starts nothing', async () => {
@@ -271,7 +212,7 @@ test('the what-if endpoint runs the engine on the body and starts nothing', asyn
   expect(res.status).toBe(200);
   expect(res.body.deadlines.find((d: any) => d.id === 'first-conversation')).toMatchObject({ dueDate: '2020-06-05', originalDueDate: '2020-03-29' });
   expect(res.body.reviewPoint).toBe('2020-08-31');
-  await expect(env.client.workflow.getHandle(caseWorkflowId('WHAT-IF-1')).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  await expect(system.env.client.workflow.getHandle(caseWorkflowId('WHAT-IF-1')).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
 
   const rejected = await api('POST', '/api/v1/timeline/simulate', {
     facts: { caseId: 'WHAT-IF-2', citizenRef: 'REF-W', municipality: '101', firstAbsenceDay: '2020-02-03' },
@@ -283,7 +224,7 @@ test('the what-if endpoint runs the engine on the body and starts nothing', asyn
 });
 
 test('/readyz answers 503 naming Postgres when it is down', async () => {
-  await pg.stop();
+  await system.pg.stop();
   const res = await api('GET', '/readyz');
   expect(res.status).toBe(503);
   expect(res.body.status).toBe('not-ready');

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,7 +6,7 @@ import { copenhagenDate } from '../../workflows/domain/dates';
 import { freePort, toolPaths } from '../support/servers';
 
 /**
- * The README's first command runs scripts/local-stack.ts (after building). Here it runs on free ports
+ * The README's first command runs scripts/local-stack.ts (built to dist/ by the global setup). Here it runs on free ports
  * with its own data folder: it comes up, serves the API and the UI, stops every child on SIGTERM, and
  * a second start still has the case.
  */
@@ -15,7 +15,6 @@ let dataDir: string;
 let ports: { temporal: number; ui: number; api: number; pg: number };
 
 beforeAll(async () => {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
   dataDir = mkdtempSync(path.join(os.tmpdir(), 'sfe-stack-'));
   chmodSync(dataDir, 0o755);
   ports = { temporal: await freePort(), ui: await freePort(), api: await freePort(), pg: await freePort() };

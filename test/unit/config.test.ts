@@ -16,6 +16,7 @@ test('defaults fill everything but the database', () => {
     temporal: { address: 'localhost:7233', namespace: 'default', taskQueue: 'sickness-benefit-cases', apiKey: undefined, tls: undefined, uiUrl: 'http://localhost:8233' },
     databaseUrl: 'postgres://u:p@db:5432/cases',
     port: 3000,
+    fanoutSignalsPerSecond: 2000,
     logLevel: 'info',
   });
 });

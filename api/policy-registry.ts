@@ -1,0 +1,134 @@
+import { type PoolClient } from 'pg';
+import { type Db } from '../platform/db';
+import { type IsoDate } from '../workflows/domain/dates';
+import { scopeCovers } from '../workflows/domain/timeline';
+import { type PolicyRevision } from '../workflows/domain/types';
+
+export interface StoredRevision extends PolicyRevision {
+  publishedAt: string;
+}
+
+export interface FanoutRow {
+  workflowId: string;
+  policyId: string;
+  revision: number;
+  kind: 'publish' | 'resend';
+  status: 'running' | 'completed';
+  matched: number;
+  signalled: number;
+  failed: number;
+  lateStarters: number;
+  startedAt: string;
+  updatedAt: string;
+}
+
+const toIso = (d: Date | string | null): IsoDate | null =>
+  d === null ? null : typeof d === 'string' ? d.slice(0, 10) : new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 10);
+
+function revisionFromRow(r: Record<string, any>): StoredRevision {
+  return {
+    policyId: r.policy_id,
+    revision: r.revision,
+    title: r.title,
+    ...(r.legal_reference ? { legalReference: r.legal_reference } : {}),
+    effectiveFrom: toIso(r.effective_from)!,
+    effectiveTo: toIso(r.effective_to),
+    scope: r.scope,
+    effects: r.effects,
+    publishedAt: new Date(r.published_at).toISOString(),
+  };
+}
+
+function fanoutFromRow(r: Record<string, any>): FanoutRow {
+  return {
+    workflowId: r.workflow_id,
+    policyId: r.policy_id,
+    revision: r.revision,
+    kind: r.kind,
+    status: r.status,
+    matched: r.matched,
+    signalled: r.signalled,
+    failed: r.failed,
+    lateStarters: r.late_starters,
+    startedAt: new Date(r.started_at).toISOString(),
+    updatedAt: new Date(r.updated_at).toISOString(),
+  };
+}
+
+const REVISION_COLUMNS = 'policy_id, revision, title, legal_reference, effective_from::text, effective_to::text, scope, effects, published_at';
+
+/** The policy registry in Postgres: published revisions, their fan-outs, and which cases applied them. */
+export function createPolicyRegistry(db: Db) {
+  return {
+    /** Serialises publications of one policy (the caller's transaction holds the lock until it ends). */
+    async lock(tx: PoolClient, policyId: string): Promise<void> {
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`policy:${policyId}`]);
+    },
+
+    async revisions(policyId: string, tx?: PoolClient): Promise<StoredRevision[]> {
+      const sql = `SELECT ${REVISION_COLUMNS} FROM policy_revisions WHERE policy_id = $1 ORDER BY revision DESC`;
+      const rows = tx ? (await tx.query(sql, [policyId])).rows : await db.query(sql, [policyId]);
+      return rows.map(revisionFromRow);
+    },
+
+    async insert(tx: PoolClient, p: PolicyRevision): Promise<void> {
+      await tx.query(
+        `INSERT INTO policy_revisions (policy_id, revision, title, legal_reference, effective_from, effective_to, scope, effects)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [p.policyId, p.revision, p.title, p.legalReference ?? null, p.effectiveFrom, p.effectiveTo ?? null, JSON.stringify(p.scope), JSON.stringify(p.effects)],
+      );
+    },
+
+    async insertFanout(tx: PoolClient, f: { workflowId: string; policyId: string; revision: number; kind: 'publish' | 'resend' }): Promise<void> {
+      await tx.query(
+        `INSERT INTO policy_fanouts (workflow_id, policy_id, revision, kind, status) VALUES ($1, $2, $3, $4, 'running')
+         ON CONFLICT (workflow_id) DO NOTHING`,
+        [f.workflowId, f.policyId, f.revision, f.kind],
+      );
+    },
+
+    /** The newest revision of every policy. */
+    async latest(): Promise<StoredRevision[]> {
+      const rows = await db.query(
+        `SELECT DISTINCT ON (policy_id) ${REVISION_COLUMNS} FROM policy_revisions ORDER BY policy_id, revision DESC`,
+      );
+      return rows.map(revisionFromRow);
+    },
+
+    async fanouts(policyId?: string): Promise<FanoutRow[]> {
+      const rows = await db.query(
+        `SELECT * FROM policy_fanouts ${policyId ? 'WHERE policy_id = $1' : ''} ORDER BY started_at DESC, workflow_id DESC`,
+        policyId ? [policyId] : [],
+      );
+      return rows.map(fanoutFromRow);
+    },
+
+    async resendCount(policyId: string, revision: number): Promise<number> {
+      const [row] = await db.query<{ n: string }>(`SELECT count(*) AS n FROM policy_fanouts WHERE policy_id = $1 AND revision = $2 AND kind = 'resend'`, [policyId, revision]);
+      return Number(row?.n ?? 0);
+    },
+
+    /** How many cases applied each revision of a policy (from the cases' read model). */
+    async appliedCounts(policyId?: string): Promise<Map<string, number>> {
+      const rows = await db.query<{ policy_id: string; revision: number; n: string }>(
+        `SELECT policy_id, revision, count(*) AS n FROM case_policies ${policyId ? 'WHERE policy_id = $1' : ''} GROUP BY policy_id, revision`,
+        policyId ? [policyId] : [],
+      );
+      return new Map(rows.map((r) => [`${r.policy_id}#${r.revision}`, Number(r.n)]));
+    },
+
+    /**
+     * The newest revisions a new case inherits: those covering its municipality that can still touch it
+     * (open-ended, ending on or after its first day of absence, or moving review points).
+     */
+    async inheritedBy(municipality: string, firstAbsenceDay: IsoDate): Promise<PolicyRevision[]> {
+      const current = await this.latest();
+      return current
+        .filter((p) => scopeCovers(p.scope, municipality))
+        .filter((p) => !p.effectiveTo || p.effectiveTo >= firstAbsenceDay || p.effects.some((e) => e.type === 'extendBenefitPeriod'))
+        .map(({ publishedAt: _publishedAt, ...revision }) => revision);
+    },
+  };
+}
+
+export type PolicyRegistry = ReturnType<typeof createPolicyRegistry>;

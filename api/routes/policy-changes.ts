@@ -1,0 +1,36 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { identifier, policyRevisionSchema } from '../../workflows/domain/schemas';
+import { type PolicyRevision } from '../../workflows/domain/types';
+import { parse } from '../errors';
+import { type PolicyService } from '../policy-service';
+
+const policyIdParam = z.object({ policyId: identifier('policyId') });
+
+/** Operations publish, lift (a revision with effectiveTo) and re-send policy changes. */
+export function policyChangesRouter(policies: PolicyService): Router {
+  const router = Router();
+
+  router.post('/', async (req, res) => {
+    const policy = parse(policyRevisionSchema, req.body) as PolicyRevision;
+    const { created, policy: view } = await policies.publish(policy);
+    res.status(created ? 201 : 200).json(view);
+  });
+
+  router.get('/', async (_req, res) => {
+    res.json({ policies: await policies.list() });
+  });
+
+  router.get('/:policyId', async (req, res) => {
+    const { policyId } = parse(policyIdParam, req.params, 'path');
+    res.json(await policies.get(policyId));
+  });
+
+  router.post('/:policyId/resend', async (req, res) => {
+    const { policyId } = parse(policyIdParam, req.params, 'path');
+    const { workflowId, policy } = await policies.resend(policyId);
+    res.status(202).json({ fanoutWorkflowId: workflowId, ...policy });
+  });
+
+  return router;
+}

@@ -1,0 +1,205 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { addDays, copenhagenDate } from '../../workflows/domain/dates';
+import { type PolicyRevision } from '../../workflows/domain/types';
+import { caseWorkflowId, policyFanoutWorkflowId } from '../../workflows/messages';
+import { eventually, startSystem, type TestSystem } from '../support/system';
+
+/** Policy changes through the API against the real dev server, worker and Postgres. */
+let system: TestSystem;
+const root = path.resolve(__dirname, '..', '..');
+
+beforeAll(async () => {
+  system = await startSystem({ taskQueue: 'policy-integration' });
+});
+
+afterAll(async () => {
+  await system?.stop();
+});
+
+const api = (method: string, p: string, body?: unknown) => system.api(method, p, body);
+const today = () => copenhagenDate(Date.now());
+let n = 0;
+
+async function openCases(count: number, overrides: Record<string, unknown> = {}): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const caseId = `POL-${Date.now().toString(36)}-${++n}`;
+    const res = await api('POST', '/api/v1/cases', {
+      caseId,
+      citizenRef: `REF-${n}`,
+      municipality: '101',
+      firstAbsenceDay: addDays(today(), -10),
+      ...overrides,
+    });
+    expect(res.status).toBe(201);
+    ids.push(caseId);
+  }
+  // The fan-out finds cases through visibility, which follows a start by moments.
+  await eventually(
+    async () => {
+      let found = 0;
+      for await (const _ of system.env.client.workflow.list({ query: `CaseId IN (${ids.map((id) => `'${id}'`).join(',')})` })) found++;
+      return found;
+    },
+    (found) => found === ids.length,
+    'cases visible',
+  );
+  return ids;
+}
+
+/** Waits until the newest fan-out of the policy has completed, and returns the policy as the API shows it. */
+async function settled(policyId: string, revision: number, applied: number) {
+  return eventually(
+    () => api('GET', `/api/v1/policy-changes/${policyId}`),
+    (res) => res.body.revision === revision && res.body.fanouts.every((f: any) => f.status === 'completed') && res.body.applied >= applied,
+    `fan-out of ${policyId} rev. ${revision}`,
+  );
+}
+
+const caseOf = async (caseId: string) => (await api('GET', `/api/v1/cases/${caseId}`)).body;
+const deadline = (c: any, id: string) => c.deadlines.find((d: any) => d.id === id);
+
+function pause(policyId: string, overrides: Partial<PolicyRevision> = {}): PolicyRevision {
+  return {
+    policyId,
+    revision: 1,
+    title: 'Delvis suspension af beskæftigelsesindsatsen',
+    legalReference: 'BEK test',
+    effectiveFrom: addDays(today(), -5),
+    effectiveTo: null,
+    scope: { type: 'municipalities', municipalities: ['101'] },
+    effects: [{ type: 'pauseDeadlines', kinds: ['first-conversation', 'follow-up-conversation'] }],
+    ...overrides,
+  };
+}
+
+test('publish a pause: open cases show paused deadlines; lift it: due dates as computed; the same revision twice: applied once', async () => {
+  const cases = await openCases(3);
+  const published = await api('POST', '/api/v1/policy-changes', pause('suspension-a'));
+  expect(published.status).toBe(201);
+  expect(published.body).toMatchObject({ policyId: 'suspension-a', revision: 1, state: 'active', history: [] });
+
+  let view = await settled('suspension-a', 1, 3);
+  expect(view.body.applied).toBe(3);
+  expect(view.body.fanouts).toEqual([
+    // The cases started within the last minute are checked again by the closing sweep (and ignore the repeat).
+    expect.objectContaining({ workflowId: policyFanoutWorkflowId('suspension-a', 1), kind: 'publish', status: 'completed', matched: 3, lateStarters: 3, signalled: 6, failed: 0 }),
+  ]);
+  for (const caseId of cases) {
+    const c = await caseOf(caseId);
+    expect(deadline(c, 'first-conversation')).toMatchObject({ status: 'paused', dueDate: null, originalDueDate: addDays(today(), 45) });
+    expect(c.policies).toEqual([expect.objectContaining({ policyId: 'suspension-a', revision: 1, state: 'active' })]);
+  }
+
+  // Lifting: revision 2 ends the pause yesterday, so the 5 paused days move each date by 5.
+  const lifted = await api('POST', '/api/v1/policy-changes', pause('suspension-a', { revision: 2, effectiveTo: addDays(today(), -1) }));
+  expect(lifted.status).toBe(201);
+  view = await settled('suspension-a', 2, 3);
+  expect(view.body.history.map((r: any) => r.revision)).toEqual([1]);
+  for (const caseId of cases) {
+    const c = await eventually(() => caseOf(caseId), (x) => x.policies.length === 2, 'lift applied');
+    expect(deadline(c, 'first-conversation')).toMatchObject({ status: 'pending', dueDate: addDays(today(), 50), originalDueDate: addDays(today(), 45) });
+    expect(c.policies.map((p: any) => [p.revision, p.state])).toEqual([
+      [2, 'ended'],
+      [1, 'superseded'],
+    ]);
+  }
+
+  const again = await api('POST', '/api/v1/policy-changes', pause('suspension-a', { revision: 2, effectiveTo: addDays(today(), -1) }));
+  expect(again.status).toBe(200);
+  expect(again.body.fanouts).toHaveLength(1);
+  const rows = await system.db.query<{ n: string }>(`SELECT count(*) AS n FROM case_policies WHERE policy_id = 'suspension-a'`);
+  expect(Number(rows[0]!.n)).toBe(6);
+});
+
+test('bad or contradictory changes answer 400 naming the problem, and nothing is stored or sent', async () => {
+  const bad: [Record<string, unknown>, string, string][] = [
+    [{ ...pause('bad-1'), effectiveTo: addDays(today(), -10) }, 'effectiveTo', 'effectiveTo is before effectiveFrom'],
+    [{ ...pause('bad-2'), scope: { type: 'municipalities', municipalities: ['999'] } }, 'scope.municipalities.0', 'must be one of the 98 Danish municipality codes, e.g. "101" for København'],
+    [{ ...pause('bad-3'), effects: [{ type: 'cancelEverything' }] }, 'effects.0.type', 'unknown effect: use pauseDeadlines, waiveDeadlines, extendCertificateValidity, switchConversationMode or extendBenefitPeriod'],
+    [{ ...pause('bad-4'), scope: { type: 'regions', regions: ['Atlantis'] } }, 'scope.regions.0', expect.stringContaining('Hovedstaden') as unknown as string],
+  ];
+  for (const [body, field, problem] of bad) {
+    const res = await api('POST', '/api/v1/policy-changes', body);
+    expect(res.status).toBe(400);
+    expect(res.body.error.details).toEqual([{ field, problem }]);
+    expect((await api('GET', `/api/v1/policy-changes/${body.policyId}`)).status).toBe(404);
+    await expect(system.env.client.workflow.getHandle(policyFanoutWorkflowId(String(body.policyId), 1)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  }
+
+  expect((await api('POST', '/api/v1/policy-changes', pause('lower', { revision: 3 }))).status).toBe(201);
+  const lower = await api('POST', '/api/v1/policy-changes', pause('lower', { revision: 2 }));
+  expect(lower.status).toBe(400);
+  expect(lower.body.error.message).toBe('revision 2 is lower than the stored revision 3 of lower');
+  const changed = await api('POST', '/api/v1/policy-changes', pause('lower', { revision: 3, title: 'Something else' }));
+  expect(changed.status).toBe(409);
+  const stored = await api('GET', '/api/v1/policy-changes/lower');
+  expect(stored.body).toMatchObject({ revision: 3, title: 'Delvis suspension af beskæftigelsesindsatsen', history: [] });
+  await expect(system.env.client.workflow.getHandle(policyFanoutWorkflowId('lower', 2)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+});
+
+test('a case started during a suspension is suspended from its first day', async () => {
+  await api('POST', '/api/v1/policy-changes', pause('suspension-b', { scope: { type: 'municipalities', municipalities: ['147'] } }));
+  await settled('suspension-b', 1, 0);
+  const caseId = `LATE-${Date.now().toString(36)}`;
+  const res = await api('POST', '/api/v1/cases', { caseId, citizenRef: 'REF-L', municipality: '147', firstAbsenceDay: today() });
+  expect(res.status).toBe(201);
+  expect(deadline(res.body, 'first-conversation')).toMatchObject({ status: 'paused', dueDate: null });
+  expect(res.body.policies.map((p: any) => p.policyId)).toEqual(['suspension-b']);
+  await eventually(
+    () => system.db.query(`SELECT 1 FROM case_policies WHERE case_id = $1 AND policy_id = 'suspension-b'`, [caseId]),
+    (rows) => rows.length === 1,
+    'read model of the inherited policy',
+  );
+});
+
+test('a regional scope touches only its region', async () => {
+  const [aarhus] = await openCases(1, { municipality: '751' });
+  const [odense] = await openCases(1, { municipality: '461' });
+  const policy: PolicyRevision = {
+    policyId: 'remote-midtjylland',
+    revision: 1,
+    title: 'Samtaler pr. telefon i Midtjylland',
+    effectiveFrom: addDays(today(), -1),
+    effectiveTo: null,
+    scope: { type: 'regions', regions: ['Midtjylland'] },
+    effects: [{ type: 'switchConversationMode', mode: 'phone' }],
+  };
+  expect((await api('POST', '/api/v1/policy-changes', policy)).status).toBe(201);
+  const view = await settled('remote-midtjylland', 1, 1);
+  expect(view.body.applied).toBe(1);
+  expect(view.body.fanouts[0]).toMatchObject({ matched: 1, lateStarters: 1, signalled: 2 });
+  expect(await caseOf(aarhus!)).toMatchObject({ conversationMode: 'phone', policies: [expect.objectContaining({ policyId: 'remote-midtjylland' })] });
+  expect(await caseOf(odense!)).toMatchObject({ conversationMode: 'in-person', policies: [] });
+  const found = await eventually(
+    async () => {
+      const ids: string[] = [];
+      for await (const wf of system.env.client.workflow.list({ query: `PolicyIds = 'remote-midtjylland'` })) ids.push(wf.workflowId);
+      return ids;
+    },
+    (ids) => ids.length === 1,
+    'PolicyIds search attribute',
+  );
+  expect(found).toEqual([caseWorkflowId(aarhus!)]);
+});
+
+test('re-sending through the ops CLI shows progress and applies nothing twice', async () => {
+  await openCases(2, { municipality: '173' });
+  await api('POST', '/api/v1/policy-changes', pause('suspension-c', { scope: { type: 'municipalities', municipalities: ['173'] } }));
+  const before = await settled('suspension-c', 1, 2);
+  expect(before.body.applied).toBe(2);
+
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, 'dist', 'scripts', 'ops.js'), 'policy', 'resend', 'suspension-c', '--api', system.base]);
+  expect(stdout).toContain(`Re-sending suspension-c rev. 1 (${policyFanoutWorkflowId('suspension-c', 1, 1)})`);
+  expect(stdout).toContain('[##############################] 100% signalled 4/4');
+  expect(stdout).toContain('Done: 2 cases matched (+2 recent starts checked again), 4 signals, 0 failed; 2 cases carry the revision.');
+
+  const after = await api('GET', '/api/v1/policy-changes/suspension-c');
+  expect(after.body.applied).toBe(2);
+  expect(after.body.fanouts.map((f: any) => f.kind).sort()).toEqual(['publish', 'resend']);
+  const listed = await api('GET', '/api/v1/policy-changes');
+  expect(listed.body.policies.find((p: any) => p.policyId === 'suspension-c')).toMatchObject({ revision: 1, applied: 2 });
+});

@@ -1,0 +1,93 @@
+import { type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { type TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities';
+import { createApp } from '../../api/app';
+import { createDb, type Db, migrate } from '../../platform/db';
+import { createLogger } from '../../platform/logger';
+import { bundleCaseWorkflows, startDevServer, startPostgres, type TestPostgres } from './servers';
+
+/**
+ * The whole system in one test process: the real Temporal dev server and Postgres, a worker running the
+ * real activities, and the API on a free port. `inProcessWorker: false` leaves the worker to the test.
+ */
+export interface TestSystem {
+  pg: TestPostgres;
+  env: TestWorkflowEnvironment;
+  db: Db;
+  base: string;
+  address: string;
+  taskQueue: string;
+  logLines: string[];
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+export async function startSystem(options: { taskQueue: string; inProcessWorker?: boolean; fanoutSignalsPerSecond?: number }): Promise<TestSystem> {
+  const [pg, env] = await Promise.all([startPostgres(), startDevServer()]);
+  const db = createDb(pg.url);
+  await migrate(db);
+  const logLines: string[] = [];
+  const logger = createLogger('debug', {}, (line) => logLines.push(line));
+  let worker: Worker | undefined;
+  let running: Promise<void> | undefined;
+  if (options.inProcessWorker !== false) {
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: options.taskQueue,
+      workflowBundle: await bundleCaseWorkflows(),
+      activities: createActivities({ db, logger, client: env.client }),
+    });
+    running = worker.run();
+  }
+  const address = (env.connection as unknown as { options: { address: string } }).options.address;
+  const app = createApp({
+    client: env.client,
+    db,
+    temporal: { address, namespace: 'default', taskQueue: options.taskQueue, uiUrl: 'http://localhost:8233' },
+    logger,
+    fanoutSignalsPerSecond: options.fanoutSignalsPerSecond,
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    pg,
+    env,
+    db,
+    base,
+    address,
+    taskQueue: options.taskQueue,
+    logLines,
+    async api(method, path, body) {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      return { status: res.status, body: await res.json() };
+    },
+    async stop() {
+      await new Promise((resolve) => server.close(resolve));
+      worker?.shutdown();
+      await running;
+      await env.teardown();
+      await db.close();
+      await pg.cleanup();
+    },
+  };
+}
+
+/** Polls until `accept` holds (visibility and the read model follow a little behind). */
+export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string, tries = 150): Promise<T> {
+  let last: T | undefined;
+  for (let i = 0; i < tries; i++) {
+    last = await probe();
+    if (accept(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} did not happen; last seen: ${JSON.stringify(last)}`);
+}
