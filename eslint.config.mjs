@@ -68,5 +68,6 @@ export default tseslint.config(
   {
     files: ['jest.config.js', 'test/support/global-setup.js'],
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly', __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

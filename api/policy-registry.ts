@@ -22,10 +22,36 @@ export interface FanoutRow {
   updatedAt: string;
 }
 
-const toIso = (d: Date | string | null): IsoDate | null =>
-  d === null ? null : typeof d === 'string' ? d.slice(0, 10) : new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 10);
+/** Dates are selected as text (`::text`), so no time zone ever shifts them. */
+const toIso = (d: string | null): IsoDate | null => (d === null ? null : d.slice(0, 10));
 
-function revisionFromRow(r: Record<string, any>): StoredRevision {
+interface RevisionRow {
+  policy_id: string;
+  revision: number;
+  title: string;
+  legal_reference: string | null;
+  effective_from: string;
+  effective_to: string | null;
+  scope: PolicyRevision['scope'];
+  effects: PolicyRevision['effects'];
+  published_at: Date;
+}
+
+interface FanoutDbRow {
+  workflow_id: string;
+  policy_id: string;
+  revision: number;
+  kind: FanoutRow['kind'];
+  status: FanoutRow['status'];
+  matched: number;
+  signalled: number;
+  failed: number;
+  late_starters: number;
+  started_at: Date;
+  updated_at: Date;
+}
+
+function revisionFromRow(r: RevisionRow): StoredRevision {
   return {
     policyId: r.policy_id,
     revision: r.revision,
@@ -39,7 +65,7 @@ function revisionFromRow(r: Record<string, any>): StoredRevision {
   };
 }
 
-function fanoutFromRow(r: Record<string, any>): FanoutRow {
+function fanoutFromRow(r: FanoutDbRow): FanoutRow {
   return {
     workflowId: r.workflow_id,
     policyId: r.policy_id,
@@ -67,7 +93,7 @@ export function createPolicyRegistry(db: Db) {
 
     async revisions(policyId: string, tx?: PoolClient): Promise<StoredRevision[]> {
       const sql = `SELECT ${REVISION_COLUMNS} FROM policy_revisions WHERE policy_id = $1 ORDER BY revision DESC`;
-      const rows = tx ? (await tx.query(sql, [policyId])).rows : await db.query(sql, [policyId]);
+      const rows = tx ? (await tx.query<RevisionRow>(sql, [policyId])).rows : await db.query<RevisionRow>(sql, [policyId]);
       return rows.map(revisionFromRow);
     },
 
@@ -89,14 +115,14 @@ export function createPolicyRegistry(db: Db) {
 
     /** The newest revision of every policy. */
     async latest(): Promise<StoredRevision[]> {
-      const rows = await db.query(
+      const rows = await db.query<RevisionRow>(
         `SELECT DISTINCT ON (policy_id) ${REVISION_COLUMNS} FROM policy_revisions ORDER BY policy_id, revision DESC`,
       );
       return rows.map(revisionFromRow);
     },
 
     async fanouts(policyId?: string): Promise<FanoutRow[]> {
-      const rows = await db.query(
+      const rows = await db.query<FanoutDbRow>(
         `SELECT * FROM policy_fanouts ${policyId ? 'WHERE policy_id = $1' : ''} ORDER BY started_at DESC, workflow_id DESC`,
         policyId ? [policyId] : [],
       );
