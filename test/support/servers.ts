@@ -7,6 +7,7 @@ import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { type LocalPostgres, startLocalPostgres } from '../../platform/local-postgres';
+import { PRELOADED_WORKFLOW_MODULES } from '../../worker/worker';
 import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
 /**
@@ -105,5 +106,9 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
 
 /** One workflow bundle per test file. */
 export function bundleCaseWorkflows(): Promise<{ code: string }> {
-  return bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
+  return bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    preloadModules: PRELOADED_WORKFLOW_MODULES,
+    logger: new DefaultLogger('WARN'),
+  });
 }
