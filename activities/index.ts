@@ -2,15 +2,11 @@ import { Context } from '@temporalio/activity';
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
-import { type PolicyRevision, type Timeline } from '../workflows/domain/types';
+import { type PolicyRevision } from '../workflows/domain/types';
 import { type FanoutProgress, policyChangeSignal } from '../workflows/messages';
+import { type CaseSnapshot, writeCaseSnapshot } from './read-model';
 
-export interface CaseSnapshot {
-  workflowId: string;
-  /** Grows with every change of the case, across continue-as-new; older snapshots never overwrite newer. */
-  revision: number;
-  timeline: Timeline;
-}
+export type { CaseSnapshot } from './read-model';
 
 export interface PolicyPage {
   policy: PolicyRevision;
@@ -51,43 +47,7 @@ export function createActivities({ db, logger, client, signalConcurrency = 64 }:
      * forward in revision and a (case, policy, revision) pair is written once.
      */
     async recordCaseSnapshot({ workflowId, revision, timeline }: CaseSnapshot): Promise<void> {
-      const next = timeline.deadlines.find((d) => (d.status === 'pending' || d.status === 'paused') && d.dueDate !== null);
-      await db.transaction(async (tx) => {
-        await tx.query(
-          `INSERT INTO cases (case_id, workflow_id, municipality, first_absence_day, status, category, conversation_mode,
-                              next_deadline, next_deadline_kind, overdue, closed_on, revision, timeline, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now())
-           ON CONFLICT (case_id) DO UPDATE SET
-             status = EXCLUDED.status, category = EXCLUDED.category, conversation_mode = EXCLUDED.conversation_mode,
-             next_deadline = EXCLUDED.next_deadline, next_deadline_kind = EXCLUDED.next_deadline_kind,
-             overdue = EXCLUDED.overdue, closed_on = EXCLUDED.closed_on, revision = EXCLUDED.revision,
-             timeline = EXCLUDED.timeline, updated_at = now()
-           WHERE cases.revision < EXCLUDED.revision`,
-          [
-            timeline.caseId,
-            workflowId,
-            timeline.municipality,
-            timeline.firstAbsenceDay,
-            timeline.status,
-            timeline.category,
-            timeline.conversationMode,
-            next?.dueDate ?? null,
-            next?.kind ?? null,
-            timeline.deadlines.some((d) => d.status === 'missed'),
-            timeline.closedOn,
-            revision,
-            JSON.stringify(timeline),
-          ],
-        );
-        if (timeline.policies.length > 0) {
-          await tx.query(
-            `INSERT INTO case_policies (case_id, policy_id, revision)
-             SELECT $1, p.policy_id, p.revision FROM unnest($2::text[], $3::int[]) AS p(policy_id, revision)
-             ON CONFLICT DO NOTHING`,
-            [timeline.caseId, timeline.policies.map((p) => p.policyId), timeline.policies.map((p) => p.revision)],
-          );
-        }
-      });
+      await writeCaseSnapshot(db, { workflowId, revision, timeline });
       logger.debug('case snapshot recorded', { caseId: timeline.caseId, revision, status: timeline.status });
     },
 

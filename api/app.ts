@@ -7,7 +7,9 @@ import { createCaseService } from './case-service';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createPolicyRegistry } from './policy-registry';
 import { createPolicyService } from './policy-service';
+import { createReports } from './reports';
 import { casesRouter } from './routes/cases';
+import { reportsRouter } from './routes/reports';
 import { policyChangesRouter } from './routes/policy-changes';
 import { healthRouter } from './routes/health';
 import { timelineRouter } from './routes/timeline';
@@ -35,7 +37,12 @@ export function createApp({ client, db, temporal, logger, fanoutSignalsPerSecond
     }),
   );
   app.use('/api/v1/cases', casesRouter(createCaseService(client, temporal, registry)));
-  app.use('/api/v1/policy-changes', policyChangesRouter(createPolicyService({ client, db, registry, temporal, signalsPerSecond: fanoutSignalsPerSecond })));
+  const reports = createReports(db);
+  app.use(
+    '/api/v1/policy-changes',
+    policyChangesRouter(createPolicyService({ client, db, registry, temporal, signalsPerSecond: fanoutSignalsPerSecond }), reports),
+  );
+  app.use('/api/v1/reports', reportsRouter(reports));
   app.use('/api/v1/timeline', timelineRouter());
   app.use(notFoundRoute);
   app.use(errorMiddleware(logger));

@@ -4,11 +4,13 @@ import { identifier, policyRevisionSchema } from '../../workflows/domain/schemas
 import { type PolicyRevision } from '../../workflows/domain/types';
 import { parse } from '../errors';
 import { type PolicyService } from '../policy-service';
+import { type Reports } from '../reports';
+import { sendReport } from './reports';
 
 const policyIdParam = z.object({ policyId: identifier('policyId') });
 
 /** Operations publish, lift (a revision with effectiveTo) and re-send policy changes. */
-export function policyChangesRouter(policies: PolicyService): Router {
+export function policyChangesRouter(policies: PolicyService, reports: Reports): Router {
   const router = Router();
 
   router.post('/', async (req, res) => {
@@ -24,6 +26,12 @@ export function policyChangesRouter(policies: PolicyService): Router {
   router.get('/:policyId', async (req, res) => {
     const { policyId } = parse(policyIdParam, req.params, 'path');
     res.json(await policies.get(policyId));
+  });
+
+  router.get('/:policyId/impact', async (req, res) => {
+    const { policyId } = parse(policyIdParam, req.params, 'path');
+    await policies.get(policyId); // 404 for an unknown policy
+    sendReport(req, res, await reports.policyImpact(policyId));
   });
 
   router.post('/:policyId/resend', async (req, res) => {

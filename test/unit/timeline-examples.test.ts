@@ -33,7 +33,13 @@ describe('domain.md worked example (T5, T12): F = 2020-02-03, employee', () => {
 describe('domain.md pause example: suspension 2020-03-20..2020-05-26 (68 days)', () => {
   test('with the end known, the first conversation is due 2020-06-05', () => {
     const t = computeTimeline(facts(), [], [suspension2020({ effectiveTo: '2020-05-26' })], rules2020, '2020-06-01');
-    expect(byId(t.deadlines, 'first-conversation')).toMatchObject({ dueDate: '2020-06-05', originalDueDate: '2020-03-29', status: 'pending' });
+    expect(byId(t.deadlines, 'first-conversation')).toMatchObject({
+      dueDate: '2020-06-05',
+      originalDueDate: '2020-03-29',
+      status: 'pending',
+      policyIds: ['covid-suspension'],
+    });
+    expect(byId(t.deadlines, 'reassessment-1').policyIds).toEqual([]);
   });
 
   test('while the pause has no end, the deadline is paused with no due date', () => {

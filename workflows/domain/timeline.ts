@@ -61,6 +61,7 @@ export function computeTimeline(
   const benefitStartsOn = addDays(F, employerPeriod);
   const originalReviewPoint = endOfMonth(addDays(benefitStartsOn, r.durationLimitBenefitDay.value - 1));
   let reviewPoint = originalReviewPoint;
+  const reviewPointMovedBy: string[] = [];
   const reviewReasons = [
     `Ydelsesdag ${r.durationLimitBenefitDay.value} regnet fra ${benefitStartsOn}; revurdering senest ved månedens udgang (${r.durationLimitBenefitDay.ref})`,
   ];
@@ -69,11 +70,12 @@ export function computeTimeline(
       if (effect.type !== 'extendBenefitPeriod') continue;
       if (originalReviewPoint >= effect.reviewPointsFrom && originalReviewPoint <= effect.reviewPointsTo) {
         reviewPoint = endOfMonth(addMonths(reviewPoint, effect.months));
+        reviewPointMovedBy.push(p.policyId);
         reviewReasons.push(`Forlænget ${effect.months} måneder af ${p.title} (${p.policyId} rev. ${p.revision})`);
       }
     }
   }
-  const extension = reassessmentDeadlines(ctx, deadlines, caseEvents, benefitStartsOn, reviewPoint, originalReviewPoint, reviewReasons, ruleSet);
+  const extension = reassessmentDeadlines(ctx, deadlines, caseEvents, benefitStartsOn, reviewPoint, originalReviewPoint, reviewReasons, reviewPointMovedBy, ruleSet);
 
   // T15/T16: how and when the case ends.
   let status: Timeline['status'] = 'open';
@@ -152,6 +154,7 @@ interface Window {
   /** Inclusive; null while open-ended. */
   to: IsoDate | null;
   label: string;
+  policyIds: string[];
 }
 
 interface PolicyWindows {
@@ -195,7 +198,7 @@ function policyWindows(current: readonly PolicyRevision[]): PolicyWindows {
     for (const k of kinds && kinds.length > 0 ? kinds : (['*'] as const)) map.set(k, [...(map.get(k) ?? []), window]);
   };
   for (const p of current) {
-    const window = { from: p.effectiveFrom, to: p.effectiveTo ?? null, label: `${p.title} (${p.policyId} rev. ${p.revision})` };
+    const window = { from: p.effectiveFrom, to: p.effectiveTo ?? null, label: `${p.title} (${p.policyId} rev. ${p.revision})`, policyIds: [p.policyId] };
     if (window.to !== null && window.to < window.from) continue;
     for (const effect of p.effects) {
       if (effect.type === 'pauseDeadlines') add(w.pause, effect.kinds, window);
@@ -219,6 +222,7 @@ function mergeWindows(windows: Window[]): Window[] {
     if (last && (last.to === null || addDays(last.to, 1) >= w.from)) {
       last.to = last.to === null || w.to === null ? null : maxDate(last.to, w.to);
       last.label = last.label === w.label ? last.label : `${last.label}; ${w.label}`;
+      last.policyIds = [...new Set([...last.policyIds, ...w.policyIds])];
     } else {
       merged.push({ ...w });
     }
@@ -306,6 +310,8 @@ interface DeadlineSpec {
   mode?: (due: IsoDate | null) => ConversationMode;
   metMode?: ConversationMode;
   reasons: string[];
+  /** Policies that moved this deadline other than by pause or waiver (certificate validity, benefit period). */
+  policyIds?: string[];
 }
 
 /** Resolves one deadline under pauses, waivers and the case's end, and adds it; returns it, or null when dropped. */
@@ -350,6 +356,9 @@ function push(ctx: Ctx, out: Deadline[], spec: DeadlineSpec): (Deadline & { waiv
     metOn: status === 'met' ? spec.met : null,
     daysLate,
     reasons,
+    policyIds: [
+      ...new Set([...(spec.policyIds ?? []), ...scheduled.pausedBy.flatMap((w) => w.policyIds), ...(status === 'waived' && waiver ? waiver.policyIds : [])]),
+    ].sort(),
   };
   if (spec.mode) deadline.mode = status === 'met' && spec.metMode ? spec.metMode : spec.mode(due);
   out.push(deadline);
@@ -499,6 +508,7 @@ function certificateDeadlines(ctx: Ctx, out: Deadline[], sorted: CaseEvent[], po
     const stated = certificate.validUntil;
     const original = stated ?? addDays(certificate.occurredOn, r.certificateValidityDays.value);
     let validUntil = original;
+    const extendedBy: string[] = [];
     const reasons = [
       stated
         ? `Attest modtaget ${certificate.occurredOn}, gyldig til ${stated}`
@@ -510,6 +520,7 @@ function certificateDeadlines(ctx: Ctx, out: Deadline[], sorted: CaseEvent[], po
         // Certificates valid on, or expiring within, the window.
         if (original >= p.effectiveFrom && (p.effectiveTo == null || certificate.occurredOn <= p.effectiveTo)) {
           validUntil = effect.months ? addMonths(validUntil, effect.months) : addDays(validUntil, effect.days ?? 0);
+          extendedBy.push(p.policyId);
           reasons.push(`Gyldighed forlænget af ${p.title} (${p.policyId} rev. ${p.revision})`);
         }
       }
@@ -523,6 +534,7 @@ function certificateDeadlines(ctx: Ctx, out: Deadline[], sorted: CaseEvent[], po
       originalDueDate: original,
       met: renewal?.occurredOn ?? null,
       reasons,
+      policyIds: extendedBy,
     });
   });
 }
@@ -568,6 +580,7 @@ function reassessmentDeadlines(
   reviewPoint: IsoDate,
   originalReviewPoint: IsoDate,
   reasons: string[],
+  movedBy: string[],
   ruleSet: RuleSet,
 ): Timeline['extension'] {
   const decisions = sorted.filter((e) => e.type === 'reassessment-decided');
@@ -585,6 +598,7 @@ function reassessmentDeadlines(
       originalDueDate: original,
       met: decision?.occurredOn ?? null,
       reasons,
+      policyIds: i === 0 ? movedBy : [],
     });
     if (!deadline || !decision || decision.type !== 'reassessment-decided' || decision.outcome !== 'extension') return extension;
     extension = { ground: decision.ground, until: decision.until };

@@ -116,6 +116,8 @@ export interface Deadline {
   mode?: ConversationMode;
   /** Why the deadline is where it is: rules and policies, in the caseworker's terms. */
   reasons: string[];
+  /** The policies that paused, waived or moved this deadline (reports leave these out of timeliness). */
+  policyIds: string[];
 }
 
 export type CaseStatus = 'open' | 'job-clarification' | 'closed';

@@ -1,0 +1,71 @@
+import { type Request, type Response, Router } from 'express';
+import { z } from 'zod';
+import { copenhagenDate } from '../../workflows/domain/dates';
+import { isoDate, municipalityCode } from '../../workflows/domain/schemas';
+import { DEADLINE_KINDS } from '../../workflows/domain/types';
+import { parse } from '../errors';
+import { type Reports } from '../reports';
+
+const kind = z.enum(DEADLINE_KINDS as [string, ...string[]]);
+const period = { from: isoDate, to: isoDate };
+const fromBeforeTo = (q: { from: string; to: string }) => q.from <= q.to;
+
+export const reportQuerySchemas = {
+  overdue: z.object({ municipality: municipalityCode.optional(), kind: kind.optional(), asOf: isoDate.optional() }).strict(),
+  upcoming: z
+    .object({ days: z.coerce.number().int().min(1).max(366).default(14), municipality: municipalityCode.optional(), kind: kind.optional(), asOf: isoDate.optional() })
+    .strict(),
+  timeliness: z
+    .object({ ...period, municipality: municipalityCode.optional(), asOf: isoDate.optional() })
+    .strict()
+    .refine(fromBeforeTo, { message: 'from must not be after to', path: ['to'] }),
+  conversationModes: z
+    .object({ ...period, municipality: municipalityCode.optional() })
+    .strict()
+    .refine(fromBeforeTo, { message: 'from must not be after to', path: ['to'] }),
+};
+
+/** Sends a report as JSON, or as CSV when the client asks for text/csv. */
+export function sendReport(req: Request, res: Response, report: Record<string, unknown>): void {
+  if (req.accepts(['application/json', 'text/csv']) !== 'text/csv') {
+    res.json(report);
+    return;
+  }
+  const rows: Record<string, unknown>[] = Array.isArray(report.rows)
+    ? (report.rows as Record<string, unknown>[])
+    : flatten(report).map(([metric, value]) => ({ metric, value }));
+  const columns = rows.length > 0 ? Object.keys(rows[0]!) : ['metric', 'value'];
+  const cell = (v: unknown) => {
+    const text = v === null || v === undefined ? '' : String(v);
+    return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  };
+  res.type('text/csv; charset=utf-8').send([columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\r\n') + '\r\n');
+}
+
+function flatten(value: Record<string, unknown>, prefix = ''): [string, unknown][] {
+  return Object.entries(value).flatMap(([k, v]) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? flatten(v as Record<string, unknown>, `${prefix}${k}.`) : [[`${prefix}${k}`, Array.isArray(v) ? JSON.stringify(v) : v] as [string, unknown]],
+  );
+}
+
+/** Reports for managers and the state, from the read model. */
+export function reportsRouter(reports: Reports, today: () => string = () => copenhagenDate(Date.now())): Router {
+  const router = Router();
+  router.get('/overdue', async (req, res) => {
+    const q = parse(reportQuerySchemas.overdue, req.query, 'query');
+    sendReport(req, res, await reports.overdue(q.asOf ?? today(), q));
+  });
+  router.get('/upcoming', async (req, res) => {
+    const q = parse(reportQuerySchemas.upcoming, req.query, 'query');
+    sendReport(req, res, await reports.upcoming(q.asOf ?? today(), q.days, q));
+  });
+  router.get('/timeliness', async (req, res) => {
+    const q = parse(reportQuerySchemas.timeliness, req.query, 'query');
+    sendReport(req, res, await reports.timeliness(q.from, q.to, q.asOf ?? today(), q));
+  });
+  router.get('/conversation-modes', async (req, res) => {
+    const q = parse(reportQuerySchemas.conversationModes, req.query, 'query');
+    sendReport(req, res, await reports.conversationModes(q.from, q.to, q));
+  });
+  return router;
+}
