@@ -1,8 +1,9 @@
 import express, { type Express } from 'express';
 import { type Client } from '@temporalio/client';
-import { type TemporalSettings } from '../platform/config';
+import { type ApiKey, type TemporalSettings } from '../platform/config';
 import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
+import { authenticate, rateLimitWrites, refuseCprNumbers } from './auth';
 import { createCaseService } from './case-service';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createPolicyRegistry } from './policy-registry';
@@ -19,11 +20,15 @@ export interface AppDeps {
   db: Db;
   temporal: TemporalSettings;
   logger: Logger;
+  /** At least one; every /api/v1 route needs a key (see api/auth.ts for the roles). */
+  apiKeys: ApiKey[];
+  writeRatePerSecond?: number;
   fanoutSignalsPerSecond?: number;
 }
 
 /** Builds the HTTP API from explicit dependencies; server.ts (main.ts) only listens. */
-export function createApp({ client, db, temporal, logger, fanoutSignalsPerSecond = 2_000 }: AppDeps): Express {
+export function createApp({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, fanoutSignalsPerSecond = 2_000 }: AppDeps): Express {
+  if (apiKeys.length === 0) throw new Error('no API keys: the API does not run open (set API_KEYS)');
   const registry = createPolicyRegistry(db);
   const app = express();
   app.disable('x-powered-by');
@@ -36,6 +41,7 @@ export function createApp({ client, db, temporal, logger, fanoutSignalsPerSecond
       postgres: () => db.ping(),
     }),
   );
+  app.use('/api/v1', authenticate(apiKeys), rateLimitWrites(writeRatePerSecond), refuseCprNumbers);
   app.use('/api/v1/cases', casesRouter(createCaseService(client, temporal, registry)));
   const reports = createReports(db);
   app.use(

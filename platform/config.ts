@@ -18,6 +18,8 @@ export const ENVIRONMENT_VARIABLES = {
   TEMPORAL_UI_URL: 'base URL of the Temporal Web UI, for links to a case',
   DATABASE_URL: 'Postgres connection string',
   PORT: 'port the API listens on',
+  API_KEYS: 'API keys of the API, role:key pairs separated by commas (roles case-system, ops, reader)',
+  API_WRITE_RATE_PER_SECOND: 'writes a second allowed per API key (bursts up to twice that)',
   FANOUT_SIGNALS_PER_SECOND: 'upper bound on the rate a policy fan-out signals cases',
   LOG_LEVEL: 'debug | info | warn | error',
 } as const;
@@ -49,6 +51,17 @@ const schema = z
     TEMPORAL_UI_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:8233'),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// connection string'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    API_KEYS: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        try {
+          if (value) parseApiKeys(value);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^API_KEYS: /, '') });
+        }
+      }),
+    API_WRITE_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(100),
     FANOUT_SIGNALS_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(2_000),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   })
@@ -66,10 +79,38 @@ export interface TemporalSettings {
   uiUrl: string;
 }
 
+export const ROLES = ['case-system', 'ops', 'reader'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface ApiKey {
+  role: Role;
+  key: string;
+}
+
+/** Parses API_KEYS: `role:key,role:key`; each key at least 16 characters. */
+export function parseApiKeys(value: string): ApiKey[] {
+  return value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.indexOf(':');
+      const role = entry.slice(0, Math.max(at, 0)) as Role;
+      const key = entry.slice(at + 1);
+      if (at < 1) throw new Error(`API_KEYS: an entry has no role; write role:key (roles ${ROLES.join(', ')})`);
+      if (!ROLES.includes(role)) throw new Error(`API_KEYS: "${role}" is not a role (${ROLES.join(', ')}); write role:key`);
+      if (key.length < 16) throw new Error(`API_KEYS: the ${role} key is shorter than 16 characters`);
+      return { role, key };
+    });
+}
+
 export interface Config {
   temporal: TemporalSettings;
   databaseUrl: string;
   port: number;
+  /** Empty when API_KEYS is unset: the API refuses to start then (nothing is open by default). */
+  apiKeys: ApiKey[];
+  writeRatePerSecond: number;
   fanoutSignalsPerSecond: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -121,6 +162,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     databaseUrl: c.DATABASE_URL,
     port: c.PORT,
+    apiKeys: c.API_KEYS ? parseApiKeys(c.API_KEYS) : [],
+    writeRatePerSecond: c.API_WRITE_RATE_PER_SECOND,
     fanoutSignalsPerSecond: c.FANOUT_SIGNALS_PER_SECOND,
     logLevel: c.LOG_LEVEL,
   };

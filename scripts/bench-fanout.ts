@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type Server } from 'node:http';
 import net from 'node:net';
@@ -75,9 +76,11 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   children.push(worker);
+  const opsKey = randomBytes(24).toString('base64url');
   const app = createApp({
     client,
     db,
+    apiKeys: [{ role: 'ops', key: opsKey }],
     temporal: { address, namespace: 'default', taskQueue, uiUrl: 'http://localhost:8233' },
     logger: createLogger('warn'),
     fanoutSignalsPerSecond: RATE,
@@ -139,7 +142,11 @@ async function main(): Promise<void> {
 
   say('Fan-out through the API ...');
   started = Date.now();
-  const res = await fetch(`${api}/api/v1/policy-changes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(policy('bench-fanout')) });
+  const res = await fetch(`${api}/api/v1/policy-changes`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${opsKey}` },
+    body: JSON.stringify(policy('bench-fanout')),
+  });
   if (res.status !== 201) throw new Error(`publishing failed: ${res.status} ${await res.text()}`);
   let signalledAt = 0;
   while ((await applied('bench-fanout')) < CASES) {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { addDays } from '../workflows/domain/dates';
 import { MUNICIPALITIES } from '../workflows/domain/municipalities';
 import { type PolicyRevision } from '../workflows/domain/types';
+import { apiClient } from './api-client';
 
 /**
  * Loads a demo cohort of cases that were open in spring 2020 and publishes the 2020 policy history
@@ -10,7 +11,7 @@ import { type PolicyRevision } from '../workflows/domain/types';
  * open the cases in the Temporal UI and see how the suspension moved their deadlines.
  *
  *   npm run dev                 # in one terminal
- *   npm run demo:2020           # in another; --cases N (default 60), --api URL
+ *   npm run demo:2020           # in another; --cases N (default 60); --api URL and --key as in api-client.ts
  *
  * Re-running is safe: the same cases and the same revisions again change nothing.
  */
@@ -25,25 +26,13 @@ const option = (name: string, fallback: string) => {
   const at = args.indexOf(`--${name}`);
   return at >= 0 && args[at + 1] ? args[at + 1]! : fallback;
 };
-const base = option('api', process.env.DEMO_API_URL ?? 'http://localhost:3000');
 const cohortSize = Number(option('cases', '60'));
 // Two municipalities in each of the five regions: the reopening of 27 May 2020 differed by region.
 const municipalities = ['101', '147', '265', '370', '461', '561', '751', '730', '851', '813'];
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- the API's JSON, read loosely by a demo script */
-async function call(method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${base}${p}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  }).catch((err: Error) => {
-    throw new Error(`cannot reach the API at ${base} (${err.message}); start it with npm run dev`);
-  });
-  const json = (await res.json()) as any;
-  if (res.status >= 400) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json.error)}`);
-  return { status: res.status, body: json };
-}
-/* eslint-enable @typescript-eslint/no-explicit-any */
+const api = apiClient(args, ['case-system', 'ops']);
+/* eslint-disable-next-line @typescript-eslint/no-explicit-any -- the API's JSON, read loosely by a demo script */
+const call = (method: string, p: string, body?: unknown) => api.call<any>(method, p, body, p.startsWith('/api/v1/policy-changes') ? 'ops' : 'case-system');
 
 async function main(): Promise<void> {
   const { publications } = JSON.parse(readFileSync(path.join(root, 'fixtures', 'policies-2020.json'), 'utf8')) as { publications: Publication[] };

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { ROLES } from '../platform/config';
 import { createDb, migrate } from '../platform/db';
 import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgres';
 import { searchAttributeCliArgs } from '../workflows/search-attributes';
@@ -94,6 +96,16 @@ async function shutdown(code: number): Promise<void> {
   process.exit(code);
 }
 
+const keysFile = () => path.join(dataDir, 'api-keys.json');
+
+/** One key per role for local use, made at the first start and kept with the data (npm run ops reads them). */
+function developmentKeys(): Record<string, string> {
+  if (existsSync(keysFile())) return JSON.parse(readFileSync(keysFile(), 'utf8')) as Record<string, string>;
+  const keys = Object.fromEntries(ROLES.map((role) => [role, randomBytes(24).toString('base64url')]));
+  writeFileSync(keysFile(), JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });
+  return keys;
+}
+
 async function main(): Promise<void> {
   if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: start the stack with `npm run dev`, which builds the Temporal CLI');
   process.once('SIGINT', () => void shutdown(0));
@@ -134,7 +146,9 @@ async function main(): Promise<void> {
   const address = `127.0.0.1:${temporalPort}`;
   await waitForTemporal(address);
 
+  const keys = developmentKeys();
   const roleEnv = {
+    API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
     TEMPORAL_ADDRESS: address,
     TEMPORAL_UI_URL: `http://localhost:${uiPort}`,
     DATABASE_URL: databaseUrl,
@@ -148,6 +162,9 @@ async function main(): Promise<void> {
   say(`Temporal      ${address} (namespace ${env.TEMPORAL_NAMESPACE ?? 'default'})`);
   say(`API           http://localhost:${apiPort}  (health: /healthz, /readyz)`);
   say(`Postgres      ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
+  say('');
+  say(`Development API keys (Authorization: Bearer <key>; kept in ${keysFile()}):`);
+  for (const [role, key] of Object.entries(keys)) say(`  ${role.padEnd(12)} ${key}`);
   say('Ctrl-C stops everything; the data folder keeps the cases for the next start.');
 }
 

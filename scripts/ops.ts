@@ -1,8 +1,10 @@
 /**
  * Operations CLI, through the API: `npm run ops -- policy resend <policyId>` re-runs the fan-out of a
  * policy's newest revision and shows its progress; `policy list` and `policy show <policyId>` read the
- * registry. The API is http://localhost:3000 unless --api or OPS_API_URL says otherwise.
+ * registry. The API and key: see scripts/api-client.ts (--api, --key; the ops development key by default).
  */
+import { apiClient } from './api-client';
+
 interface Fanout {
   workflowId: string;
   status: 'running' | 'completed';
@@ -22,23 +24,11 @@ interface Policy {
   fanouts: Fanout[];
 }
 
-const USAGE = `usage: npm run ops -- policy list | policy show <policyId> | policy resend <policyId>  [--api http://localhost:3000]`;
+const USAGE = `usage: npm run ops -- policy list | policy show <policyId> | policy resend <policyId>  [--api http://localhost:3000] [--key KEY]`;
 
 function fail(message: string): never {
   process.stderr.write(`ops: ${message}\n`);
   process.exit(1);
-}
-
-async function call<T>(base: string, method: string, path: string): Promise<T> {
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, { method });
-  } catch (err) {
-    fail(`cannot reach the API at ${base} (${(err as Error).message}); is it running (npm run dev)?`);
-  }
-  const body = (await res.json()) as T & { error?: { message: string } };
-  if (!res.ok) fail(body.error?.message ?? `HTTP ${res.status}`);
-  return body;
 }
 
 function bar(done: number, total: number, width = 30): string {
@@ -52,30 +42,30 @@ const line = (p: Policy) =>
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const apiAt = args.indexOf('--api');
-  const base = (apiAt >= 0 ? args.splice(apiAt, 2)[1] : process.env.OPS_API_URL) ?? 'http://localhost:3000';
+  const api = apiClient(args, 'ops');
+  const call = async <T>(method: string, path: string) => (await api.call<T>(method, path)).body;
   const [noun, verb, policyId] = args;
   if (noun !== 'policy' || !verb) fail(USAGE);
 
   if (verb === 'list') {
-    const { policies } = await call<{ policies: Policy[] }>(base, 'GET', '/api/v1/policy-changes');
+    const { policies } = await call<{ policies: Policy[] }>('GET', '/api/v1/policy-changes');
     for (const p of policies) process.stdout.write(line(p) + '\n');
     return;
   }
   if (!policyId) fail(USAGE);
   const path = `/api/v1/policy-changes/${encodeURIComponent(policyId)}`;
   if (verb === 'show') {
-    process.stdout.write(JSON.stringify(await call<Policy>(base, 'GET', path), null, 2) + '\n');
+    process.stdout.write(JSON.stringify(await call<Policy>('GET', path), null, 2) + '\n');
     return;
   }
   if (verb !== 'resend') fail(USAGE);
 
-  const started = await call<Policy & { fanoutWorkflowId: string }>(base, 'POST', `${path}/resend`);
+  const started = await call<Policy & { fanoutWorkflowId: string }>('POST', `${path}/resend`);
   process.stdout.write(`Re-sending ${started.policyId} rev. ${started.revision} (${started.fanoutWorkflowId})\n`);
   const tty = process.stdout.isTTY;
   let lastPrint = 0;
   for (;;) {
-    const policy = await call<Policy>(base, 'GET', path);
+    const policy = await call<Policy>('GET', path);
     const run = policy.fanouts.find((f) => f.workflowId === started.fanoutWorkflowId);
     if (run) {
       const total = run.matched + run.lateStarters;

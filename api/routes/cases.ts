@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { caseEventSchema, caseStartSchema, identifier } from '../../workflows/domain/schemas';
 import { type CaseEvent, type CaseFacts } from '../../workflows/domain/types';
 import { type CaseService } from '../case-service';
+import { allow } from '../auth';
 import { parse } from '../errors';
 
 const caseIdParam = z.object({ caseId: identifier('caseId') });
@@ -11,18 +12,18 @@ const caseIdParam = z.object({ caseId: identifier('caseId') });
 export function casesRouter(cases: CaseService): Router {
   const router = Router();
 
-  router.post('/', async (req, res) => {
+  router.post('/', allow('case-system'), async (req, res) => {
     const facts = parse(caseStartSchema, req.body) as CaseFacts;
     const { created, case: view } = await cases.openCase(facts);
     res.status(created ? 201 : 200).json(view);
   });
 
-  router.get('/:caseId', async (req, res) => {
+  router.get('/:caseId', allow('case-system', 'reader'), async (req, res) => {
     const { caseId } = parse(caseIdParam, req.params, 'path');
     res.json(await cases.getCase(caseId));
   });
 
-  router.post('/:caseId/events', async (req, res) => {
+  router.post('/:caseId/events', allow('case-system'), async (req, res) => {
     const { caseId } = parse(caseIdParam, req.params, 'path');
     const event = parse(caseEventSchema, req.body) as CaseEvent;
     const { applied, case: view } = await cases.reportEvent(caseId, event);

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { identifier, policyRevisionSchema } from '../../workflows/domain/schemas';
 import { type PolicyRevision } from '../../workflows/domain/types';
+import { allow } from '../auth';
 import { parse } from '../errors';
 import { type PolicyService } from '../policy-service';
 import { type Reports } from '../reports';
@@ -13,28 +14,28 @@ const policyIdParam = z.object({ policyId: identifier('policyId') });
 export function policyChangesRouter(policies: PolicyService, reports: Reports): Router {
   const router = Router();
 
-  router.post('/', async (req, res) => {
+  router.post('/', allow('ops'), async (req, res) => {
     const policy = parse(policyRevisionSchema, req.body) as PolicyRevision;
     const { created, policy: view } = await policies.publish(policy);
     res.status(created ? 201 : 200).json(view);
   });
 
-  router.get('/', async (_req, res) => {
+  router.get('/', allow('ops', 'reader'), async (_req, res) => {
     res.json({ policies: await policies.list() });
   });
 
-  router.get('/:policyId', async (req, res) => {
+  router.get('/:policyId', allow('ops', 'reader'), async (req, res) => {
     const { policyId } = parse(policyIdParam, req.params, 'path');
     res.json(await policies.get(policyId));
   });
 
-  router.get('/:policyId/impact', async (req, res) => {
+  router.get('/:policyId/impact', allow('ops', 'reader'), async (req, res) => {
     const { policyId } = parse(policyIdParam, req.params, 'path');
     await policies.get(policyId); // 404 for an unknown policy
     sendReport(req, res, await reports.policyImpact(policyId));
   });
 
-  router.post('/:policyId/resend', async (req, res) => {
+  router.post('/:policyId/resend', allow('ops'), async (req, res) => {
     const { policyId } = parse(policyIdParam, req.params, 'path');
     const { workflowId, policy } = await policies.resend(policyId);
     res.status(202).json({ fanoutWorkflowId: workflowId, ...policy });

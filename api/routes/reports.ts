@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { copenhagenDate } from '../../workflows/domain/dates';
 import { isoDate, municipalityCode } from '../../workflows/domain/schemas';
 import { DEADLINE_KINDS } from '../../workflows/domain/types';
+import { allow } from '../auth';
 import { parse } from '../errors';
 import { type Reports } from '../reports';
 
@@ -51,6 +52,7 @@ function flatten(value: Record<string, unknown>, prefix = ''): [string, unknown]
 /** Reports for managers and the state, from the read model. */
 export function reportsRouter(reports: Reports, today: () => string = () => copenhagenDate(Date.now())): Router {
   const router = Router();
+  router.use(allow('reader'));
   router.get('/overdue', async (req, res) => {
     const q = parse(reportQuerySchemas.overdue, req.query, 'query');
     sendReport(req, res, await reports.overdue(q.asOf ?? today(), q));

@@ -6,6 +6,7 @@ import { caseStartSchema, isoDate, policyRevisionSchema } from '../../workflows/
 import { computeTimeline } from '../../workflows/domain/timeline';
 import { type CaseEvent, type CaseFacts, type PolicyRevision } from '../../workflows/domain/types';
 import { rejectEvent } from '../../workflows/domain/validate-event';
+import { allow } from '../auth';
 import { ApiError, parse } from '../errors';
 
 const simulateSchema = z
@@ -21,7 +22,7 @@ const simulateSchema = z
 /** What-if answers: the same engine as the workflows, on facts, events and policies given in the body. */
 export function timelineRouter(now: () => number = Date.now): Router {
   const router = Router();
-  router.post('/simulate', (req, res) => {
+  router.post('/simulate', allow('case-system', 'reader'), (req, res) => {
     const body = parse(simulateSchema, req.body);
     const facts = body.facts as CaseFacts;
     const asOf = body.asOf ?? copenhagenDate(now());

@@ -87,8 +87,13 @@ test('one command runs Temporal with its UI, Postgres, the worker and the API; S
   expect(first.output()).toContain(`Temporal UI   http://localhost:${ports.ui}`);
   expect(first.output()).toContain(`API           http://localhost:${ports.api}`);
 
+  // The development keys are printed and kept in the data folder; nothing is open without one.
+  const keys = JSON.parse(readFileSync(path.join(dataDir, 'api-keys.json'), 'utf8')) as Record<string, string>;
+  expect(first.output()).toContain(`case-system  ${keys['case-system']}`);
+  const auth = { authorization: `Bearer ${keys['case-system']}` };
   const body = { caseId: 'STACK-1', citizenRef: 'REF-S', municipality: '101', firstAbsenceDay: copenhagenDate(Date.now()) };
-  const created = await fetch(`${api}/api/v1/cases`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect((await fetch(`${api}/api/v1/cases`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).status).toBe(401);
+  const created = await fetch(`${api}/api/v1/cases`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify(body) });
   expect(created.status).toBe(201);
 
   const children = descendants(first.child.pid!);
@@ -98,7 +103,7 @@ test('one command runs Temporal with its UI, Postgres, the worker and the API; S
 
   const second = startStack();
   await until(async () => (await fetch(`${api}/readyz`)).status === 200, 'the API to be ready again', second.output);
-  const read = await fetch(`${api}/api/v1/cases/STACK-1`);
+  const read = await fetch(`${api}/api/v1/cases/STACK-1`, { headers: auth });
   expect(read.status).toBe(200);
   expect(await read.json()).toMatchObject({ caseId: 'STACK-1', municipality: '101', status: 'open' });
   const again = descendants(second.child.pid!);

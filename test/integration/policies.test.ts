@@ -192,7 +192,7 @@ test('re-sending through the ops CLI shows progress and applies nothing twice', 
   const before = await settled('suspension-c', 1, 2);
   expect(before.body.applied).toBe(2);
 
-  const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, 'dist', 'scripts', 'ops.js'), 'policy', 'resend', 'suspension-c', '--api', system.base]);
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, 'dist', 'scripts', 'ops.js'), 'policy', 'resend', 'suspension-c', '--api', system.base, '--key', system.keys.ops]);
   expect(stdout).toContain(`Re-sending suspension-c rev. 1 (${policyFanoutWorkflowId('suspension-c', 1, 1)})`);
   expect(stdout).toContain('[##############################] 100% signalled 4/4');
   expect(stdout).toContain('Done: 2 cases matched (+2 recent starts checked again), 4 signals, 0 failed; 2 cases carry the revision.');

@@ -7,7 +7,6 @@ import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { type LocalPostgres, startLocalPostgres } from '../../platform/local-postgres';
-import { PRELOADED_WORKFLOW_MODULES } from '../../worker/worker';
 import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
 /**
@@ -108,7 +107,6 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
 export function bundleCaseWorkflows(): Promise<{ code: string }> {
   return bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
-    preloadModules: PRELOADED_WORKFLOW_MODULES,
     logger: new DefaultLogger('WARN'),
   });
 }

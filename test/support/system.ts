@@ -5,6 +5,7 @@ import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { createApp } from '../../api/app';
 import { createDb, type Db, migrate } from '../../platform/db';
+import { type Role } from '../../platform/config';
 import { createLogger } from '../../platform/logger';
 import { bundleCaseWorkflows, startDevServer, startPostgres, type TestPostgres } from './servers';
 
@@ -20,11 +21,25 @@ export interface TestSystem {
   address: string;
   taskQueue: string;
   logLines: string[];
-  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  keys: Record<Role, string>;
+  /** Calls the API with the key of `role`; by default the role the route is meant for. */
+  api(method: string, path: string, body?: unknown, role?: Role | null): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
 }
 
-export async function startSystem(options: { taskQueue: string; inProcessWorker?: boolean; fanoutSignalsPerSecond?: number }): Promise<TestSystem> {
+/** The role a route is for: operations publish policies, readers read reports, case systems do the rest. */
+export function defaultRole(method: string, path: string): Role {
+  if (path.startsWith('/api/v1/policy-changes')) return method === 'GET' ? 'reader' : 'ops';
+  if (path.startsWith('/api/v1/reports')) return 'reader';
+  return 'case-system';
+}
+
+export async function startSystem(options: {
+  taskQueue: string;
+  inProcessWorker?: boolean;
+  fanoutSignalsPerSecond?: number;
+  writeRatePerSecond?: number;
+}): Promise<TestSystem> {
   const [pg, env] = await Promise.all([startPostgres(), startDevServer()]);
   const db = createDb(pg.url);
   await migrate(db);
@@ -42,9 +57,12 @@ export async function startSystem(options: { taskQueue: string; inProcessWorker?
     running = worker.run();
   }
   const address = (env.connection as unknown as { options: { address: string } }).options.address;
+  const keys: Record<Role, string> = { 'case-system': 'test-key-case-system-0001', ops: 'test-key-ops-000000000001', reader: 'test-key-reader-000000001' };
   const app = createApp({
     client: env.client,
     db,
+    apiKeys: Object.entries(keys).map(([role, key]) => ({ role: role as Role, key })),
+    writeRatePerSecond: options.writeRatePerSecond ?? 10_000,
     temporal: { address, namespace: 'default', taskQueue: options.taskQueue, uiUrl: 'http://localhost:8233' },
     logger,
     fanoutSignalsPerSecond: options.fanoutSignalsPerSecond,
@@ -62,10 +80,15 @@ export async function startSystem(options: { taskQueue: string; inProcessWorker?
     address,
     taskQueue: options.taskQueue,
     logLines,
-    async api(method, path, body) {
+    keys,
+    async api(method, path, body, role) {
+      const as = role === undefined ? defaultRole(method, path) : role;
       const res = await fetch(`${base}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(as ? { authorization: `Bearer ${keys[as]}` } : {}),
+        },
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       return { status: res.status, body: await res.json() };

@@ -16,6 +16,8 @@ test('defaults fill everything but the database', () => {
     temporal: { address: 'localhost:7233', namespace: 'default', taskQueue: 'sickness-benefit-cases', apiKey: undefined, tls: undefined, uiUrl: 'http://localhost:8233' },
     databaseUrl: 'postgres://u:p@db:5432/cases',
     port: 3000,
+    apiKeys: [],
+    writeRatePerSecond: 100,
     fanoutSignalsPerSecond: 2000,
     logLevel: 'info',
   });
@@ -40,4 +42,15 @@ test('an API key for a hosted Temporal turns on TLS; certificate and key go toge
   expect(problemsOf({ DATABASE_URL: 'postgres://x/y', TEMPORAL_TLS_CA_PATH: '/no/such/file' })).toEqual([
     'TEMPORAL_TLS_CA_PATH: must name a readable file (CA bundle (PEM) that signed the server certificate)',
   ]);
+});
+
+test('API keys are role:key pairs of known roles and long enough keys', () => {
+  expect(loadConfig({ DATABASE_URL: 'postgres://x/y', API_KEYS: 'ops:0123456789abcdef, reader:fedcba9876543210' }).apiKeys).toEqual([
+    { role: 'ops', key: '0123456789abcdef' },
+    { role: 'reader', key: 'fedcba9876543210' },
+  ]);
+  expect(problemsOf({ DATABASE_URL: 'postgres://x/y', API_KEYS: 'admin:0123456789abcdef' })).toEqual([
+    expect.stringMatching(/^API_KEYS: "admin" is not a role \(case-system, ops, reader\); write role:key/),
+  ]);
+  expect(problemsOf({ DATABASE_URL: 'postgres://x/y', API_KEYS: 'ops:short' })).toEqual([expect.stringMatching(/^API_KEYS: the ops key is shorter than 16 characters/)]);
 });
