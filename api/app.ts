@@ -8,6 +8,8 @@ import { createCaseService } from './case-service';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createPolicyRegistry } from './policy-registry';
 import { createPolicyService } from './policy-service';
+import { createMetrics, metricsRouter, requestLogging } from './observability';
+import { docsPage, openApiDocument } from './openapi';
 import { createReports } from './reports';
 import { casesRouter } from './routes/cases';
 import { reportsRouter } from './routes/reports';
@@ -31,8 +33,11 @@ export function createApp({ client, db, temporal, logger, apiKeys, writeRatePerS
   if (apiKeys.length === 0) throw new Error('no API keys: the API does not run open (set API_KEYS)');
   const registry = createPolicyRegistry(db);
   const app = express();
+  const metrics = createMetrics(db);
   app.disable('x-powered-by');
+  app.use(requestLogging(logger, metrics));
   app.use(express.json({ limit: '256kb' }));
+  app.use(metricsRouter(metrics));
   app.use(
     healthRouter({
       temporal: async () => {
@@ -41,8 +46,14 @@ export function createApp({ client, db, temporal, logger, apiKeys, writeRatePerS
       postgres: () => db.ping(),
     }),
   );
+  app.get('/api/v1/openapi.json', (req, res) => {
+    res.json(openApiDocument(`${req.protocol}://${req.get('host')}`));
+  });
+  app.get('/api/v1/docs', (_req, res) => {
+    res.type('html').send(docsPage());
+  });
   app.use('/api/v1', authenticate(apiKeys), rateLimitWrites(writeRatePerSecond), refuseCprNumbers);
-  app.use('/api/v1/cases', casesRouter(createCaseService(client, temporal, registry)));
+  app.use('/api/v1/cases', casesRouter(createCaseService(client, temporal, registry), metrics));
   const reports = createReports(db);
   app.use(
     '/api/v1/policy-changes',

@@ -22,6 +22,7 @@ export const ENVIRONMENT_VARIABLES = {
   API_WRITE_RATE_PER_SECOND: 'writes a second allowed per API key (bursts up to twice that)',
   FANOUT_SIGNALS_PER_SECOND: 'upper bound on the rate a policy fan-out signals cases',
   LOG_LEVEL: 'debug | info | warn | error',
+  WORKER_METRICS_PORT: "port of the worker's Prometheus endpoint (Temporal SDK metrics); off when unset",
 } as const;
 
 export type EnvironmentVariable = keyof typeof ENVIRONMENT_VARIABLES;
@@ -64,6 +65,7 @@ const schema = z
     API_WRITE_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(100),
     FANOUT_SIGNALS_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(2_000),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   })
   .refine((c) => Boolean(c.TEMPORAL_TLS_CERT_PATH) === Boolean(c.TEMPORAL_TLS_KEY_PATH), {
     message: 'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together',
@@ -113,6 +115,7 @@ export interface Config {
   writeRatePerSecond: number;
   fanoutSignalsPerSecond: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  workerMetricsPort?: number;
 }
 
 export class ConfigError extends Error {
@@ -166,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     writeRatePerSecond: c.API_WRITE_RATE_PER_SECOND,
     fanoutSignalsPerSecond: c.FANOUT_SIGNALS_PER_SECOND,
     logLevel: c.LOG_LEVEL,
+    workerMetricsPort: c.WORKER_METRICS_PORT,
   };
 }
 

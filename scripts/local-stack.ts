@@ -154,13 +154,19 @@ async function main(): Promise<void> {
     DATABASE_URL: databaseUrl,
     PORT: String(apiPort),
   };
-  start('worker', process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], roleEnv);
+  const workerMetricsPort = Number(env.WORKER_METRICS_PORT ?? 9464);
+  const workerMetrics = (await portFree(workerMetricsPort)) ? workerMetricsPort : null;
+  start('worker', process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], {
+    ...roleEnv,
+    ...(workerMetrics ? { WORKER_METRICS_PORT: String(workerMetrics) } : {}),
+  });
   start('api', process.execPath, [path.join(root, 'dist', 'api', 'main.js')], roleEnv);
 
   say('');
   say(`Temporal UI   http://localhost:${uiPort}`);
   say(`Temporal      ${address} (namespace ${env.TEMPORAL_NAMESPACE ?? 'default'})`);
-  say(`API           http://localhost:${apiPort}  (health: /healthz, /readyz)`);
+  say(`API           http://localhost:${apiPort}  (docs: /api/v1/docs, metrics: /metrics, health: /healthz, /readyz)`);
+  if (workerMetrics) say(`Worker metrics http://localhost:${workerMetrics}/metrics`);
   say(`Postgres      ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
   say('');
   say(`Development API keys (Authorization: Bearer <key>; kept in ${keysFile()}):`);

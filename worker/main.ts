@@ -1,3 +1,4 @@
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { loadConfigOrExit } from '../platform/config';
 import { createDb, migrate } from '../platform/db';
@@ -9,6 +10,11 @@ import { createCaseWorker } from './worker';
 async function main(): Promise<void> {
   const config = loadConfigOrExit('worker');
   const logger = createLogger(config.logLevel, { role: 'worker' });
+  // The SDK's own logs at the same level, and its metrics (task latencies, slots, polls) for Prometheus.
+  Runtime.install({
+    logger: new DefaultLogger(config.logLevel.toUpperCase() as 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'),
+    ...(config.workerMetricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.workerMetricsPort}` } } } } : {}),
+  });
   const db = createDb(config.databaseUrl);
   await migrate(db);
   const connection = await connectWorker(config.temporal);

@@ -5,16 +5,18 @@ import { type CaseEvent, type CaseFacts } from '../../workflows/domain/types';
 import { type CaseService } from '../case-service';
 import { allow } from '../auth';
 import { parse } from '../errors';
+import { type Metrics } from '../observability';
 
 const caseIdParam = z.object({ caseId: identifier('caseId') });
 
 /** Case systems start cases and report events; readers read a case's timeline. */
-export function casesRouter(cases: CaseService): Router {
+export function casesRouter(cases: CaseService, metrics: Metrics): Router {
   const router = Router();
 
   router.post('/', allow('case-system'), async (req, res) => {
     const facts = parse(caseStartSchema, req.body) as CaseFacts;
     const { created, case: view } = await cases.openCase(facts);
+    if (created) metrics.casesStarted.inc();
     res.status(created ? 201 : 200).json(view);
   });
 

@@ -9,7 +9,7 @@ import { rejectEvent } from '../../workflows/domain/validate-event';
 import { allow } from '../auth';
 import { ApiError, parse } from '../errors';
 
-const simulateSchema = z
+export const simulateSchema = z
   .object({
     facts: caseStartSchema,
     events: z.array(z.unknown()).max(1000).default([]),

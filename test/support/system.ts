@@ -1,6 +1,7 @@
 import { type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
+import { type Express } from 'express';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { createApp } from '../../api/app';
@@ -22,6 +23,7 @@ export interface TestSystem {
   taskQueue: string;
   logLines: string[];
   keys: Record<Role, string>;
+  app: Express;
   /** Calls the API with the key of `role`; by default the role the route is meant for. */
   api(method: string, path: string, body?: unknown, role?: Role | null): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
@@ -81,6 +83,7 @@ export async function startSystem(options: {
     taskQueue: options.taskQueue,
     logLines,
     keys,
+    app,
     async api(method, path, body, role) {
       const as = role === undefined ? defaultRole(method, path) : role;
       const res = await fetch(`${base}${path}`, {

@@ -20,6 +20,7 @@ test('defaults fill everything but the database', () => {
     writeRatePerSecond: 100,
     fanoutSignalsPerSecond: 2000,
     logLevel: 'info',
+    workerMetricsPort: undefined,
   });
 });
 

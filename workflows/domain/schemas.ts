@@ -13,7 +13,8 @@ export const CPR_LIKE = /(^|\D)\d{6}-?\d{4}(\D|$)/;
 
 export const isoDate = z
   .string()
-  .refine(isIsoDate, 'must be a calendar date written YYYY-MM-DD');
+  .refine(isIsoDate, 'must be a calendar date written YYYY-MM-DD')
+  .meta({ format: 'date', description: 'A calendar date in Copenhagen, YYYY-MM-DD' });
 
 const noCpr = (field: string) => (value: string) => !CPR_LIKE.test(value) || `${field} looks like a CPR number; use the case system's pseudonymous reference`;
 
@@ -27,7 +28,8 @@ export const identifier = (field: string) =>
 
 export const municipalityCode = z
   .string()
-  .refine(isMunicipality, 'must be one of the 98 Danish municipality codes, e.g. "101" for København');
+  .refine(isMunicipality, 'must be one of the 98 Danish municipality codes, e.g. "101" for København')
+  .meta({ description: 'Danish municipality code (kommunekode), e.g. "101" for København', pattern: '^[0-9]{3}$' });
 
 export const category = z.union([z.literal(1), z.literal(2), z.literal(3)], { error: 'must be 1, 2 or 3' });
 
