@@ -3,9 +3,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  patched,
   proxyActivities,
-  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -42,23 +40,14 @@ import {
   PolicyIdsKey,
 } from './search-attributes';
 
-// The read model may be down for a while (Postgres restarted); keep trying, the timers go on meanwhile.
-const readModelRetry = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' } as const;
-
-/** Cases started before the read model moved to a local activity keep the (replayed) regular activity. */
-const { recordCaseSnapshot: recordCaseSnapshotRemote } = proxyActivities<ReturnType<typeof createActivities>>({
-  startToCloseTimeout: '30 seconds',
-  retry: readModelRetry,
-});
-
 /**
- * A local activity: the write runs in the worker that just recomputed the timeline, inside the same
- * workflow task, instead of two more round trips through the server per change (a fan-out to 10,000
- * cases is three times the work otherwise). The upsert is idempotent, so a retried attempt is harmless.
+ * The read model may be down for a while (Postgres restarted): the write retries on its own schedule as a
+ * regular activity, so the workflow's tasks, timers and updates go on meanwhile. (A local activity would
+ * hold the workflow task through every retry.)
  */
-const { recordCaseSnapshot: recordCaseSnapshotLocal } = proxyLocalActivities<ReturnType<typeof createActivities>>({
+const { recordCaseSnapshot } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '30 seconds',
-  retry: readModelRetry,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
 /** Long cases start a new run before their history grows large, carrying state and seen ids. */
@@ -158,8 +147,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
     for (;;) {
       await condition(() => written < revision);
       const snapshotOf = revision;
-      const snapshot = { workflowId: workflowInfo().workflowId, revision: snapshotOf, timeline };
-      await (patched('read-model-by-local-activity') ? recordCaseSnapshotLocal(snapshot) : recordCaseSnapshotRemote(snapshot));
+      await recordCaseSnapshot({ workflowId: workflowInfo().workflowId, revision: snapshotOf, timeline });
       written = snapshotOf;
     }
   })();
