@@ -7,6 +7,8 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { type TemporalSettings } from '../platform/config';
 import { copenhagenDate } from '../workflows/domain/dates';
+import { ruleSetFor } from '../workflows/domain/rules';
+import { computeTimeline } from '../workflows/domain/timeline';
 import { MUNICIPALITIES } from '../workflows/domain/municipalities';
 import { type CaseEvent, type CaseFacts, type Timeline } from '../workflows/domain/types';
 import {
@@ -59,7 +61,8 @@ export function createCaseService(client: Client, temporal: TemporalSettings, re
       const workflowId = caseWorkflowId(facts.caseId);
       // A case started during a suspension is suspended from its first day: it inherits the policies in
       // force in its scope. A fan-out running meanwhile may signal it too; a case applies a revision once.
-      const input: CaseWorkflowInput = { facts, policies: await registry.inheritedBy(facts.municipality, facts.firstAbsenceDay) };
+      const policies = await registry.inheritedBy(facts.municipality, facts.firstAbsenceDay);
+      const input: CaseWorkflowInput = { facts, policies };
       let created = true;
       try {
         await client.workflow.start('caseWorkflow', {
@@ -79,16 +82,20 @@ export function createCaseService(client: Client, temporal: TemporalSettings, re
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         created = false;
       }
-      const handle = client.workflow.getHandle(workflowId);
-      if (!created) {
-        const existing = await handle.query(caseFactsQuery);
-        if (canonical(existing.facts) !== canonical(facts)) {
-          throw new ApiError(409, 'case-exists', `Case ${facts.caseId} already exists with different data`, {
-            fields: differingFields(existing.facts, facts),
-          });
-        }
+      const today = copenhagenDate(Date.now());
+      if (created) {
+        // A new case has no events yet: its timeline is the engine's on the facts and the inherited
+        // policies, exactly what the workflow computes on its first task, without waiting for a worker.
+        return { created, case: view(computeTimeline(facts, [], policies, ruleSetFor(facts.firstAbsenceDay), today)) };
       }
-      return { created, case: view(await handle.query(timelineQuery, copenhagenDate(Date.now()))) };
+      const handle = client.workflow.getHandle(workflowId);
+      const existing = await handle.query(caseFactsQuery);
+      if (canonical(existing.facts) !== canonical(facts)) {
+        throw new ApiError(409, 'case-exists', `Case ${facts.caseId} already exists with different data`, {
+          fields: differingFields(existing.facts, facts),
+        });
+      }
+      return { created, case: view(await handle.query(timelineQuery, today)) };
     },
 
     async getCase(caseId: string): Promise<CaseView> {

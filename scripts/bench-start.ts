@@ -1,0 +1,77 @@
+import { addDays, copenhagenDate } from '../workflows/domain/dates';
+import { caseWorkflowId, type CaseWorkflowInput } from '../workflows/messages';
+import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
+import { abort, option, percentile, say, startBenchStack } from './bench-support';
+
+/**
+ * npm run bench:start -- [--cases 2000] [--concurrency 50]
+ *
+ * Starts cases through the API (validation, inherited policies from Postgres, workflow start, timeline)
+ * and through the bare Temporal client (workflow start only), in the same run against the same server,
+ * and prints cases per second, p99 latency and the ratio of the rates.
+ */
+const CASES = option('cases', 2_000);
+const CONCURRENCY = option('concurrency', 50);
+
+async function run(label: string, start: (i: number) => Promise<void>) {
+  const latencies: number[] = [];
+  let next = 0;
+  const began = Date.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < CASES) {
+        const i = next++;
+        const t = performance.now();
+        await start(i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (Date.now() - began) / 1000;
+  return { label, rate: CASES / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function main(): Promise<void> {
+  const stack = await startBenchStack({ temporal: true });
+  const today = copenhagenDate(Date.now());
+  const facts = (prefix: string, i: number) => ({
+    caseId: `${prefix}-${i}`,
+    citizenRef: `REF-${i}`,
+    municipality: '101',
+    firstAbsenceDay: addDays(today, -(i % 40)),
+    employment: 'employee' as const,
+  });
+
+  say(`Starting ${CASES} cases through the API, ${CONCURRENCY} at a time ...`);
+  const api = await run('API', async (i) => {
+    const res = await fetch(`${stack.api}/api/v1/cases`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.keys['case-system']}` },
+      body: JSON.stringify(facts('API', i)),
+    });
+    if (res.status !== 201) throw new Error(`case ${i}: ${res.status} ${await res.text()}`);
+    await res.arrayBuffer();
+  });
+  say(`Starting ${CASES} cases through the bare client ...`);
+  const bare = await run('bare client', async (i) => {
+    const f = facts('BARE', i);
+    const input: CaseWorkflowInput = { facts: f, policies: [] };
+    await stack.client.workflow.start('caseWorkflow', {
+      workflowId: caseWorkflowId(f.caseId),
+      taskQueue: stack.taskQueue,
+      args: [input],
+      typedSearchAttributes: [
+        { key: CaseIdKey, value: f.caseId },
+        { key: MunicipalityKey, value: f.municipality },
+        { key: CaseStatusKey, value: 'open' },
+      ],
+    });
+  });
+
+  say('');
+  for (const r of [api, bare]) say(`${r.label.padEnd(12)} ${r.rate.toFixed(0).padStart(6)} cases/s   p50 ${r.p50.toFixed(1)} ms   p99 ${r.p99.toFixed(1)} ms`);
+  say(`ratio API / bare client: ${(api.rate / bare.rate).toFixed(2)}   (target >= 0.8)`);
+  await stack.stop();
+}
+
+main().catch(abort);

@@ -1,0 +1,132 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type Server } from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { createApp } from '../api/app';
+import { type Role } from '../platform/config';
+import { createDb, type Db, migrate } from '../platform/db';
+import { createLogger } from '../platform/logger';
+import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgres';
+import { searchAttributeCliArgs } from '../workflows/search-attributes';
+
+/**
+ * What the benchmarks run against, all started here on free ports and stopped at the end: Postgres, and
+ * unless told otherwise the Temporal dev server and a production worker (dist/worker/main.js), with the
+ * API in this process. Benchmarks are run on demand (npm run bench:*), never by npm test.
+ */
+export interface BenchStack {
+  db: Db;
+  client: Client;
+  address: string;
+  taskQueue: string;
+  api: string;
+  keys: Record<Role, string>;
+  worker?: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const say = (text: string) => process.stdout.write(`${text}\n`);
+
+export function option(name: string, fallback: number): number {
+  const args = process.argv.slice(2);
+  const at = args.indexOf(`--${name}`);
+  return at >= 0 ? Number(args[at + 1]) : fallback;
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+
+const children: ChildProcess[] = [];
+let postgres: LocalPostgres | undefined;
+
+/** Ends the benchmark's processes if it fails half-way. */
+export async function abort(err: unknown): Promise<never> {
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  for (const child of children) child.kill('SIGKILL');
+  await postgres?.stop();
+  process.exit(1);
+}
+
+export async function startBenchStack(options: { temporal: boolean; fanoutSignalsPerSecond?: number; workerNodeArgs?: string[] }): Promise<BenchStack> {
+  const root = path.resolve(__dirname, '..', '..');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sfe-bench-'));
+  chmodSync(dir, 0o755);
+  postgres = await startLocalPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), database: 'bench' });
+  const pgUrl = postgres.url;
+  const db = createDb(pgUrl, { max: 20 });
+  await migrate(db);
+  const taskQueue = 'bench';
+  let address = '127.0.0.1:1';
+  let connection: Connection;
+  let worker: ChildProcess | undefined;
+  if (options.temporal) {
+    const cli = process.env.TEMPORAL_CLI_PATH;
+    if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: run the benchmark through npm run bench:*');
+    address = `127.0.0.1:${await freePort()}`;
+    children.push(spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', address.split(':')[1]!, '--log-level', 'error', ...searchAttributeCliArgs()], { stdio: 'ignore' }));
+    let connected: Connection | undefined;
+    for (let i = 0; i < 120 && !connected; i++) connected = await Connection.connect({ address, connectTimeout: 1_000 }).catch(async () => (await sleep(500), undefined));
+    if (!connected) throw new Error('the Temporal dev server did not start');
+    connection = connected;
+    worker = spawn(process.execPath, [...(options.workerNodeArgs ?? []), path.join(root, 'dist', 'worker', 'main.js')], {
+      env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: pgUrl, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(worker);
+  } else {
+    // Reports read Postgres only; the client is never used.
+    connection = Connection.lazy({ address });
+  }
+  const client = new Client({ connection });
+  const keys = { 'case-system': randomBytes(24).toString('base64url'), ops: randomBytes(24).toString('base64url'), reader: randomBytes(24).toString('base64url') };
+  const app = createApp({
+    client,
+    db,
+    temporal: { address, namespace: 'default', taskQueue, uiUrl: 'http://localhost:8233' },
+    logger: createLogger('error'),
+    apiKeys: Object.entries(keys).map(([role, key]) => ({ role: role as Role, key })),
+    writeRatePerSecond: 100_000,
+    fanoutSignalsPerSecond: options.fanoutSignalsPerSecond,
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return {
+    db,
+    client,
+    address,
+    taskQueue,
+    api: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    keys,
+    worker,
+    async stop() {
+      server.close();
+      await connection.close().catch(() => undefined);
+      for (const child of children) child.kill('SIGTERM');
+      await db.close();
+      await postgres?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Peak resident memory of a process, in MB (Linux). */
+export function peakRssMb(pid: number | undefined): number {
+  if (!pid) return NaN;
+  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
