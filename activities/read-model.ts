@@ -51,15 +51,15 @@ export async function writeCaseSnapshot(db: Db, { workflowId, revision, timeline
       if (d.length > 0) {
         await tx.query(
           `INSERT INTO deadlines (case_id, deadline_id, kind, municipality, due_date, original_due_date, status, met_on,
-                                  days_late, mode, policy_ids, case_revision)
+                                  days_late, mode, policy_ids, case_open, case_revision)
            SELECT $1, x.id, x.kind, $2, x.due, x.original, x.status, x.met_on, x.days_late, x.mode,
-                  ARRAY(SELECT jsonb_array_elements_text(x.policy_ids)), $3
+                  ARRAY(SELECT jsonb_array_elements_text(x.policy_ids)), $5, $3
            FROM jsonb_to_recordset($4::jsonb) AS x(id text, kind text, due date, original date, status text, met_on date,
                                                    days_late int, mode text, policy_ids jsonb)
            ON CONFLICT (case_id, deadline_id) DO UPDATE SET
              kind = EXCLUDED.kind, due_date = EXCLUDED.due_date, original_due_date = EXCLUDED.original_due_date,
              status = EXCLUDED.status, met_on = EXCLUDED.met_on, days_late = EXCLUDED.days_late, mode = EXCLUDED.mode,
-             policy_ids = EXCLUDED.policy_ids, case_revision = EXCLUDED.case_revision`,
+             policy_ids = EXCLUDED.policy_ids, case_open = EXCLUDED.case_open, case_revision = EXCLUDED.case_revision`,
           [
             timeline.caseId,
             timeline.municipality,
@@ -77,6 +77,7 @@ export async function writeCaseSnapshot(db: Db, { workflowId, revision, timeline
                 policy_ids: x.policyIds,
               })),
             ),
+            timeline.status !== 'closed',
           ],
         );
       }

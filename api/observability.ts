@@ -24,8 +24,7 @@ export function createMetrics(db: Db) {
     async collect() {
       this.reset();
       const rows = await db.query<{ kind: string; n: string }>(
-        `SELECT d.kind, count(*) AS n FROM deadlines d JOIN cases c ON c.case_id = d.case_id
-         WHERE d.status = 'missed' AND c.status <> 'closed' GROUP BY d.kind`,
+        `SELECT kind, count(*) AS n FROM deadlines WHERE status = 'missed' AND case_open GROUP BY kind`,
       );
       for (const r of rows) this.set({ kind: r.kind }, Number(r.n));
     },

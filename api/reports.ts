@@ -19,32 +19,36 @@ const DAYS_LATE_BUCKETS = [
 
 export function createReports(db: Db) {
   return {
-    /** Open deadlines past due on asOf, most overdue first. */
-    async overdue(asOf: IsoDate, f: ReportFilter) {
-      const rows = await db.query<{ caseId: string; municipality: string; deadlineId: string; kind: string; dueDate: string; daysOverdue: number }>(
-        `SELECT d.case_id AS "caseId", d.municipality, d.deadline_id AS "deadlineId", d.kind, d.due_date::text AS "dueDate",
-                ($1::date - d.due_date) AS "daysOverdue"
-         FROM deadlines d JOIN cases c ON c.case_id = d.case_id
-         WHERE c.status <> 'closed' AND d.status IN ('pending', 'missed') AND d.due_date < $1::date
-           AND ($2::text IS NULL OR d.municipality = $2) AND ($3::text IS NULL OR d.kind = $3)
-         ORDER BY "daysOverdue" DESC, d.case_id, d.deadline_id
-         LIMIT 10000`,
-        [asOf, f.municipality ?? null, f.kind ?? null],
-      );
-      return { asOf, count: rows.length, rows };
+    /** Open deadlines past due on asOf, most overdue first; `total` counts them all, `rows` up to `limit`. */
+    async overdue(asOf: IsoDate, f: ReportFilter & { limit?: number }) {
+      const where = `d.case_open AND d.status IN ('pending', 'missed') AND d.due_date < $1::date
+           AND ($2::text IS NULL OR d.municipality = $2) AND ($3::text IS NULL OR d.kind = $3)`;
+      const params = [asOf, f.municipality ?? null, f.kind ?? null];
+      const [rows, [total]] = await Promise.all([
+        db.query<{ caseId: string; municipality: string; deadlineId: string; kind: string; dueDate: string; daysOverdue: number }>(
+          `SELECT d.case_id AS "caseId", d.municipality, d.deadline_id AS "deadlineId", d.kind, d.due_date::text AS "dueDate",
+                  ($1::date - d.due_date) AS "daysOverdue"
+           FROM deadlines d WHERE ${where}
+           ORDER BY d.due_date, d.case_id, d.deadline_id
+           LIMIT $4`,
+          [...params, f.limit ?? 1000],
+        ),
+        db.query<{ n: string }>(`SELECT count(*) AS n FROM deadlines d WHERE ${where}`, params),
+      ]);
+      return { asOf, total: Number(total?.n ?? 0), count: rows.length, rows };
     },
 
     /** Open deadlines due from asOf through asOf + days. */
-    async upcoming(asOf: IsoDate, days: number, f: ReportFilter) {
+    async upcoming(asOf: IsoDate, days: number, f: ReportFilter & { limit?: number }) {
       const rows = await db.query<{ caseId: string; municipality: string; deadlineId: string; kind: string; dueDate: string; status: string; mode: string | null }>(
         `SELECT d.case_id AS "caseId", d.municipality, d.deadline_id AS "deadlineId", d.kind, d.due_date::text AS "dueDate",
                 d.status, d.mode
-         FROM deadlines d JOIN cases c ON c.case_id = d.case_id
-         WHERE c.status <> 'closed' AND d.status IN ('pending', 'paused') AND d.due_date BETWEEN $1::date AND $1::date + $2::int
+         FROM deadlines d
+         WHERE d.case_open AND d.status IN ('pending', 'paused') AND d.due_date BETWEEN $1::date AND $1::date + $2::int
            AND ($3::text IS NULL OR d.municipality = $3) AND ($4::text IS NULL OR d.kind = $4)
          ORDER BY d.due_date, d.case_id, d.deadline_id
-         LIMIT 10000`,
-        [asOf, days, f.municipality ?? null, f.kind ?? null],
+         LIMIT $5`,
+        [asOf, days, f.municipality ?? null, f.kind ?? null, f.limit ?? 1000],
       );
       return { asOf, days, count: rows.length, rows };
     },
@@ -110,35 +114,31 @@ export function createReports(db: Db) {
     /** What a policy did: cases that applied it, and the deadlines it moved and by how much. */
     async policyImpact(policyId: string) {
       const [touched] = await db.query<{ n: string }>('SELECT count(DISTINCT case_id) AS n FROM case_policies WHERE policy_id = $1', [policyId]);
-      const [moved] = await db.query<Record<string, string | null>>(
-        `SELECT count(*) AS deadlines,
+      const byKind = await db.query<Record<string, string | null>>(
+        `SELECT kind, count(*) AS deadlines,
                 count(*) FILTER (WHERE status = 'paused' AND due_date IS NULL) AS paused_without_date,
                 count(*) FILTER (WHERE status = 'waived') AS waived,
                 count(*) FILTER (WHERE due_date IS NOT NULL AND due_date <> original_due_date) AS moved,
                 coalesce(sum(due_date - original_due_date) FILTER (WHERE due_date IS NOT NULL), 0) AS days_total,
-                max(due_date - original_due_date) AS days_max,
-                count(DISTINCT case_id) AS cases
-         FROM deadlines WHERE policy_ids @> ARRAY[$1]::text[]`,
-        [policyId],
-      );
-      const byKind = await db.query<{ kind: string; deadlines: string; days_total: string }>(
-        `SELECT kind, count(*) AS deadlines, coalesce(sum(due_date - original_due_date), 0) AS days_total
+                max(due_date - original_due_date) AS days_max
          FROM deadlines WHERE policy_ids @> ARRAY[$1]::text[] GROUP BY kind ORDER BY kind`,
         [policyId],
       );
-      const n = (k: string) => Number(moved?.[k] ?? 0);
+      const [cases] = await db.query<{ n: string }>('SELECT count(DISTINCT case_id) AS n FROM deadlines WHERE policy_ids @> ARRAY[$1]::text[]', [policyId]);
+      const sum = (k: string) => byKind.reduce((total, row) => total + Number(row[k] ?? 0), 0);
+      const maxima = byKind.map((row) => row.days_max).filter((v): v is string => v !== null).map(Number);
       return {
         policyId,
         casesTouched: Number(touched?.n ?? 0),
-        casesWithDeadlinesAffected: n('cases'),
-        deadlinesAffected: n('deadlines'),
-        deadlinesMoved: n('moved'),
-        deadlinesPausedWithoutDate: n('paused_without_date'),
-        deadlinesWaived: n('waived'),
-        daysMovedTotal: n('days_total'),
-        daysMovedMax: moved?.days_max == null ? null : Number(moved.days_max),
-        daysMovedAverage: n('moved') === 0 ? null : Math.round((n('days_total') / n('moved')) * 10) / 10,
-        byKind: byKind.map((k) => ({ kind: k.kind, deadlines: Number(k.deadlines), daysMovedTotal: Number(k.days_total) })),
+        casesWithDeadlinesAffected: Number(cases?.n ?? 0),
+        deadlinesAffected: sum('deadlines'),
+        deadlinesMoved: sum('moved'),
+        deadlinesPausedWithoutDate: sum('paused_without_date'),
+        deadlinesWaived: sum('waived'),
+        daysMovedTotal: sum('days_total'),
+        daysMovedMax: maxima.length === 0 ? null : Math.max(...maxima),
+        daysMovedAverage: sum('moved') === 0 ? null : Math.round((sum('days_total') / sum('moved')) * 10) / 10,
+        byKind: byKind.map((k) => ({ kind: k.kind!, deadlines: Number(k.deadlines), daysMovedTotal: Number(k.days_total) })),
       };
     },
   };

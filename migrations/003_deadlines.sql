@@ -12,11 +12,13 @@ CREATE TABLE deadlines (
   days_late          integer,
   mode               text,
   policy_ids         text[] NOT NULL DEFAULT '{}',
+  -- The case is open (not closed): overdue and upcoming read only these, without a join.
+  case_open          boolean NOT NULL,
   case_revision      integer NOT NULL,
   PRIMARY KEY (case_id, deadline_id)
 );
--- Overdue and upcoming: open deadlines by due date.
-CREATE INDEX deadlines_open_due_idx ON deadlines (due_date, municipality, kind) WHERE status IN ('pending', 'missed', 'paused');
+-- Overdue and upcoming: open deadlines of open cases by due date.
+CREATE INDEX deadlines_open_due_idx ON deadlines (due_date, municipality, kind) WHERE case_open AND status IN ('pending', 'missed', 'paused');
 -- Timeliness: first conversations by the date the law set.
 CREATE INDEX deadlines_kind_original_idx ON deadlines (kind, original_due_date, municipality);
 -- Conversation modes: met conversations by the day they were held.

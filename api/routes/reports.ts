@@ -8,13 +8,21 @@ import { parse } from '../errors';
 import { type Reports } from '../reports';
 
 const kind = z.enum(DEADLINE_KINDS as [string, ...string[]]);
+/** Rows per answer; `total` still counts all. */
+const limit = z.coerce.number().int().min(1).max(10_000).default(1_000);
 const period = { from: isoDate, to: isoDate };
 const fromBeforeTo = (q: { from: string; to: string }) => q.from <= q.to;
 
 export const reportQuerySchemas = {
-  overdue: z.object({ municipality: municipalityCode.optional(), kind: kind.optional(), asOf: isoDate.optional() }).strict(),
+  overdue: z.object({ municipality: municipalityCode.optional(), kind: kind.optional(), asOf: isoDate.optional(), limit }).strict(),
   upcoming: z
-    .object({ days: z.coerce.number().int().min(1).max(366).default(14), municipality: municipalityCode.optional(), kind: kind.optional(), asOf: isoDate.optional() })
+    .object({
+      days: z.coerce.number().int().min(1).max(366).default(14),
+      municipality: municipalityCode.optional(),
+      kind: kind.optional(),
+      asOf: isoDate.optional(),
+      limit,
+    })
     .strict(),
   timeliness: z
     .object({ ...period, municipality: municipalityCode.optional(), asOf: isoDate.optional() })

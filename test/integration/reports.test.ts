@@ -88,6 +88,7 @@ test('overdue and upcoming deadlines', async () => {
   const e = { caseId: 'R-E', municipality: '751', deadlineId: 'first-conversation', kind: 'first-conversation', dueDate: '2020-06-12', daysOverdue: 19 };
   expect(await reports.overdue(asOf, { kind: 'first-conversation' })).toEqual({
     asOf,
+    total: 2,
     count: 2,
     rows: [{ caseId: 'R-C', municipality: '101', deadlineId: 'first-conversation', kind: 'first-conversation', dueDate: '2020-03-15', daysOverdue: 108 }, e],
   });
