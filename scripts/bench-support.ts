@@ -62,7 +62,13 @@ export async function abort(err: unknown): Promise<never> {
   process.exit(1);
 }
 
-export async function startBenchStack(options: { temporal: boolean; fanoutSignalsPerSecond?: number; workerNodeArgs?: string[] }): Promise<BenchStack> {
+export async function startBenchStack(options: {
+  temporal: boolean;
+  fanoutSignalsPerSecond?: number;
+  workerNodeArgs?: string[];
+  /** Run the API as its own production process (dist/api/main.js), as deployed, instead of in this one. */
+  apiProcess?: boolean;
+}): Promise<BenchStack> {
   const root = path.resolve(__dirname, '..', '..');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sfe-bench-'));
   chmodSync(dir, 0o755);
@@ -106,12 +112,36 @@ export async function startBenchStack(options: { temporal: boolean; fanoutSignal
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
+  let api = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  if (options.apiProcess) {
+    const port = await freePort();
+    children.push(
+      spawn(process.execPath, [path.join(root, 'dist', 'api', 'main.js')], {
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: address,
+          TEMPORAL_TASK_QUEUE: taskQueue,
+          DATABASE_URL: pgUrl,
+          PORT: String(port),
+          LOG_LEVEL: 'error',
+          API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
+          API_WRITE_RATE_PER_SECOND: '100000',
+        },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      }),
+    );
+    api = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 120; i++) {
+      if ((await fetch(`${api}/readyz`).catch(() => undefined))?.status === 200) break;
+      await sleep(250);
+    }
+  }
   return {
     db,
     client,
     address,
     taskQueue,
-    api: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    api,
     keys,
     worker,
     async stop() {
