@@ -34,8 +34,13 @@ export const reportQuerySchemas = {
     .refine(fromBeforeTo, { message: 'from must not be after to', path: ['to'] }),
 };
 
-/** Sends a report as JSON, or as CSV when the client asks for text/csv. */
-export function sendReport(req: Request, res: Response, report: Record<string, unknown>): void {
+const ROW_COLUMNS = {
+  overdue: ['caseId', 'municipality', 'deadlineId', 'kind', 'dueDate', 'daysOverdue'],
+  upcoming: ['caseId', 'municipality', 'deadlineId', 'kind', 'dueDate', 'status', 'mode'],
+};
+
+/** Sends a report as JSON, or as CSV when the client asks for text/csv (rows, or metric,value pairs). */
+export function sendReport(req: Request, res: Response, report: Record<string, unknown>, rowColumns?: string[]): void {
   if (req.accepts(['application/json', 'text/csv']) !== 'text/csv') {
     res.json(report);
     return;
@@ -43,7 +48,7 @@ export function sendReport(req: Request, res: Response, report: Record<string, u
   const rows: Record<string, unknown>[] = Array.isArray(report.rows)
     ? (report.rows as Record<string, unknown>[])
     : flatten(report).map(([metric, value]) => ({ metric, value }));
-  const columns = rows.length > 0 ? Object.keys(rows[0]!) : ['metric', 'value'];
+  const columns = rowColumns ?? ['metric', 'value'];
   const cell = (v: unknown) => {
     const text = v === null || v === undefined ? '' : String(v);
     return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
@@ -63,11 +68,11 @@ export function reportsRouter(reports: Reports, today: () => string = () => cope
   router.use(allow('reader'));
   router.get('/overdue', async (req, res) => {
     const q = parse(reportQuerySchemas.overdue, req.query, 'query');
-    sendReport(req, res, await reports.overdue(q.asOf ?? today(), q));
+    sendReport(req, res, await reports.overdue(q.asOf ?? today(), q), ROW_COLUMNS.overdue);
   });
   router.get('/upcoming', async (req, res) => {
     const q = parse(reportQuerySchemas.upcoming, req.query, 'query');
-    sendReport(req, res, await reports.upcoming(q.asOf ?? today(), q.days, q));
+    sendReport(req, res, await reports.upcoming(q.asOf ?? today(), q.days, q), ROW_COLUMNS.upcoming);
   });
   router.get('/timeliness', async (req, res) => {
     const q = parse(reportQuerySchemas.timeliness, req.query, 'query');

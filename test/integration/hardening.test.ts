@@ -2,7 +2,7 @@ import { type Express } from 'express';
 import { OPERATIONS } from '../../api/openapi';
 import { type Role, ROLES } from '../../platform/config';
 import { copenhagenDate } from '../../workflows/domain/dates';
-import { startSystem, type TestSystem } from '../support/system';
+import { eventually, startSystem, type TestSystem } from '../support/system';
 
 /** Authentication and roles, the OpenAPI document against the live routes, metrics, logs and CSV. */
 let system: TestSystem;
@@ -115,7 +115,12 @@ test('metrics, structured request logs without personal data, and CSV reports', 
   const all = system.logLines.join('\n');
   for (const secret of ['REF-SECRET-1', ...Object.values(system.keys)]) expect(all).not.toContain(secret);
 
-  const csv = await call('get', `/api/v1/reports/upcoming?days=60`, { ...bearer('reader'), accept: 'text/csv' });
+  // The read model follows the workflow by a moment.
+  const csv = await eventually(
+    () => call('get', `/api/v1/reports/upcoming?days=60`, { ...bearer('reader'), accept: 'text/csv' }),
+    (r) => r.text.includes('OBS-1,101,first-conversation'),
+    'the case in the upcoming report',
+  );
   expect(csv.type).toContain('text/csv');
   expect(csv.text.split('\r\n')[0]).toBe('caseId,municipality,deadlineId,kind,dueDate,status,mode');
   const timeliness = await call('get', '/api/v1/reports/timeliness?from=2020-03-01&to=2020-05-31', { ...bearer('reader'), accept: 'text/csv' });
