@@ -7,18 +7,7 @@ import { type PolicyFanoutInput, policyFanoutWorkflowId, POLICY_FANOUT_WORKFLOW_
 import { ApiError } from './errors';
 import { type FanoutRow, type PolicyRegistry, type StoredRevision } from './policy-registry';
 
-export interface FanoutView {
-  workflowId: string;
-  kind: 'publish' | 'resend';
-  status: 'running' | 'completed';
-  matched: number;
-  signalled: number;
-  failed: number;
-  /** Cases found by the closing sweep for cases started while the fan-out ran; most were matched already. */
-  lateStarters: number;
-  startedAt: string;
-  updatedAt: string;
-}
+export type FanoutView = Omit<FanoutRow, 'policyId' | 'revision'>;
 
 export interface RevisionView extends StoredRevision {
   state: 'scheduled' | 'active' | 'ended';
