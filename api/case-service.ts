@@ -20,6 +20,7 @@ import {
   timelineQuery,
 } from '../workflows/messages';
 import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
+import { canonical } from './canonical';
 import { ApiError } from './errors';
 import { type PolicyRegistry } from './policy-registry';
 
@@ -127,10 +128,6 @@ export function createCaseService(client: Client, temporal: TemporalSettings, re
 }
 
 export type CaseService = ReturnType<typeof createCaseService>;
-
-function canonical(facts: CaseFacts): string {
-  return JSON.stringify(Object.keys(facts).sort().filter((k) => facts[k as keyof CaseFacts] !== undefined).map((k) => [k, facts[k as keyof CaseFacts]]));
-}
 
 function differingFields(a: CaseFacts, b: CaseFacts): string[] {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof CaseFacts>;

@@ -1,6 +1,6 @@
 import { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { type z } from 'zod';
-import { describeIssues } from '../workflows/domain/schemas';
+import { describeIssues, issuesMessage } from '../workflows/domain/schemas';
 import { type Logger } from '../platform/logger';
 
 /** An error the API answers with: status, a stable code, a message and the details (e.g. bad fields). */
@@ -21,7 +21,7 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, what = 're
   const result = schema.safeParse(value ?? {});
   if (!result.success) {
     const details = describeIssues(result.error);
-    throw new ApiError(400, 'invalid-request', `Invalid ${what}: ${details.map((d) => `${d.field}: ${d.problem}`).join('; ')}`, details);
+    throw new ApiError(400, 'invalid-request', `Invalid ${what}: ${issuesMessage(result.error)}`, details);
   }
   return result.data;
 }

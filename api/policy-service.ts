@@ -4,6 +4,7 @@ import { type Db } from '../platform/db';
 import { copenhagenDate } from '../workflows/domain/dates';
 import { type PolicyRevision } from '../workflows/domain/types';
 import { type PolicyFanoutInput, policyFanoutWorkflowId, POLICY_FANOUT_WORKFLOW_TYPE } from '../workflows/messages';
+import { canonical } from './canonical';
 import { ApiError } from './errors';
 import { type FanoutRow, type PolicyRegistry, type StoredRevision } from './policy-registry';
 
@@ -111,11 +112,3 @@ export function createPolicyService(deps: { client: Client; db: Db; registry: Po
 }
 
 export type PolicyService = ReturnType<typeof createPolicyService>;
-
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined && x !== null).sort(([a], [b]) => a.localeCompare(b)))
-      : v,
-  );
-}

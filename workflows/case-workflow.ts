@@ -13,7 +13,7 @@ import type { createActivities } from '../activities';
 import { copenhagenDate, endOfCopenhagenDay, type IsoDate, isIsoDate, startOfCopenhagenDay } from './domain/dates';
 import { MUNICIPALITIES } from './domain/municipalities';
 import { ruleSetById, ruleSetFor } from './domain/rules';
-import { policyRevisionSchema } from './domain/schemas';
+import { issuesMessage, policyRevisionSchema } from './domain/schemas';
 import { computeTimeline, scopeCovers } from './domain/timeline';
 import { type CaseEvent, type PolicyRevision, type Timeline } from './domain/types';
 import { rejectEvent } from './domain/validate-event';
@@ -87,7 +87,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
 
   const rejectPolicy = (candidate: unknown): string | null => {
     const parsed = policyRevisionSchema.safeParse(candidate);
-    return parsed.success ? null : parsed.error.issues.map((i) => `${i.path.join('.') || '(policy)'}: ${i.message}`).join('; ');
+    return parsed.success ? null : issuesMessage(parsed.error);
   };
 
   const acceptEvent = (event: CaseEvent): MessageResult => {

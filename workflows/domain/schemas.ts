@@ -141,3 +141,10 @@ export function describeIssues(error: z.ZodError): { field: string; problem: str
     problem: issue.code === 'invalid_type' && /received undefined$/.test(issue.message) ? 'is required' : issue.message,
   }));
 }
+
+/** The issues as one line: `field: problem; field: problem`. */
+export function issuesMessage(error: z.ZodError): string {
+  return describeIssues(error)
+    .map((i) => `${i.field}: ${i.problem}`)
+    .join('; ');
+}

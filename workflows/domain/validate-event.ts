@@ -1,6 +1,6 @@
 import { addDays, type IsoDate } from './dates';
 import { type RuleSet } from './rules';
-import { caseEventSchema, describeIssues } from './schemas';
+import { caseEventSchema, issuesMessage } from './schemas';
 import { computeTimeline } from './timeline';
 import { type CaseEvent, type CaseFacts, type PolicyRevision } from './types';
 
@@ -26,7 +26,7 @@ export function rejectEvent(
   today: IsoDate,
 ): Rejection | null {
   const parsed = caseEventSchema.safeParse(candidate);
-  if (!parsed.success) return refuse(describeIssues(parsed.error).map((i) => `${i.field}: ${i.problem}`).join('; '));
+  if (!parsed.success) return refuse(issuesMessage(parsed.error));
   const event = parsed.data as CaseEvent;
   const r = ruleSet.rules;
   const F = facts.firstAbsenceDay;
