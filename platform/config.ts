@@ -23,6 +23,7 @@ export const ENVIRONMENT_VARIABLES = {
   FANOUT_SIGNALS_PER_SECOND: 'upper bound on the rate a policy fan-out signals cases',
   LOG_LEVEL: 'debug | info | warn | error',
   WORKER_METRICS_PORT: "port of the worker's Prometheus endpoint (Temporal SDK metrics); off when unset",
+  WORKER_MAX_CACHED_WORKFLOWS: 'cases the worker keeps in memory between their tasks; the SDK sizes it from the heap when unset',
 } as const;
 
 export type EnvironmentVariable = keyof typeof ENVIRONMENT_VARIABLES;
@@ -66,6 +67,7 @@ const schema = z
     FANOUT_SIGNALS_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(2_000),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+    WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(1_000_000).optional(),
   })
   .refine((c) => Boolean(c.TEMPORAL_TLS_CERT_PATH) === Boolean(c.TEMPORAL_TLS_KEY_PATH), {
     message: 'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together',
@@ -116,6 +118,7 @@ export interface Config {
   fanoutSignalsPerSecond: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   workerMetricsPort?: number;
+  workerMaxCachedWorkflows?: number;
 }
 
 export class ConfigError extends Error {
@@ -170,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     fanoutSignalsPerSecond: c.FANOUT_SIGNALS_PER_SECOND,
     logLevel: c.LOG_LEVEL,
     workerMetricsPort: c.WORKER_METRICS_PORT,
+    workerMaxCachedWorkflows: c.WORKER_MAX_CACHED_WORKFLOWS,
   };
 }
 

@@ -89,6 +89,7 @@ async function main(): Promise<void> {
   }
   const fanoutSeconds = (Date.now() - started) / 1000;
   const signalSeconds = ((signalledAt || Date.now()) - started) / 1000;
+  say(`  all ${CASES} cases applied it after ${fanoutSeconds.toFixed(1)} s (all signalled after ${signalSeconds.toFixed(1)} s)`);
 
   say('Bare batch signal (temporal workflow signal --query) ...');
   started = Date.now();
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
   ]);
   while ((await applied('bench-bare')) < CASES) await sleep(100);
   const bareSeconds = (Date.now() - started) / 1000;
+  say(`  all ${CASES} cases applied it after ${bareSeconds.toFixed(1)} s`);
 
   const fanoutRate = CASES / fanoutSeconds;
   const bareRate = CASES / bareSeconds;

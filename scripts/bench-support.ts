@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../api/app';
 import { type Role } from '../platform/config';
 import { createDb, type Db, migrate } from '../platform/db';
+import { devServerDynamicConfigArgs } from '../platform/dev-server';
 import { createLogger } from '../platform/logger';
 import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgres';
 import { searchAttributeCliArgs } from '../workflows/search-attributes';
@@ -84,7 +85,7 @@ export async function startBenchStack(options: {
     const cli = process.env.TEMPORAL_CLI_PATH;
     if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: run the benchmark through npm run bench:*');
     address = `127.0.0.1:${await freePort()}`;
-    children.push(spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', address.split(':')[1]!, '--log-level', 'error', ...searchAttributeCliArgs()], { stdio: 'ignore' }));
+    children.push(spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', address.split(':')[1]!, '--log-level', 'error', ...searchAttributeCliArgs(), ...devServerDynamicConfigArgs()], { stdio: 'ignore' }));
     let connected: Connection | undefined;
     for (let i = 0; i < 120 && !connected; i++) connected = await Connection.connect({ address, connectTimeout: 1_000 }).catch(async () => (await sleep(500), undefined));
     if (!connected) throw new Error('the Temporal dev server did not start');

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities: createActivities({ db, logger, client }),
+    maxCachedWorkflows: config.workerMaxCachedWorkflows,
   });
   logger.info('worker started', { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, address: config.temporal.address });
   // Worker.run() returns after SIGINT or SIGTERM, once in-flight tasks are done.

@@ -1,11 +1,15 @@
 import {
   ApplicationFailure,
   allHandlersFinished,
+  CancellationScope,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -13,7 +17,7 @@ import type { createActivities } from '../activities';
 import { copenhagenDate, endOfCopenhagenDay, type IsoDate, isIsoDate, startOfCopenhagenDay } from './domain/dates';
 import { MUNICIPALITIES } from './domain/municipalities';
 import { ruleSetById, ruleSetFor } from './domain/rules';
-import { issuesMessage, policyRevisionSchema } from './domain/schemas';
+import { schemas } from './domain/shared-schemas';
 import { computeTimeline, scopeCovers } from './domain/timeline';
 import { type CaseEvent, type PolicyRevision, type Timeline } from './domain/types';
 import { rejectEvent } from './domain/validate-event';
@@ -41,14 +45,24 @@ import {
 } from './search-attributes';
 
 /**
- * The read model may be down for a while (Postgres restarted): the write retries on its own schedule as a
- * regular activity, so the workflow's tasks, timers and updates go on meanwhile. (A local activity would
- * hold the workflow task through every retry.)
+ * The read model is written by a local activity, inside the workflow task that made the change: one task
+ * per change, and no activity task through the server. When that write fails (Postgres down or slow), the
+ * same write goes to a regular activity, which retries on its own schedule while the workflow's timers and
+ * updates go on (a local activity retrying would hold the workflow task through the whole outage).
  */
+const { recordCaseSnapshot: recordCaseSnapshotInTask } = proxyLocalActivities<ReturnType<typeof createActivities>>({
+  startToCloseTimeout: '5 seconds',
+  retry: { maximumAttempts: 1 },
+});
 const { recordCaseSnapshot } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
+
+/** Cases whose history began before the local write keep the regular activity (see README, patched()). */
+const LOCAL_READ_MODEL_WRITE = 'read-model-local-write';
+/** Cases whose history began before this restart their timer after every change, as they did then. */
+const KEEP_TIMER_WHILE_DATE_HOLDS = 'keep-timer-while-date-holds';
 
 /** Long cases start a new run before their history grows large, carrying state and seen ids. */
 const DEFAULT_MAX_HISTORY_EVENTS = 4_000;
@@ -86,6 +100,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   };
 
   const rejectPolicy = (candidate: unknown): string | null => {
+    const { policyRevisionSchema, issuesMessage } = schemas();
     const parsed = policyRevisionSchema.safeParse(candidate);
     return parsed.success ? null : issuesMessage(parsed.error);
   };
@@ -146,16 +161,19 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   void (async () => {
     for (;;) {
       await condition(() => written < revision);
-      const snapshotOf = revision;
-      await recordCaseSnapshot({ workflowId: workflowInfo().workflowId, revision: snapshotOf, timeline });
-      written = snapshotOf;
+      const snapshot = { workflowId: workflowInfo().workflowId, revision, timeline };
+      const inTask = patched(LOCAL_READ_MODEL_WRITE) && (await recordCaseSnapshotInTask(snapshot).then(() => true, () => false));
+      if (!inTask) await recordCaseSnapshot(snapshot);
+      written = snapshot.revision;
     }
   })();
 
   refresh();
+  const keepTimer = patched(KEEP_TIMER_WHILE_DATE_HOLDS);
+  const needsNewRun = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > maxHistoryEvents;
   for (;;) {
     if (timeline.status === 'closed') break;
-    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > maxHistoryEvents) {
+    if (needsNewRun()) {
       await condition(() => allHandlersFinished() && written === revision);
       await continueAsNew<typeof caseWorkflow>({
         facts,
@@ -168,14 +186,24 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
       });
     }
     const wakeOn = timeline.nextChangeOn;
+    const summary = wakeOn ? timerSummary(timeline, wakeOn) : null;
+    const delay = () => Math.max(1_000, startOfCopenhagenDay(wakeOn!) - Date.now());
     changed = false;
-    if (wakeOn) {
-      const ms = Math.max(1_000, startOfCopenhagenDay(wakeOn) - Date.now());
-      await condition(() => changed, ms, { summary: timerSummary(timeline, wakeOn) });
-    } else {
-      await condition(() => changed);
+    if (!keepTimer) {
+      if (wakeOn) await condition(() => changed, delay(), { summary: summary! });
+      else await condition(() => changed);
+      if (!changed) refresh();
+      continue;
     }
-    if (!changed) refresh();
+    // One timer per wake-up date: a change that leaves the date (and what is due then) as it was keeps
+    // the timer, so the server is not asked to cancel and start a timer for every event and policy.
+    let fired = false;
+    const timer = new CancellationScope();
+    if (wakeOn) void timer.run(() => sleep(delay(), { summary: summary! })).then(() => (fired = true), () => undefined);
+    const sameWakeUp = () => timeline.nextChangeOn === wakeOn && (wakeOn === null || timerSummary(timeline, wakeOn) === summary);
+    await condition(() => fired || timeline.status === 'closed' || needsNewRun() || !sameWakeUp());
+    if (fired) refresh();
+    else timer.cancel();
   }
 
   await condition(() => allHandlersFinished() && written === revision);

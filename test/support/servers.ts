@@ -6,6 +6,7 @@ import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { workflowBundleOptions } from '../../worker/worker';
 import { type LocalPostgres, startLocalPostgres } from '../../platform/local-postgres';
 import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
@@ -105,8 +106,5 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
 
 /** One workflow bundle per test file. */
 export function bundleCaseWorkflows(): Promise<{ code: string }> {
-  return bundleWorkflowCode({
-    workflowsPath: require.resolve('../../workflows'),
-    logger: new DefaultLogger('WARN'),
-  });
+  return bundleWorkflowCode({ ...workflowBundleOptions(), logger: new DefaultLogger('WARN') });
 }

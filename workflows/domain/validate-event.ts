@@ -1,6 +1,6 @@
 import { addDays, type IsoDate } from './dates';
 import { type RuleSet } from './rules';
-import { caseEventSchema, issuesMessage } from './schemas';
+import { schemas } from './shared-schemas';
 import { computeTimeline } from './timeline';
 import { type CaseEvent, type CaseFacts, type PolicyRevision } from './types';
 
@@ -25,6 +25,7 @@ export function rejectEvent(
   candidate: unknown,
   today: IsoDate,
 ): Rejection | null {
+  const { caseEventSchema, issuesMessage } = schemas();
   const parsed = caseEventSchema.safeParse(candidate);
   if (!parsed.success) return refuse(issuesMessage(parsed.error));
   const event = parsed.data as CaseEvent;
