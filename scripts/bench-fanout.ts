@@ -4,7 +4,7 @@ import { addDays, copenhagenDate } from '../workflows/domain/dates';
 import { type PolicyRevision } from '../workflows/domain/types';
 import { caseWorkflowId, type CaseWorkflowInput } from '../workflows/messages';
 import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
-import { abort, option, peakRssMb, say, sleep, startBenchStack } from './bench-support';
+import { abort, cpuUsed, option, peakRssMb, say, sleep, startBenchStack } from './bench-support';
 
 /**
  * npm run bench:fanout -- --cases 10000 [--rate 2000]
@@ -75,6 +75,7 @@ async function main(): Promise<void> {
   const applied = (policyId: string) => count('SELECT count(*) AS n FROM case_policies WHERE policy_id = $1', [policyId]);
 
   say('Fan-out through the API ...');
+  let cpu = stack.cpuSeconds();
   started = Date.now();
   const res = await fetch(`${stack.api}/api/v1/policy-changes`, {
     method: 'POST',
@@ -90,8 +91,11 @@ async function main(): Promise<void> {
   const fanoutSeconds = (Date.now() - started) / 1000;
   const signalSeconds = ((signalledAt || Date.now()) - started) / 1000;
   say(`  all ${CASES} cases applied it after ${fanoutSeconds.toFixed(1)} s (all signalled after ${signalSeconds.toFixed(1)} s)`);
+  const fanoutCpu = cpuUsed(cpu, stack.cpuSeconds());
+  say(`  CPU seconds used: ${fanoutCpu}`);
 
   say('Bare batch signal (temporal workflow signal --query) ...');
+  cpu = stack.cpuSeconds();
   started = Date.now();
   await promisify(execFile)(process.env.TEMPORAL_CLI_PATH!, [
     'workflow', 'signal', '--address', stack.address, '--namespace', 'default',
@@ -101,6 +105,8 @@ async function main(): Promise<void> {
   while ((await applied('bench-bare')) < CASES) await sleep(100);
   const bareSeconds = (Date.now() - started) / 1000;
   say(`  all ${CASES} cases applied it after ${bareSeconds.toFixed(1)} s`);
+  const bareCpu = cpuUsed(cpu, stack.cpuSeconds());
+  say(`  CPU seconds used: ${bareCpu}`);
 
   const fanoutRate = CASES / fanoutSeconds;
   const bareRate = CASES / bareSeconds;
@@ -113,6 +119,8 @@ async function main(): Promise<void> {
   say(`bare batch: signals per second         ${bareRate.toFixed(0)}`);
   say(`ratio fan-out / bare                   ${(fanoutRate / bareRate).toFixed(2)}   (target >= 0.8; 10,000 cases within 60 s)`);
   say(`worker peak memory (RSS)               ${peakRssMb(stack.worker?.pid).toFixed(0)} MB`);
+  say(`CPU seconds, fan-out                   ${fanoutCpu}   (2 cores: at most ${(2 * fanoutSeconds).toFixed(0)})`);
+  say(`CPU seconds, bare batch                ${bareCpu}`);
   await stack.stop();
 }
 

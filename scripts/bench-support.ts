@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { type Server } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -27,7 +27,18 @@ export interface BenchStack {
   api: string;
   keys: Record<Role, string>;
   worker?: ChildProcess;
+  /** CPU seconds used so far by each part of the stack (Linux /proc). */
+  cpuSeconds(): CpuSeconds;
   stop(): Promise<void>;
+}
+
+export interface CpuSeconds {
+  temporal: number;
+  worker: number;
+  postgres: number;
+  /** This process: the benchmark's own client, and the API unless it runs as its own process. */
+  bench: number;
+  api: number;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -81,11 +92,13 @@ export async function startBenchStack(options: {
   let address = '127.0.0.1:1';
   let connection: Connection;
   let worker: ChildProcess | undefined;
+  let temporalServer: ChildProcess | undefined;
+  let apiProcess: ChildProcess | undefined;
   if (options.temporal) {
     const cli = process.env.TEMPORAL_CLI_PATH;
     if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: run the benchmark through npm run bench:*');
     address = `127.0.0.1:${await freePort()}`;
-    children.push(spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', address.split(':')[1]!, '--log-level', 'error', ...searchAttributeCliArgs(), ...devServerDynamicConfigArgs()], { stdio: 'ignore' }));
+    children.push(temporalServer = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', address.split(':')[1]!, '--log-level', 'error', ...searchAttributeCliArgs(), ...devServerDynamicConfigArgs()], { stdio: 'ignore' }));
     let connected: Connection | undefined;
     for (let i = 0; i < 120 && !connected; i++) connected = await Connection.connect({ address, connectTimeout: 1_000 }).catch(async () => (await sleep(500), undefined));
     if (!connected) throw new Error('the Temporal dev server did not start');
@@ -117,7 +130,7 @@ export async function startBenchStack(options: {
   if (options.apiProcess) {
     const port = await freePort();
     children.push(
-      spawn(process.execPath, [path.join(root, 'dist', 'api', 'main.js')], {
+      (apiProcess = spawn(process.execPath, [path.join(root, 'dist', 'api', 'main.js')], {
         env: {
           ...process.env,
           TEMPORAL_ADDRESS: address,
@@ -129,7 +142,7 @@ export async function startBenchStack(options: {
           API_WRITE_RATE_PER_SECOND: '100000',
         },
         stdio: ['ignore', 'ignore', 'inherit'],
-      }),
+      })),
     );
     api = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 120; i++) {
@@ -145,6 +158,13 @@ export async function startBenchStack(options: {
     api,
     keys,
     worker,
+    cpuSeconds: () => ({
+      temporal: processCpuSeconds(temporalServer?.pid),
+      worker: processCpuSeconds(worker?.pid),
+      postgres: postgresCpuSeconds(),
+      bench: processCpuSeconds(process.pid),
+      api: processCpuSeconds(apiProcess?.pid),
+    }),
     async stop() {
       server.close();
       await connection.close().catch(() => undefined);
@@ -154,6 +174,45 @@ export async function startBenchStack(options: {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** User plus system CPU seconds of one process, all its threads (Linux). */
+function processCpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    // After "pid (comm) ": state is field 3, utime field 14 and stime field 15 of proc(5).
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of every postgres process now running (the server and its backends), plus those ended. */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue;
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      // utime, stime, and the waited-for children's cutime, cstime (ended backends count towards the server).
+      total += (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS_PER_SECOND;
+    } catch {
+      // the process ended between listing and reading
+    }
+  }
+  return total;
+}
+
+/** The CPU seconds each part used between two readings, as one line. */
+export function cpuUsed(before: CpuSeconds, after: CpuSeconds): string {
+  return (Object.keys(after) as (keyof CpuSeconds)[])
+    .filter((k) => after[k] > 0)
+    .map((k) => `${k} ${(after[k] - before[k]).toFixed(1)}`)
+    .join(', ');
 }
 
 /** Peak resident memory of a process, in MB (Linux). */
