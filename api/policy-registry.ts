@@ -3,6 +3,7 @@ import { type Db } from '../platform/db';
 import { type IsoDate } from '../workflows/domain/dates';
 import { scopeCovers } from '../workflows/domain/timeline';
 import { type PolicyRevision } from '../workflows/domain/types';
+import { INHERITED_POLICIES_MAX_AGE_MS } from '../workflows/messages';
 
 export interface StoredRevision extends PolicyRevision {
   publishedAt: string;
@@ -85,7 +86,30 @@ const REVISION_COLUMNS = 'policy_id, revision, title, legal_reference, effective
 
 /** The policy registry in Postgres: published revisions, their fan-outs, and which cases applied them. */
 export function createPolicyRegistry(db: Db) {
+  // New cases inherit from a copy of the newest revisions read at most INHERITED_POLICIES_MAX_AGE_MS ago
+  // (its age counted from when the read was sent, so the copy holds every publication committed before
+  // then). A publication through this API drops the copy at once; one through another API instance is
+  // seen within the age, and the fan-out's closing sweep waits longer than that (policy-fanout-workflow.ts).
+  let copy: { readAt: number; revisions: Promise<StoredRevision[]> } | undefined;
   return {
+    /** The newest revisions, as the copy new cases inherit from. */
+    current(): Promise<StoredRevision[]> {
+      const now = Date.now();
+      if (!copy || now - copy.readAt > INHERITED_POLICIES_MAX_AGE_MS) {
+        const revisions = this.latest();
+        copy = { readAt: now, revisions };
+        revisions.catch(() => {
+          if (copy?.revisions === revisions) copy = undefined;
+        });
+      }
+      return copy.revisions;
+    },
+
+    /** After a publication through this API: new cases read the registry again. */
+    forgetCurrent(): void {
+      copy = undefined;
+    },
+
     /** Serialises publications of one policy (the caller's transaction holds the lock until it ends). */
     async lock(tx: PoolClient, policyId: string): Promise<void> {
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`policy:${policyId}`]);
@@ -148,7 +172,7 @@ export function createPolicyRegistry(db: Db) {
      * (open-ended, ending on or after its first day of absence, or moving review points).
      */
     async inheritedBy(municipality: string, firstAbsenceDay: IsoDate): Promise<PolicyRevision[]> {
-      const current = await this.latest();
+      const current = await this.current();
       return current
         .filter((p) => scopeCovers(p.scope, municipality))
         .filter((p) => !p.effectiveTo || p.effectiveTo >= firstAbsenceDay || p.effects.some((e) => e.type === 'extendBenefitPeriod'))

@@ -79,6 +79,8 @@ export function createPolicyService(deps: { client: Client; db: Db; registry: Po
         await startFanout(workflowId, policy, 'publish');
         return true;
       });
+      // Cases this API starts from now on read the registry again (the transaction has committed).
+      if (created) registry.forgetCurrent();
       return { created, policy: await this.get(policy.policyId) };
     },
 

@@ -1,27 +1,33 @@
 import { addDays, copenhagenDate } from '../workflows/domain/dates';
 import { caseWorkflowId, type CaseWorkflowInput } from '../workflows/messages';
 import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
-import { abort, option, percentile, say, startBenchStack } from './bench-support';
+import { abort, type CpuSeconds, option, percentile, say, sleep, startBenchStack } from './bench-support';
 
 /**
- * npm run bench:start -- [--cases 2000] [--concurrency 50]
+ * npm run bench:start -- [--cases 2000] [--concurrency 50] [--warmup 200]
  *
  * Starts cases through the API, run as its own process as deployed (validation, inherited policies from
  * Postgres, workflow start, timeline), and through the bare Temporal client (workflow start only), in the
  * same run against the same server, and prints cases per second, p99 latency and the ratio of the rates.
+ * BENCH_API_NODE_ARGS and BENCH_WORKER_NODE_ARGS pass flags to those processes' node, e.g. "--cpu-prof".
  */
 const CASES = option('cases', 2_000);
 const CONCURRENCY = option('concurrency', 50);
+const WARMUP = option('warmup', 200);
 
 interface Run {
   label: string;
   count: number;
   seconds: number;
   latencies: number[];
+  cpu: CpuSeconds;
 }
+
+let cpuSeconds: () => CpuSeconds;
 
 async function run(label: string, count: number, start: (i: number) => Promise<void>): Promise<Run> {
   const latencies: number[] = [];
+  const cpuBefore = cpuSeconds();
   let next = 0;
   const began = Date.now();
   await Promise.all(
@@ -34,16 +40,26 @@ async function run(label: string, count: number, start: (i: number) => Promise<v
       }
     }),
   );
-  return { label, count, seconds: (Date.now() - began) / 1000, latencies };
+  const cpuAfter = cpuSeconds();
+  const cpu = Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, v - cpuBefore[k as keyof CpuSeconds]])) as unknown as CpuSeconds;
+  return { label, count, seconds: (Date.now() - began) / 1000, latencies, cpu };
 }
 
 function combine(a: Run, b: Run) {
   const latencies = [...a.latencies, ...b.latencies];
-  return { label: a.label, rate: (a.count + b.count) / (a.seconds + b.seconds), p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  const perThousand = (k: keyof CpuSeconds) => ((a.cpu[k] + b.cpu[k]) / (a.count + b.count)) * 1000;
+  const cpu = (['api', 'bench', 'temporal', 'worker', 'postgres'] as const).map((k) => `${k} ${perThousand(k).toFixed(1)}`).join(', ');
+  return { label: a.label, rate: (a.count + b.count) / (a.seconds + b.seconds), p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpu };
 }
 
 async function main(): Promise<void> {
-  const stack = await startBenchStack({ temporal: true, apiProcess: true });
+  const stack = await startBenchStack({
+    temporal: true,
+    apiProcess: true,
+    apiNodeArgs: (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    workerNodeArgs: (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+  });
+  cpuSeconds = () => stack.cpuSeconds();
   const today = copenhagenDate(Date.now());
   const facts = (prefix: string, i: number) => ({
     caseId: `${prefix}-${i}`,
@@ -53,17 +69,17 @@ async function main(): Promise<void> {
     employment: 'employee' as const,
   });
 
-  const viaApi = async (i: number) => {
+  const viaApi = (prefix: string) => async (i: number) => {
     const res = await fetch(`${stack.api}/api/v1/cases`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.keys['case-system']}` },
-      body: JSON.stringify(facts('API', i)),
+      body: JSON.stringify(facts(prefix, i)),
     });
     if (res.status !== 201) throw new Error(`case ${i}: ${res.status} ${await res.text()}`);
     await res.arrayBuffer();
   };
-  const viaClient = async (i: number) => {
-    const f = facts('BARE', i);
+  const viaClient = (prefix: string) => async (i: number) => {
+    const f = facts(prefix, i);
     const input: CaseWorkflowInput = { facts: f, policies: [] };
     await stack.client.workflow.start('caseWorkflow', {
       workflowId: caseWorkflowId(f.caseId),
@@ -79,17 +95,25 @@ async function main(): Promise<void> {
 
   // Both paths leave the worker a backlog of first workflow tasks that slows whatever runs next, so
   // each runs in two halves, alternating, and the halves are added up.
+  // Warm-up, not measured: both paths once, so that neither half pays for JIT compilation, connection
+  // set-up or the worker's first workflows; then the worker finishes those cases' first tasks.
+  say(`Warming up with ${WARMUP} cases through each path ...`);
+  await run('API', WARMUP, viaApi('WARM-API'));
+  await run('bare client', WARMUP, viaClient('WARM-BARE'));
+  while (Number((await stack.db.query<{ n: string }>('SELECT count(*) AS n FROM cases'))[0]!.n) < 2 * WARMUP) await sleep(200);
+
   const half = Math.floor(CASES / 2);
   say(`Starting ${CASES} cases through the API and ${CASES} through the bare client, ${CONCURRENCY} at a time, in alternating halves ...`);
-  const a1 = await run('API', half, (i) => viaApi(i));
-  const b1 = await run('bare client', half, (i) => viaClient(i));
-  const b2 = await run('bare client', CASES - half, (i) => viaClient(half + i));
-  const a2 = await run('API', CASES - half, (i) => viaApi(half + i));
+  const a1 = await run('API', half, viaApi('API'));
+  const b1 = await run('bare client', half, viaClient('BARE'));
+  const b2 = await run('bare client', CASES - half, (i) => viaClient('BARE')(half + i));
+  const a2 = await run('API', CASES - half, (i) => viaApi('API')(half + i));
   const api = combine(a1, a2);
   const bare = combine(b1, b2);
 
   say('');
   for (const r of [api, bare]) say(`${r.label.padEnd(12)} ${r.rate.toFixed(0).padStart(6)} cases/s   p50 ${r.p50.toFixed(1)} ms   p99 ${r.p99.toFixed(1)} ms`);
+  for (const r of [api, bare]) say(`${r.label.padEnd(12)} CPU seconds per 1,000 cases: ${r.cpu}`);
   say(`ratio API / bare client: ${(api.rate / bare.rate).toFixed(2)}   (target >= 0.8)`);
   await stack.stop();
 }

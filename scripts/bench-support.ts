@@ -80,6 +80,7 @@ export async function startBenchStack(options: {
   workerNodeArgs?: string[];
   /** Run the API as its own production process (dist/api/main.js), as deployed, instead of in this one. */
   apiProcess?: boolean;
+  apiNodeArgs?: string[];
 }): Promise<BenchStack> {
   const root = path.resolve(__dirname, '..', '..');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sfe-bench-'));
@@ -130,7 +131,7 @@ export async function startBenchStack(options: {
   if (options.apiProcess) {
     const port = await freePort();
     children.push(
-      (apiProcess = spawn(process.execPath, [path.join(root, 'dist', 'api', 'main.js')], {
+      (apiProcess = spawn(process.execPath, [...(options.apiNodeArgs ?? []), path.join(root, 'dist', 'api', 'main.js')], {
         env: {
           ...process.env,
           TEMPORAL_ADDRESS: address,

@@ -60,6 +60,13 @@ export const policyKey = (p: Pick<PolicyRevision, 'policyId' | 'revision'>): str
 
 export const POLICY_FANOUT_WORKFLOW_TYPE = 'policyFanoutWorkflow';
 
+/**
+ * How old the API's copy of the policy registry may be when a new case inherits from it (api/policy-registry.ts).
+ * The fan-out's closing sweep runs no earlier than this (plus visibility's lag) after the fan-out began, so
+ * a case that started from an older copy is found and signalled by the sweep.
+ */
+export const INHERITED_POLICIES_MAX_AGE_MS = 1_000;
+
 export const policyFanoutWorkflowId = (policyId: string, revision: number, resendNumber?: number): string =>
   `policy-fanout-${policyId}-r${revision}${resendNumber ? `-resend-${resendNumber}` : ''}`;
 

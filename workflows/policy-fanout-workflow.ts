@@ -1,8 +1,8 @@
-import { continueAsNew, proxyActivities, setCurrentDetails, setHandler, workflowInfo } from '@temporalio/workflow';
+import { continueAsNew, patched, proxyActivities, setCurrentDetails, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { MUNICIPALITIES } from './domain/municipalities';
 import { type PolicyScope } from './domain/types';
-import { CASE_WORKFLOW_TYPE, type FanoutProgress, fanoutProgressQuery, type PolicyFanoutInput } from './messages';
+import { CASE_WORKFLOW_TYPE, type FanoutProgress, fanoutProgressQuery, INHERITED_POLICIES_MAX_AGE_MS, type PolicyFanoutInput } from './messages';
 
 const { signalPolicyPage, recordFanoutProgress } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '15 minutes',
@@ -20,6 +20,13 @@ const MAX_HISTORY_EVENTS = 2_000;
  * began (visibility lags a start by well under that). Those also found by the main sweep ignore the repeat.
  */
 const LATE_STARTER_MARGIN_MS = 60_000;
+/**
+ * The closing sweep lists cases no earlier than this after the fan-out began. By then the publication has
+ * committed (the fan-out starts inside its transaction), every API's copy of the registry is younger than
+ * the publication (INHERITED_POLICIES_MAX_AGE_MS), and visibility shows the cases started before that: a
+ * case either inherited the revision or is found by the sweep.
+ */
+const LATE_STARTER_SWEEP_AFTER_MS = INHERITED_POLICIES_MAX_AGE_MS + 4_000;
 
 /** The visibility query for the open cases a scope covers (search attributes set at case start). */
 export function scopeQuery(scope: PolicyScope): string {
@@ -64,6 +71,10 @@ export async function policyFanoutWorkflow(input: PolicyFanoutInput): Promise<Fa
 
   await report('running');
   while (progress.phase !== 'done') {
+    if (progress.phase === 'late-starters' && pageToken === null && patched('late-starter-sweep-after-delay')) {
+      const wait = Date.parse(startedAt) + LATE_STARTER_SWEEP_AFTER_MS - Date.now();
+      if (wait > 0) await sleep(wait, { summary: 'Venter på sager startet under udsendelsen' });
+    }
     const since = new Date(Date.parse(startedAt) - LATE_STARTER_MARGIN_MS).toISOString();
     const query = progress.phase === 'sweep' ? scopeQuery(policy.scope) : `${scopeQuery(policy.scope)} AND StartTime >= '${since}'`;
     const page = await signalPolicyPage({
