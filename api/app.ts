@@ -35,6 +35,9 @@ export function createApp({ client, db, temporal, logger, apiKeys, writeRatePerS
   const app = express();
   const metrics = createMetrics(db);
   app.disable('x-powered-by');
+  // Responses are answers to one request (a case, a report as of a date), not cacheable documents:
+  // no ETag, so no hash of every response body.
+  app.disable('etag');
   app.use(requestLogging(logger, metrics));
   app.use(express.json({ limit: '256kb' }));
   app.use(metricsRouter(metrics));

@@ -169,7 +169,21 @@ export async function startBenchStack(options: {
     async stop() {
       server.close();
       await connection.close().catch(() => undefined);
-      for (const child of children) child.kill('SIGTERM');
+      // Stop the worker and the API before Postgres, so their last writes do not meet a closing database.
+      await Promise.all(
+        children.map(
+          (child) =>
+            new Promise<void>((resolve) => {
+              if (child.exitCode !== null || child.signalCode !== null) return resolve();
+              const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
+              child.once('exit', () => {
+                clearTimeout(force);
+                resolve();
+              });
+              child.kill('SIGTERM');
+            }),
+        ),
+      );
       await db.close();
       await postgres?.stop();
       rmSync(dir, { recursive: true, force: true });
