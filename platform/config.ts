@@ -23,7 +23,7 @@ export const ENVIRONMENT_VARIABLES = {
   FANOUT_SIGNALS_PER_SECOND: 'upper bound on the rate a policy fan-out signals cases',
   LOG_LEVEL: 'debug | info | warn | error',
   WORKER_METRICS_PORT: "port of the worker's Prometheus endpoint (Temporal SDK metrics); off when unset",
-  WORKER_MAX_CACHED_WORKFLOWS: 'cases the worker keeps in memory between their tasks; the SDK sizes it from the heap when unset',
+  WORKER_MAX_CACHED_WORKFLOWS: 'cases the worker keeps in memory between their tasks; as many as fit the heap when unset',
 } as const;
 
 export type EnvironmentVariable = keyof typeof ENVIRONMENT_VARIABLES;

@@ -1,3 +1,4 @@
+import { getHeapStatistics } from 'node:v8';
 import { type BundleOptions, type NativeConnection, Worker } from '@temporalio/worker';
 import { type CaseActivities } from '../activities';
 
@@ -8,8 +9,18 @@ export interface CaseWorkerOptions {
   activities: CaseActivities;
   /** A prebuilt bundle (tests share one per file); otherwise the workflows are bundled at start. */
   workflowBundle?: { code: string };
-  /** How many cases the worker keeps in memory; the SDK's default follows the heap size. */
+  /** How many cases the worker keeps in memory; by default as many as fit the heap (defaultCaseCacheSize). */
   maxCachedWorkflows?: number;
+}
+
+/**
+ * A cached case takes about 250 kB of heap (bench:fanout: 10,000 cases in a worker of 3.0 GB resident).
+ * The SDK's default assumes about 1.7 MB a workflow and would keep only 2,300 cases in a 4 GB heap; a
+ * case that is not kept is replayed from its history on its next task, which made a 10,000-case fan-out
+ * three times slower. The default keeps as many cases as fit the heap with 512 MB to spare, at 300 kB each.
+ */
+export function defaultCaseCacheSize(heapLimitBytes = getHeapStatistics().heap_size_limit): number {
+  return Math.max(100, Math.floor((heapLimitBytes - 512 * 1024 * 1024) / (300 * 1024)));
 }
 
 /**
@@ -32,7 +43,7 @@ export function createCaseWorker(options: CaseWorkerOptions): Promise<Worker> {
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: options.activities,
-    ...(options.maxCachedWorkflows ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
+    maxCachedWorkflows: options.maxCachedWorkflows ?? defaultCaseCacheSize(),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath, bundlerOptions: { preloadModules } }),
   });
 }

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from '../../platform/config';
+import { defaultCaseCacheSize } from '../../worker/worker';
 
 const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
   try {
@@ -54,4 +55,17 @@ test('API keys are role:key pairs of known roles and long enough keys', () => {
     expect.stringMatching(/^API_KEYS: "admin" is not a role \(case-system, ops, reader\); write role:key/),
   ]);
   expect(problemsOf({ DATABASE_URL: 'postgres://x/y', API_KEYS: 'ops:short' })).toEqual([expect.stringMatching(/^API_KEYS: the ops key is shorter than 16 characters/)]);
+});
+
+test('the worker keeps as many cases as fit its heap, unless told a number', () => {
+  const MiB = 1024 * 1024;
+  // node's default heap on this machine (4,144 MiB): (4,144 - 512) MiB at 300 kB a case.
+  expect(defaultCaseCacheSize(4_144 * MiB)).toBe(12_397);
+  expect(defaultCaseCacheSize(2_048 * MiB)).toBe(5_242);
+  expect(defaultCaseCacheSize(256 * MiB)).toBe(100);
+  expect(loadConfig({ DATABASE_URL: 'postgres://x/y', WORKER_MAX_CACHED_WORKFLOWS: '20000' }).workerMaxCachedWorkflows).toBe(20_000);
+  expect(loadConfig({ DATABASE_URL: 'postgres://x/y' }).workerMaxCachedWorkflows).toBeUndefined();
+  expect(problemsOf({ DATABASE_URL: 'postgres://x/y', WORKER_MAX_CACHED_WORKFLOWS: '1' })).toEqual([
+    expect.stringMatching(/^WORKER_MAX_CACHED_WORKFLOWS: .*2/),
+  ]);
 });
