@@ -72,7 +72,7 @@ async function main(): Promise<void> {
 
   // A case system's HTTP client: keep-alive connections, one per request in flight (as the bare client
   // keeps its one gRPC connection). node:http costs this process less CPU than fetch on two shared cores.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  let agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const target = new URL(`${stack.api}/api/v1/cases`);
   const post = (body: string) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
@@ -93,6 +93,12 @@ async function main(): Promise<void> {
       req.on('error', reject);
       req.end(body);
     });
+  // Connections left idle longer than the API's keep-alive timeout (5 s, node's default) may be closed by
+  // the API just as they are reused; each API phase therefore opens its own.
+  const freshConnections = () => {
+    agent.destroy();
+    agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  };
   const viaApi = (prefix: string) => async (i: number) => {
     const res = await post(JSON.stringify(facts(prefix, i)));
     if (res.status !== 201) throw new Error(`case ${i}: ${res.status} ${res.text}`);
@@ -118,15 +124,18 @@ async function main(): Promise<void> {
   // Warm-up, not measured: both paths once, so that neither half pays for JIT compilation, connection
   // set-up or the worker's first workflows; then the worker finishes those cases' first tasks.
   say(`Warming up with ${WARMUP} cases through each path ...`);
+  freshConnections();
   await run('API', WARMUP, viaApi('WARM-API'));
   await run('bare client', WARMUP, viaClient('WARM-BARE'));
   while (Number((await stack.db.query<{ n: string }>('SELECT count(*) AS n FROM cases'))[0]!.n) < 2 * WARMUP) await sleep(200);
 
   const half = Math.floor(CASES / 2);
   say(`Starting ${CASES} cases through the API and ${CASES} through the bare client, ${CONCURRENCY} at a time, in alternating halves ...`);
+  freshConnections();
   const a1 = await run('API', half, viaApi('API'));
   const b1 = await run('bare client', half, viaClient('BARE'));
   const b2 = await run('bare client', CASES - half, (i) => viaClient('BARE')(half + i));
+  freshConnections();
   const a2 = await run('API', CASES - half, (i) => viaApi('API')(half + i));
   const api = combine(a1, a2);
   const bare = combine(b1, b2);
