@@ -1,10 +1,15 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { createApp } from '../../api/app';
+import { type Role } from '../../platform/config';
+import { createLogger } from '../../platform/logger';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type PolicyRevision } from '../../workflows/domain/types';
-import { caseWorkflowId, policyFanoutWorkflowId } from '../../workflows/messages';
+import { caseWorkflowId, INHERITED_POLICIES_MAX_AGE_MS, policyFanoutWorkflowId } from '../../workflows/messages';
 import { eventually, startSystem, type TestSystem } from '../support/system';
 
 /** Policy changes through the API against the real dev server, worker and Postgres. */
@@ -154,6 +159,48 @@ test('a case started during a suspension is suspended from its first day', async
     (rows) => rows.length === 1,
     'read model of the inherited policy',
   );
+});
+
+test("a case started from another API instance's older copy of the registry is found by the closing sweep and applies the revision once", async () => {
+  // A second API instance, as behind a load balancer: it keeps its own copy of the registry for new cases.
+  const other = createApp({
+    client: system.env.client,
+    db: system.db,
+    apiKeys: Object.entries(system.keys).map(([role, key]) => ({ role: role as Role, key })),
+    temporal: { address: system.address, namespace: 'default', taskQueue: system.taskQueue, uiUrl: 'http://localhost:8233' },
+    logger: createLogger('error'),
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const s = other.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const openThroughOther = async (caseId: string) => {
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/cases`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${system.keys['case-system']}` },
+      body: JSON.stringify({ caseId, citizenRef: `REF-${caseId}`, municipality: '185', firstAbsenceDay: today() }),
+    });
+    return { status: res.status, body: (await res.json()) as { policies: unknown[] } };
+  };
+  try {
+    const stamp = Date.now().toString(36);
+    const copyRead = Date.now();
+    expect((await openThroughOther(`COPY-A-${stamp}`)).status).toBe(201);
+    await api('POST', '/api/v1/policy-changes', pause('suspension-copy', { scope: { type: 'municipalities', municipalities: ['185'] } }));
+    const late = await openThroughOther(`COPY-B-${stamp}`);
+    expect(late.status).toBe(201);
+    // Within a second of its read the other instance still answers from the copy older than the publication.
+    if (Date.now() - copyRead < INHERITED_POLICIES_MAX_AGE_MS) expect(late.body.policies).toEqual([]);
+
+    const view = await settled('suspension-copy', 1, 2);
+    expect(view.body.applied).toBe(2);
+    const c = await caseOf(`COPY-B-${stamp}`);
+    expect(c.policies.map((p: any) => `${p.policyId}#${p.revision}`)).toEqual(['suspension-copy#1']);
+    expect(deadline(c, 'first-conversation')).toMatchObject({ status: 'paused', dueDate: null });
+    const rows = await system.db.query(`SELECT policy_id, revision FROM case_policies WHERE case_id = $1`, [`COPY-B-${stamp}`]);
+    expect(rows).toEqual([{ policy_id: 'suspension-copy', revision: 1 }]);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 test('a regional scope touches only its region', async () => {

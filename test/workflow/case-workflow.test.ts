@@ -1,6 +1,7 @@
 import { type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
+import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { type CaseSnapshot } from '../../activities';
 import { type caseWorkflow } from '../../workflows';
@@ -286,6 +287,28 @@ test('repeated events change nothing; bad events are refused with a reason and c
 
   await report(handle, { type: 'benefit-stopped' });
   await handle.result();
+});
+
+test('a change that leaves the wake-up date keeps the timer; a change that moves it replaces the timer', async () => {
+  const { handle, F } = await openCase();
+  const { EVENT_TYPE_TIMER_STARTED, EVENT_TYPE_TIMER_CANCELED } = temporal.api.enums.v1.EventType;
+  const timers = async () => {
+    const types = ((await handle.fetchHistory()).events ?? []).map((e) => e.eventType);
+    return { started: types.filter((t) => t === EVENT_TYPE_TIMER_STARTED).length, canceled: types.filter((t) => t === EVENT_TYPE_TIMER_CANCELED).length };
+  };
+  // The first conversation is due at the end of week 8: the case wakes the day after.
+  expect((await timelineOf(handle)).nextChangeOn).toBe(addDays(F, 56));
+  expect(await timers()).toEqual({ started: 1, canceled: 0 });
+
+  // Visitation changes the case but not when it next changes: the server is not asked for a new timer.
+  await report(handle, { type: 'categorized', category: 2 });
+  expect((await timelineOf(handle)).nextChangeOn).toBe(addDays(F, 56));
+  expect(await timers()).toEqual({ started: 1, canceled: 0 });
+
+  // A requested certificate is due in 14 days: the case must wake earlier, so the timer is replaced.
+  await report(handle, { type: 'certificate-requested' });
+  expect((await timelineOf(handle)).nextChangeOn).toBe(addDays(F, 15));
+  expect(await timers()).toEqual({ started: 2, canceled: 1 });
 });
 
 test('a long case continues as new and keeps its events, policies and seen ids', async () => {
