@@ -89,7 +89,6 @@ export function createActivities({ db, logger, client, signalConcurrency = 64 }:
         context.heartbeat(state satisfies PageHeartbeat);
       };
 
-      state.done = resumed.done;
       const workers = Array.from({ length: Math.min(signalConcurrency, ids.length) }, async () => {
         while (cursor < ids.length) {
           context.cancellationSignal.throwIfAborted();

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { addDays, copenhagenDate } from '../workflows/domain/dates';
 import { caseWorkflowId, type CaseWorkflowInput } from '../workflows/messages';
 import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
-import { abort, type CpuSeconds, option, percentile, say, sleep, startBenchStack } from './bench-support';
+import { abort, type BenchStack, cpuDelta, type CpuSeconds, option, percentile, say, sleep, startBenchStack } from './bench-support';
 
 /**
  * npm run bench:start -- [--cases 2000] [--concurrency 50] [--warmup 200]
@@ -24,11 +24,9 @@ interface Run {
   cpu: CpuSeconds;
 }
 
-let cpuSeconds: () => CpuSeconds;
-
-async function run(label: string, count: number, start: (i: number) => Promise<void>): Promise<Run> {
+async function run(stack: BenchStack, label: string, count: number, start: (i: number) => Promise<void>): Promise<Run> {
   const latencies: number[] = [];
-  const cpuBefore = cpuSeconds();
+  const cpuBefore = stack.cpuSeconds();
   let next = 0;
   const began = Date.now();
   await Promise.all(
@@ -41,9 +39,7 @@ async function run(label: string, count: number, start: (i: number) => Promise<v
       }
     }),
   );
-  const cpuAfter = cpuSeconds();
-  const cpu = Object.fromEntries(Object.entries(cpuAfter).map(([k, v]) => [k, v - cpuBefore[k as keyof CpuSeconds]])) as unknown as CpuSeconds;
-  return { label, count, seconds: (Date.now() - began) / 1000, latencies, cpu };
+  return { label, count, seconds: (Date.now() - began) / 1000, latencies, cpu: cpuDelta(cpuBefore, stack.cpuSeconds()) };
 }
 
 function combine(a: Run, b: Run) {
@@ -60,7 +56,6 @@ async function main(): Promise<void> {
     apiNodeArgs: (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean),
     workerNodeArgs: (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
   });
-  cpuSeconds = () => stack.cpuSeconds();
   const today = copenhagenDate(Date.now());
   const facts = (prefix: string, i: number) => ({
     caseId: `${prefix}-${i}`,
@@ -119,24 +114,23 @@ async function main(): Promise<void> {
     });
   };
 
-  // Both paths leave the worker a backlog of first workflow tasks that slows whatever runs next, so
-  // each runs in two halves, alternating, and the halves are added up.
   // Warm-up, not measured: both paths once, so that neither half pays for JIT compilation, connection
   // set-up or the worker's first workflows; then the worker finishes those cases' first tasks.
   say(`Warming up with ${WARMUP} cases through each path ...`);
-  freshConnections();
-  await run('API', WARMUP, viaApi('WARM-API'));
-  await run('bare client', WARMUP, viaClient('WARM-BARE'));
+  await run(stack, 'API', WARMUP, viaApi('WARM-API'));
+  await run(stack, 'bare client', WARMUP, viaClient('WARM-BARE'));
   while (Number((await stack.db.query<{ n: string }>('SELECT count(*) AS n FROM cases'))[0]!.n) < 2 * WARMUP) await sleep(200);
 
+  // Both paths leave the worker a backlog of first workflow tasks that slows whatever runs next, so
+  // each runs in two halves, alternating, and the halves are added up.
   const half = Math.floor(CASES / 2);
   say(`Starting ${CASES} cases through the API and ${CASES} through the bare client, ${CONCURRENCY} at a time, in alternating halves ...`);
   freshConnections();
-  const a1 = await run('API', half, viaApi('API'));
-  const b1 = await run('bare client', half, viaClient('BARE'));
-  const b2 = await run('bare client', CASES - half, (i) => viaClient('BARE')(half + i));
+  const a1 = await run(stack, 'API', half, viaApi('API'));
+  const b1 = await run(stack, 'bare client', half, viaClient('BARE'));
+  const b2 = await run(stack, 'bare client', CASES - half, (i) => viaClient('BARE')(half + i));
   freshConnections();
-  const a2 = await run('API', CASES - half, (i) => viaApi('API')(half + i));
+  const a2 = await run(stack, 'API', CASES - half, (i) => viaApi('API')(half + i));
   const api = combine(a1, a2);
   const bare = combine(b1, b2);
 

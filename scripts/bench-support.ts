@@ -193,28 +193,33 @@ export async function startBenchStack(options: {
 
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** User plus system CPU seconds of one process, all its threads (Linux). */
+/**
+ * CPU seconds of one process from /proc/<pid>/stat (Linux): user plus system time of all its threads, and
+ * with `children` also of its ended, waited-for children. After "pid (comm) " the fields are numbered
+ * from 3 (state): utime is 14, stime 15, cutime 16, cstime 17 (proc(5)).
+ */
+function statCpuSeconds(pid: number | string, children = false): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').map(Number);
+  const ticks = fields[11]! + fields[12]! + (children ? fields[13]! + fields[14]! : 0);
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
 function processCpuSeconds(pid: number | undefined): number {
   if (!pid) return 0;
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-    // After "pid (comm) ": state is field 3, utime field 14 and stime field 15 of proc(5).
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+    return statCpuSeconds(pid);
   } catch {
-    return 0;
+    return 0; // the process has ended
   }
 }
 
-/** CPU seconds of every postgres process now running (the server and its backends), plus those ended. */
+/** CPU seconds of every postgres process now running (the server and its backends, with those ended). */
 function postgresCpuSeconds(): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue;
-      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-      // utime, stime, and the waited-for children's cutime, cstime (ended backends count towards the server).
-      total += (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS_PER_SECOND;
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += statCpuSeconds(entry, true);
     } catch {
       // the process ended between listing and reading
     }
@@ -222,11 +227,17 @@ function postgresCpuSeconds(): number {
   return total;
 }
 
-/** The CPU seconds each part used between two readings, as one line. */
+/** The CPU seconds each part used between two readings. */
+export function cpuDelta(before: CpuSeconds, after: CpuSeconds): CpuSeconds {
+  return Object.fromEntries((Object.keys(after) as (keyof CpuSeconds)[]).map((k) => [k, after[k] - before[k]])) as unknown as CpuSeconds;
+}
+
+/** The CPU seconds each part used between two readings, as one line (parts that never ran left out). */
 export function cpuUsed(before: CpuSeconds, after: CpuSeconds): string {
+  const used = cpuDelta(before, after);
   return (Object.keys(after) as (keyof CpuSeconds)[])
     .filter((k) => after[k] > 0)
-    .map((k) => `${k} ${(after[k] - before[k]).toFixed(1)}`)
+    .map((k) => `${k} ${used[k].toFixed(1)}`)
     .join(', ');
 }
 
