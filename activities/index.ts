@@ -4,7 +4,7 @@ import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
 import { type PolicyRevision } from '../workflows/domain/types';
 import { type FanoutProgress, policyChangeSignal } from '../workflows/messages';
-import { type CaseSnapshot, writeCaseSnapshot } from './read-model';
+import { type CaseSnapshot, writeCaseSnapshots } from './read-model';
 
 export type { CaseSnapshot } from './read-model';
 
@@ -47,7 +47,7 @@ export function createActivities({ db, logger, client, signalConcurrency = 64 }:
      * forward in revision and a (case, policy, revision) pair is written once.
      */
     async recordCaseSnapshot({ workflowId, revision, timeline }: CaseSnapshot): Promise<void> {
-      await writeCaseSnapshot(db, { workflowId, revision, timeline });
+      await writeCaseSnapshots(db, [{ workflowId, revision, timeline }]);
       logger.debug('case snapshot recorded', { caseId: timeline.caseId, revision, status: timeline.status });
     },
 

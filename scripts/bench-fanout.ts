@@ -4,6 +4,7 @@ import { addDays, copenhagenDate } from '../workflows/domain/dates';
 import { type PolicyRevision } from '../workflows/domain/types';
 import { caseWorkflowId, type CaseWorkflowInput } from '../workflows/messages';
 import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
+import { DEV_SERVER_GO_ENV } from '../platform/dev-server';
 import { defaultCaseCacheSize } from '../worker/worker';
 import { abort, cpuUsed, option, peakRssMb, say, sleep, startBenchStack } from './bench-support';
 
@@ -119,6 +120,7 @@ async function main(): Promise<void> {
   say(`bare batch: seconds until all applied  ${bareSeconds.toFixed(1)}`);
   say(`bare batch: signals per second         ${bareRate.toFixed(0)}`);
   say(`ratio fan-out / bare                   ${(fanoutRate / bareRate).toFixed(2)}   (target >= 0.8; 10,000 cases within 60 s)`);
+  say(`Temporal peak memory (RSS)             ${peakRssMb(stack.temporalPid).toFixed(0)} MB   (Go: ${Object.entries(DEV_SERVER_GO_ENV).map(([k, v]) => `${k}=${process.env[k] ?? v}`).join(' ')})`);
   say(`worker peak memory (RSS)               ${peakRssMb(stack.worker?.pid).toFixed(0)} MB   (cases kept in memory: ${process.env.WORKER_MAX_CACHED_WORKFLOWS ?? `${defaultCaseCacheSize()}, the default`})`);
   say(`CPU seconds, fan-out                   ${fanoutCpu}   (2 cores: at most ${(2 * fanoutSeconds).toFixed(0)})`);
   say(`CPU seconds, bare batch                ${bareCpu}`);

@@ -1,4 +1,4 @@
-import { writeCaseSnapshot } from '../activities/read-model';
+import { type CaseSnapshot, writeCaseSnapshots } from '../activities/read-model';
 import { addDays } from '../workflows/domain/dates';
 import { MUNICIPALITIES } from '../workflows/domain/municipalities';
 import { ruleSetFor } from '../workflows/domain/rules';
@@ -41,18 +41,22 @@ async function main(): Promise<void> {
   const began = Date.now();
   let next = 0;
   await Promise.all(
-    Array.from({ length: 16 }, async () => {
+    Array.from({ length: 4 }, async () => {
       while (next < CASES) {
-        const i = next++;
-        const F = addDays('2019-06-01', Math.floor(rnd() * 600));
-        const events: CaseEvent[] = [{ eventId: 'cat', type: 'categorized', occurredOn: addDays(F, 10), category: rnd() < 0.2 ? 3 : 2 }];
-        const r = rnd();
-        if (r < 0.85) events.push({ eventId: 'c1', type: 'conversation-held', occurredOn: addDays(F, 40 + Math.floor(rnd() * (r < 0.6 ? 15 : 60))), mode: rnd() < 0.7 ? 'in-person' : 'phone' });
-        if (rnd() < 0.3) events.push({ eventId: 'end', type: 'recovered', occurredOn: addDays(F, 60 + Math.floor(rnd() * 200)) });
-        const facts = { caseId: `RB-${i}`, citizenRef: `REF-${i}`, municipality: codes[i % codes.length]!, firstAbsenceDay: F, employment: 'employee' as const };
-        const valid = events.filter((e) => e.occurredOn <= ASOF);
-        const timeline = computeTimeline(facts, valid, [suspension], ruleSetFor(F), ASOF);
-        await writeCaseSnapshot(stack.db, { workflowId: `sickness-case-RB-${i}`, revision: 1, timeline });
+        const batch: CaseSnapshot[] = [];
+        while (next < CASES && batch.length < 200) {
+          const i = next++;
+          const F = addDays('2019-06-01', Math.floor(rnd() * 600));
+          const events: CaseEvent[] = [{ eventId: 'cat', type: 'categorized', occurredOn: addDays(F, 10), category: rnd() < 0.2 ? 3 : 2 }];
+          const r = rnd();
+          if (r < 0.85) events.push({ eventId: 'c1', type: 'conversation-held', occurredOn: addDays(F, 40 + Math.floor(rnd() * (r < 0.6 ? 15 : 60))), mode: rnd() < 0.7 ? 'in-person' : 'phone' });
+          if (rnd() < 0.3) events.push({ eventId: 'end', type: 'recovered', occurredOn: addDays(F, 60 + Math.floor(rnd() * 200)) });
+          const facts = { caseId: `RB-${i}`, citizenRef: `REF-${i}`, municipality: codes[i % codes.length]!, firstAbsenceDay: F, employment: 'employee' as const };
+          const valid = events.filter((e) => e.occurredOn <= ASOF);
+          batch.push({ workflowId: `sickness-case-RB-${i}`, revision: 1, timeline: computeTimeline(facts, valid, [suspension], ruleSetFor(F), ASOF) });
+        }
+        // In batches, as the worker writes them (activities/read-model-sink.ts).
+        await writeCaseSnapshots(stack.db, batch);
       }
     }),
   );

@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../api/app';
 import { type Role } from '../platform/config';
 import { createDb, type Db, migrate } from '../platform/db';
-import { devServerDynamicConfigArgs } from '../platform/dev-server';
+import { devServerDynamicConfigArgs, devServerGoEnv } from '../platform/dev-server';
 import { createLogger } from '../platform/logger';
 import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgres';
 import { searchAttributeCliArgs } from '../workflows/search-attributes';
@@ -27,6 +27,8 @@ export interface BenchStack {
   api: string;
   keys: Record<Role, string>;
   worker?: ChildProcess;
+  /** The Temporal dev server's process id, when the stack runs one. */
+  temporalPid?: number;
   /** CPU seconds used so far by each part of the stack (Linux /proc). */
   cpuSeconds(): CpuSeconds;
   stop(): Promise<void>;
@@ -99,7 +101,7 @@ export async function startBenchStack(options: {
     const cli = process.env.TEMPORAL_CLI_PATH;
     if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: run the benchmark through npm run bench:*');
     address = `127.0.0.1:${await freePort()}`;
-    children.push(temporalServer = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', address.split(':')[1]!, '--log-level', 'error', ...searchAttributeCliArgs(), ...devServerDynamicConfigArgs()], { stdio: 'ignore' }));
+    children.push(temporalServer = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', address.split(':')[1]!, '--log-level', 'error', ...searchAttributeCliArgs(), ...devServerDynamicConfigArgs()], { stdio: 'ignore', env: { ...process.env, ...devServerGoEnv() } }));
     let connected: Connection | undefined;
     for (let i = 0; i < 120 && !connected; i++) connected = await Connection.connect({ address, connectTimeout: 1_000 }).catch(async () => (await sleep(500), undefined));
     if (!connected) throw new Error('the Temporal dev server did not start');
@@ -159,6 +161,7 @@ export async function startBenchStack(options: {
     api,
     keys,
     worker,
+    temporalPid: temporalServer?.pid,
     cpuSeconds: () => ({
       temporal: processCpuSeconds(temporalServer?.pid),
       worker: processCpuSeconds(worker?.pid),

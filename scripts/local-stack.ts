@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ROLES } from '../platform/config';
 import { createDb, migrate } from '../platform/db';
-import { devServerDynamicConfigArgs } from '../platform/dev-server';
+import { devServerDynamicConfigArgs, devServerGoEnv } from '../platform/dev-server';
 import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgres';
 import { searchAttributeCliArgs } from '../workflows/search-attributes';
 
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
     '--log-level', 'warn',
     ...searchAttributeCliArgs(),
     ...devServerDynamicConfigArgs(),
-  ]);
+  ], devServerGoEnv(env));
   const address = `127.0.0.1:${temporalPort}`;
   await waitForTemporal(address);
 

@@ -1,12 +1,15 @@
 import { getHeapStatistics } from 'node:v8';
-import { type BundleOptions, type NativeConnection, Worker } from '@temporalio/worker';
+import { type BundleOptions, type InjectedSinks, type NativeConnection, Worker } from '@temporalio/worker';
 import { type CaseActivities } from '../activities';
+import { type ReadModelSinks } from '../workflows/messages';
 
 export interface CaseWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   activities: CaseActivities;
+  /** The read model's fast path (activities/read-model-sink.ts). */
+  sinks: InjectedSinks<ReadModelSinks>;
   /** A prebuilt bundle (tests share one per file); otherwise the workflows are bundled at start. */
   workflowBundle?: { code: string };
   /** How many cases the worker keeps in memory; by default as many as fit the heap (defaultCaseCacheSize). */
@@ -43,6 +46,7 @@ export function createCaseWorker(options: CaseWorkerOptions): Promise<Worker> {
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: options.activities,
+    sinks: options.sinks,
     maxCachedWorkflows: options.maxCachedWorkflows ?? defaultCaseCacheSize(),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath, bundlerOptions: { preloadModules } }),
   });

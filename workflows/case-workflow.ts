@@ -7,6 +7,7 @@ import {
   patched,
   proxyActivities,
   proxyLocalActivities,
+  proxySinks,
   setCurrentDetails,
   setHandler,
   sleep,
@@ -31,6 +32,8 @@ import {
   type MessageResult,
   policyChangeSignal,
   policyKey,
+  readModelWriteFailedSignal,
+  type ReadModelSinks,
   reportEventUpdate,
   timelineQuery,
 } from './messages';
@@ -45,10 +48,13 @@ import {
 } from './search-attributes';
 
 /**
- * The read model is written by a local activity, inside the workflow task that made the change: one task
- * per change, and no activity task through the server. When that write fails (Postgres down or slow), the
- * same write goes to a regular activity, which retries on its own schedule while the workflow's timers and
- * updates go on (a local activity retrying would hold the workflow task through the whole outage).
+ * The read model follows every change. A change's snapshot goes to the worker through a sink, which writes
+ * it (in one statement with other cases') before the workflow task completes: no second activation, no
+ * history event (activities/read-model-sink.ts). A write the worker could not make comes back as
+ * readModelWriteFailedSignal, and the newest snapshot then goes to a regular activity, which retries on
+ * its own schedule while the workflow's timers and updates go on. The last snapshot of a run (closed, or
+ * continuing as new) is written by a local activity, falling back to the regular one, so that a run never
+ * ends on a write it has not seen succeed.
  */
 const { recordCaseSnapshot: recordCaseSnapshotInTask } = proxyLocalActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '5 seconds',
@@ -59,8 +65,12 @@ const { recordCaseSnapshot } = proxyActivities<ReturnType<typeof createActivitie
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
+const { readModel } = proxySinks<ReadModelSinks>();
+
 /** Cases whose history began before the local write keep the regular activity (see README, patched()). */
 const LOCAL_READ_MODEL_WRITE = 'read-model-local-write';
+/** Cases whose history began before the sink write every snapshot by local activity (see README, patched()). */
+const READ_MODEL_SINK = 'read-model-sink';
 /** Cases whose history began before this restart their timer after every change, as they did then. */
 const KEEP_TIMER_WHILE_DATE_HOLDS = 'keep-timer-while-date-holds';
 
@@ -157,24 +167,40 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
     if (rejectPolicy(policy) === null) acceptPolicy(policy);
   });
 
+  const needsNewRun = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > maxHistoryEvents;
   // The read model follows the newest timeline; writes coalesce and retry without holding up the timers.
+  let rewrite = false;
+  let writing = false;
+  setHandler(readModelWriteFailedSignal, () => {
+    rewrite = true;
+  });
+  const readModelCurrent = () => written === revision && !rewrite && !writing;
   void (async () => {
     for (;;) {
-      await condition(() => written < revision);
+      await condition(() => written < revision || rewrite);
       const snapshot = { workflowId: workflowInfo().workflowId, revision, timeline };
-      const inTask = patched(LOCAL_READ_MODEL_WRITE) && (await recordCaseSnapshotInTask(snapshot).then(() => true, () => false));
+      const lastOfRun = timeline.status === 'closed' || needsNewRun();
+      if (!rewrite && !lastOfRun && patched(READ_MODEL_SINK)) {
+        readModel.write(snapshot);
+        written = snapshot.revision;
+        continue;
+      }
+      const retry = rewrite;
+      rewrite = false;
+      writing = true;
+      const inTask = !retry && patched(LOCAL_READ_MODEL_WRITE) && (await recordCaseSnapshotInTask(snapshot).then(() => true, () => false));
       if (!inTask) await recordCaseSnapshot(snapshot);
       written = snapshot.revision;
+      writing = false;
     }
   })();
 
   refresh();
   const keepTimer = patched(KEEP_TIMER_WHILE_DATE_HOLDS);
-  const needsNewRun = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > maxHistoryEvents;
   for (;;) {
     if (timeline.status === 'closed') break;
     if (needsNewRun()) {
-      await condition(() => allHandlersFinished() && written === revision);
+      await condition(() => allHandlersFinished() && readModelCurrent());
       await continueAsNew<typeof caseWorkflow>({
         facts,
         ruleSetId,
@@ -206,7 +232,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
     else timer.cancel();
   }
 
-  await condition(() => allHandlersFinished() && written === revision);
+  await condition(() => allHandlersFinished() && readModelCurrent());
   return { caseId: facts.caseId, closedOn: timeline.closedOn, closedReason: timeline.closedReason };
 }
 

@@ -1,4 +1,5 @@
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate, type Sinks } from '@temporalio/workflow';
+import type { CaseSnapshot } from '../activities/read-model';
 import { type CaseEvent, type CaseFacts, type PolicyRevision, type Timeline } from './domain/types';
 
 /** Messages of the case workflow, defined once and imported by the workflow and the API. */
@@ -52,6 +53,18 @@ export const caseEventSignal = defineSignal<[CaseEvent]>('caseEvent');
 /** Policy changes arrive by signal from the fan-out, or by update when the caller wants the result. */
 export const applyPolicyUpdate = defineUpdate<MessageResult, [PolicyRevision]>('applyPolicy');
 export const policyChangeSignal = defineSignal<[PolicyRevision]>('policyChange');
+
+/**
+ * The read model's fast path: the workflow hands each new snapshot to the worker, which writes it (in
+ * batches with other cases') before it completes the workflow task (activities/read-model-sink.ts). A
+ * write that fails is reported back by readModelWriteFailedSignal, and the case then writes its newest
+ * snapshot through a retrying activity.
+ */
+export interface ReadModelSinks extends Sinks {
+  readModel: { write(snapshot: CaseSnapshot): void };
+}
+/** Sent by the worker when it could not write a snapshot it was handed; carries that snapshot's revision. */
+export const readModelWriteFailedSignal = defineSignal<[revision: number]>('readModelWriteFailed');
 
 export const policyKey = (p: Pick<PolicyRevision, 'policyId' | 'revision'>): string => `${p.policyId}#${p.revision}`;
 

@@ -1,4 +1,4 @@
-import { writeCaseSnapshot } from '../../activities/read-model';
+import { writeCaseSnapshots } from '../../activities/read-model';
 import { createReports, type Reports } from '../../api/reports';
 import { createDb, type Db, migrate } from '../../platform/db';
 import { ruleSetById } from '../../workflows/domain/rules';
@@ -9,7 +9,7 @@ import { startPostgres, type TestPostgres } from '../support/servers';
 
 /**
  * Report figures against a cohort computed by hand. The read model is written exactly as the workflows
- * write it (writeCaseSnapshot with the engine's timeline); the figures are from domain.md's dates.
+ * write it (writeCaseSnapshots with the engine's timeline); the figures are from domain.md's dates.
  *
  * Suspension (pause of conversations) 2020-03-20..2020-05-26; asOf 2020-07-01.
  *   A  F 2020-01-06  first due 03-01  held 02-28 in person      on time
@@ -48,9 +48,9 @@ beforeAll(async () => {
     const facts: CaseFacts = { caseId: `R-${id}`, citizenRef: `REF-${id}`, municipality, firstAbsenceDay, employment: 'employee' };
     const timeline = computeTimeline(facts, events, policies, rules, asOf);
     // Written twice, and an older snapshot after the newer one: the read model must not change.
-    await writeCaseSnapshot(db, { workflowId: `wf-${id}`, revision: 2, timeline });
-    await writeCaseSnapshot(db, { workflowId: `wf-${id}`, revision: 2, timeline });
-    await writeCaseSnapshot(db, { workflowId: `wf-${id}`, revision: 1, timeline: computeTimeline(facts, [], [], rules, '2020-01-01') });
+    await writeCaseSnapshots(db, [{ workflowId: `wf-${id}`, revision: 2, timeline }]);
+    await writeCaseSnapshots(db, [{ workflowId: `wf-${id}`, revision: 2, timeline }]);
+    await writeCaseSnapshots(db, [{ workflowId: `wf-${id}`, revision: 1, timeline: computeTimeline(facts, [], [], rules, '2020-01-01') }]);
   }
 });
 

@@ -2,8 +2,11 @@ import { type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { type Express } from 'express';
-import { Worker } from '@temporalio/worker';
+import { type Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
+import { writeCaseSnapshots } from '../../activities/read-model';
+import { createReadModelSinks } from '../../activities/read-model-sink';
+import { createCaseWorker } from '../../worker/worker';
 import { createApp } from '../../api/app';
 import { createDb, type Db, migrate } from '../../platform/db';
 import { type Role } from '../../platform/config';
@@ -50,11 +53,13 @@ export async function startSystem(options: {
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   if (options.inProcessWorker !== false) {
-    worker = await Worker.create({
+    worker = await createCaseWorker({
       connection: env.nativeConnection,
+      namespace: 'default',
       taskQueue: options.taskQueue,
       workflowBundle: await bundleCaseWorkflows(),
       activities: createActivities({ db, logger, client: env.client }),
+      sinks: createReadModelSinks({ write: (snapshots) => writeCaseSnapshots(db, snapshots), client: env.client, logger }),
     });
     running = worker.run();
   }

@@ -4,6 +4,8 @@ import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { type CaseSnapshot } from '../../activities';
+import { createReadModelSinks } from '../../activities/read-model-sink';
+import { createLogger } from '../../platform/logger';
 import { type caseWorkflow } from '../../workflows';
 import { addDays, copenhagenDate, endOfMonth } from '../../workflows/domain/dates';
 import { type CaseEvent, type CaseFacts, type Deadline, type PolicyRevision, type Timeline } from '../../workflows/domain/types';
@@ -25,7 +27,10 @@ import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
 let env: TestWorkflowEnvironment;
 let worker: Worker;
 let running: Promise<void>;
-const snapshots: CaseSnapshot[] = [];
+/** Every snapshot written, by the sink (the fast path) or by an activity (the last of a run, or a rewrite). */
+const snapshots: (CaseSnapshot & { via: 'sink' | 'activity' })[] = [];
+/** Cases whose sink writes fail, as when Postgres is down. */
+const failingSinkWrites = new Set<string>();
 const taskQueue = 'case-workflow-tests';
 let caseNumber = 0;
 
@@ -37,9 +42,17 @@ beforeAll(async () => {
     workflowBundle: await bundleCaseWorkflows(),
     activities: {
       async recordCaseSnapshot(snapshot: CaseSnapshot) {
-        snapshots.push(snapshot);
+        snapshots.push({ ...snapshot, via: 'activity' });
       },
     },
+    sinks: createReadModelSinks({
+      async write(batch) {
+        if (batch.some((s) => failingSinkWrites.has(s.workflowId))) throw new Error('connection refused');
+        snapshots.push(...batch.map((s) => ({ ...s, via: 'sink' as const })));
+      },
+      client: env.client,
+      logger: createLogger('error'),
+    }),
   });
   running = worker.run();
 });
@@ -146,7 +159,9 @@ test('category 2 over 52 weeks: conversations every 4 weeks, a missed one, an ex
   const mine = snapshots.filter((s) => s.workflowId === handle.workflowId);
   expect(mine.length).toBeGreaterThan(5);
   expect(mine.map((s) => s.revision)).toEqual([...mine.map((s) => s.revision)].sort((a, b) => a - b));
-  expect(mine[mine.length - 1]!.timeline.status).toBe('closed');
+  expect(mine[mine.length - 1]).toMatchObject({ via: 'activity', timeline: { status: 'closed' } });
+  // Every change but the last went by the sink: no activity, and no marker, in the case's history.
+  expect(mine.slice(0, -1).every((s) => s.via === 'sink')).toBe(true);
 });
 
 test('category 3 over 52 weeks: rehabilitation team within 28 days, then job clarification ends the case', async () => {
@@ -328,6 +343,32 @@ test('a long case continues as new and keeps its events, policies and seen ids',
   expect(byId(repeat.timeline, 'first-conversation').dueDate).toBe(addDays(F, 55));
   await report(handle, { type: 'recovered' });
   await handle.result();
+});
+
+test('a snapshot the worker could not write comes back to the case, which writes its newest through the activity', async () => {
+  const { handle } = await openCase();
+  await env.sleep('3 days');
+  failingSinkWrites.add(handle.workflowId);
+  const t = (await report(handle, { type: 'categorized', category: 2 })).timeline;
+  const { EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, EVENT_TYPE_ACTIVITY_TASK_COMPLETED } = temporal.api.enums.v1.EventType;
+  const history = async () => (await handle.fetchHistory()).events ?? [];
+  for (let tries = 0; tries < 100 && !(await history()).some((e) => e.eventType === EVENT_TYPE_ACTIVITY_TASK_COMPLETED); tries++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const events = await history();
+  const signals = events.filter((e) => e.eventType === EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED).map((e) => e.workflowExecutionSignaledEventAttributes!.signalName);
+  expect(signals).toEqual(['readModelWriteFailed']);
+  const mine = snapshots.filter((s) => s.workflowId === handle.workflowId);
+  const rewritten = mine.filter((s) => s.via === 'activity');
+  expect(rewritten).toHaveLength(1);
+  // The change whose sink write failed (one after the last the sink wrote) is the one the activity wrote.
+  expect(rewritten[0]!.revision).toBe(Math.max(...mine.filter((s) => s.via === 'sink').map((s) => s.revision)) + 1);
+  expect(rewritten[0]!.timeline).toEqual(t);
+
+  // Once writes succeed again, the next change goes by the sink.
+  failingSinkWrites.delete(handle.workflowId);
+  await report(handle, { type: 'certificate-requested' });
+  expect(snapshots.filter((s) => s.workflowId === handle.workflowId).at(-1)).toMatchObject({ via: 'sink', revision: rewritten[0]!.revision + 1 });
 });
 
 function daysBetweenDates(from: string, to: string): number {
