@@ -16,6 +16,8 @@ export interface ReadModelSinkDeps {
   maxBatch?: number;
   /** Statements in flight at once; snapshots arriving meanwhile wait and go together in the next one. */
   maxInFlight?: number;
+  /** How long a snapshot waits for others to share its statement (each case's task waits that much longer). */
+  lingerMs?: number;
 }
 
 /**
@@ -38,8 +40,9 @@ export function createReadModelSinks({
   writeTimeoutMs = 5_000,
   maxBatch = 200,
   maxInFlight = 2,
+  lingerMs = 5,
 }: ReadModelSinkDeps): InjectedSinks<ReadModelSinks> {
-  const enqueue = groupCommit(write, maxBatch, maxInFlight);
+  const enqueue = groupCommit(write, { maxBatch, maxInFlight, lingerMs });
   return {
     readModel: {
       write: {
@@ -79,13 +82,20 @@ async function reportFailure(client: Client, workflowId: string, revision: numbe
 }
 
 /**
- * Batches concurrent writes: the first write goes at once; writes that arrive while maxInFlight statements
- * run wait and go together in the next one. Each caller's promise settles with its batch.
+ * Batches concurrent writes (group commit): a write waits up to lingerMs for others, then they go in one
+ * call; writes that arrive while maxInFlight calls run wait and go together in the next. Each caller's
+ * promise settles with its batch.
  */
-export function groupCommit<T>(write: (batch: T[]) => Promise<void>, maxBatch: number, maxInFlight: number): (item: T) => Promise<void> {
+export function groupCommit<T>(
+  write: (batch: T[]) => Promise<void>,
+  { maxBatch, maxInFlight, lingerMs }: { maxBatch: number; maxInFlight: number; lingerMs: number },
+): (item: T) => Promise<void> {
   const waiting: { item: T; settle: (error?: unknown) => void }[] = [];
   let inFlight = 0;
-  const pump = () => {
+  let lingering: NodeJS.Timeout | undefined;
+  const flush = () => {
+    clearTimeout(lingering);
+    lingering = undefined;
     while (inFlight < maxInFlight && waiting.length > 0) {
       const batch = waiting.splice(0, maxBatch);
       inFlight++;
@@ -96,14 +106,15 @@ export function groupCommit<T>(write: (batch: T[]) => Promise<void>, maxBatch: n
         )
         .finally(() => {
           inFlight--;
-          pump();
+          flush();
         });
     }
   };
   return (item) =>
     new Promise<void>((resolve, reject) => {
       waiting.push({ item, settle: (error) => (error === undefined ? resolve() : reject(error)) });
-      pump();
+      if (waiting.length >= maxBatch || lingerMs <= 0) flush();
+      else lingering ??= setTimeout(flush, lingerMs);
     });
 }
 

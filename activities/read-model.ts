@@ -75,6 +75,7 @@ export async function writeCaseSnapshots(db: Db, snapshots: readonly CaseSnapsho
      )
      SELECT 1`,
     [JSON.stringify([...newest.values()].map(snapshotRow))],
+    { name: 'write-case-snapshots' },
   );
 }
 

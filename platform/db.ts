@@ -5,7 +5,11 @@ import { Pool, type PoolClient, type QueryResultRow } from 'pg';
 
 /** The one module that owns the Postgres pool. All SQL goes through here, always parameterised. */
 export interface Db {
-  query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[]): Promise<R[]>;
+  /**
+   * A named query is parsed and planned once per connection and then reused: for statements run very
+   * often (the read model's write), where planning would cost more than executing.
+   */
+  query<R extends QueryResultRow = QueryResultRow>(text: string, params?: unknown[], options?: { name?: string }): Promise<R[]>;
   transaction<T>(work: (tx: PoolClient) => Promise<T>): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -21,8 +25,8 @@ export function createDb(databaseUrl: string, options: { max?: number } = {}): D
   // An idle client losing its server (Postgres restarted) must not crash the process.
   pool.on('error', () => undefined);
   return {
-    async query(text, params) {
-      const result = await pool.query(text, params);
+    async query(text, params, options) {
+      const result = options?.name ? await pool.query({ name: options.name, text, values: params }) : await pool.query(text, params);
       return result.rows;
     },
     async transaction(work) {
