@@ -76,6 +76,16 @@ async function main(): Promise<void> {
     scope: { type: 'all' },
     effects: [{ type: 'pauseDeadlines' }],
   });
+  const appliedPer5s = async (policyId: string, since: number) => {
+    const rows = await db.query<{ bucket: number; n: string }>(
+      `SELECT floor(extract(epoch FROM applied_at - to_timestamp($2 / 1000.0)) / 5)::int AS bucket, count(*) AS n
+       FROM case_policies WHERE policy_id = $1 GROUP BY 1 ORDER BY 1`,
+      [policyId, since],
+    );
+    const counts = Array.from({ length: Math.max(0, ...rows.map((r) => r.bucket + 1)) }, () => 0);
+    for (const r of rows) counts[r.bucket] = Number(r.n);
+    return counts;
+  };
   const applied = (policyId: string) => count('SELECT count(*) AS n FROM case_policies WHERE policy_id = $1', [policyId]);
 
   say('Fan-out through the API ...');
@@ -98,6 +108,7 @@ async function main(): Promise<void> {
   say(`  all ${CASES} cases applied it after ${fanoutSeconds.toFixed(1)} s (all signalled after ${signalSeconds.toFixed(1)} s)`);
   const fanoutCpu = cpuUsed(cpu, stack.cpuSeconds());
   say(`  CPU seconds used: ${fanoutCpu}`);
+  say(`  cases applied per 5 s: ${(await appliedPer5s('bench-fanout', started)).join(' ')}`);
 
   let bareSeconds = NaN;
   let bareCpu = 'skipped (--bare 0)';
