@@ -1,0 +1,71 @@
+import { writeCaseSnapshots } from '../../activities/read-model';
+import { createDb, type Db, migrate } from '../../platform/db';
+import { ruleSetById } from '../../workflows/domain/rules';
+import { computeTimeline } from '../../workflows/domain/timeline';
+import { type CaseEvent, type CaseFacts } from '../../workflows/domain/types';
+import { suspension2020 as suspension } from '../support/fixtures';
+import { startPostgres, type TestPostgres } from '../support/servers';
+
+/**
+ * The worker writes many cases' snapshots in one statement (activities/read-model-sink.ts). A batch must
+ * leave each case exactly as its newest snapshot says, whatever else the batch holds.
+ */
+let pg: TestPostgres;
+let db: Db;
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  db = createDb(pg.url);
+  await migrate(db);
+});
+
+afterAll(async () => {
+  await db?.close();
+  await pg?.cleanup();
+});
+
+const rules = ruleSetById('2020');
+const suspension2020 = suspension();
+const facts = (caseId: string, municipality: string): CaseFacts => ({ caseId, citizenRef: `REF-${caseId}`, municipality, firstAbsenceDay: '2020-02-10', employment: 'employee' });
+const deadlinesOf = (caseId: string) =>
+  db.query<{ deadline_id: string; status: string; due_date: string | null }>(
+    'SELECT deadline_id, status, due_date::text FROM deadlines WHERE case_id = $1 ORDER BY deadline_id',
+    [caseId],
+  );
+const expected = (t: ReturnType<typeof computeTimeline>) =>
+  t.deadlines.map((d) => ({ deadline_id: d.id, status: d.status, due_date: d.dueDate })).sort((a, b) => a.deadline_id.localeCompare(b.deadline_id));
+
+test('a batch writes each case as its newest snapshot, its policies once, and leaves newer rows alone', async () => {
+  const held: CaseEvent[] = [{ eventId: 'c1', type: 'conversation-held', occurredOn: '2020-02-25', mode: 'phone' }];
+  const a1 = computeTimeline(facts('B-1', '101'), [], [], rules, '2020-02-20');
+  const a2 = computeTimeline(facts('B-1', '101'), held, [], rules, '2020-03-01');
+  const a3 = computeTimeline(facts('B-1', '101'), held, [suspension2020], rules, '2020-04-01');
+  const b1 = computeTimeline(facts('B-2', '751'), [], [suspension2020], rules, '2020-04-01');
+  // B-1's newest (3) comes first and an older one (2) after it, in the same batch; B-2 shares the batch.
+  await writeCaseSnapshots(db, [
+    { workflowId: 'wf-B-1', revision: 3, timeline: a3 },
+    { workflowId: 'wf-B-2', revision: 1, timeline: b1 },
+    { workflowId: 'wf-B-1', revision: 2, timeline: a2 },
+  ]);
+  expect(await db.query('SELECT case_id, revision, municipality FROM cases ORDER BY case_id')).toEqual([
+    { case_id: 'B-1', revision: 3, municipality: '101' },
+    { case_id: 'B-2', revision: 1, municipality: '751' },
+  ]);
+  expect(await deadlinesOf('B-1')).toEqual(expected(a3));
+  expect(await deadlinesOf('B-2')).toEqual(expected(b1));
+  // The snapshots differ where it matters: in the newest, the suspension has paused the next conversation.
+  const statuses = (t: typeof a3) => Object.fromEntries(t.deadlines.map((d) => [d.id, d.status]));
+  expect(statuses(a3)).toEqual({ 'first-conversation': 'met', 'follow-up-conversation-1': 'paused', 'reassessment-1': 'pending' });
+  expect(statuses(a2)).toEqual({ 'first-conversation': 'met', 'follow-up-conversation-1': 'pending', 'reassessment-1': 'pending' });
+
+  // A later batch with B-1's older snapshot and the same policy again changes nothing for B-1.
+  await writeCaseSnapshots(db, [{ workflowId: 'wf-B-1', revision: 1, timeline: a1 }]);
+  expect(await deadlinesOf('B-1')).toEqual(expected(a3));
+  expect(await db.query(`SELECT case_id, policy_id, revision FROM case_policies ORDER BY case_id`)).toEqual([
+    { case_id: 'B-1', policy_id: suspension2020.policyId, revision: suspension2020.revision },
+    { case_id: 'B-2', policy_id: suspension2020.policyId, revision: suspension2020.revision },
+  ]);
+
+  // An empty batch is no statement at all.
+  await expect(writeCaseSnapshots(db, [])).resolves.toBeUndefined();
+});
