@@ -24,6 +24,7 @@ export const ENVIRONMENT_VARIABLES = {
   LOG_LEVEL: 'debug | info | warn | error',
   WORKER_METRICS_PORT: "port of the worker's Prometheus endpoint (Temporal SDK metrics); off when unset",
   WORKER_MAX_CACHED_WORKFLOWS: 'cases the worker keeps in memory between their tasks; as many as fit the heap when unset',
+  WORKER_WORKFLOW_THREADS: 'threads that run workflow code in the worker (1-16, default 2)',
 } as const;
 
 export type EnvironmentVariable = keyof typeof ENVIRONMENT_VARIABLES;
@@ -68,6 +69,7 @@ const schema = z
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(1_000_000).optional(),
+    WORKER_WORKFLOW_THREADS: z.coerce.number().int().min(1).max(16).default(2),
   })
   .refine((c) => Boolean(c.TEMPORAL_TLS_CERT_PATH) === Boolean(c.TEMPORAL_TLS_KEY_PATH), {
     message: 'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together',
@@ -119,6 +121,7 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   workerMetricsPort?: number;
   workerMaxCachedWorkflows?: number;
+  workerWorkflowThreads: number;
 }
 
 export class ConfigError extends Error {
@@ -174,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: c.LOG_LEVEL,
     workerMetricsPort: c.WORKER_METRICS_PORT,
     workerMaxCachedWorkflows: c.WORKER_MAX_CACHED_WORKFLOWS,
+    workerWorkflowThreads: c.WORKER_WORKFLOW_THREADS,
   };
 }
 

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     activities: createActivities({ db, logger, client }),
     sinks: createReadModelSinks({ write: (snapshots) => writeCaseSnapshots(db, snapshots), client, logger }),
     maxCachedWorkflows: config.workerMaxCachedWorkflows,
+    workflowThreads: config.workerWorkflowThreads,
   });
   logger.info('worker started', { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, address: config.temporal.address });
   // Worker.run() returns after SIGINT or SIGTERM, once in-flight tasks are done.

@@ -22,6 +22,7 @@ test('defaults fill everything but the database', () => {
     fanoutSignalsPerSecond: 2000,
     logLevel: 'info',
     workerMetricsPort: undefined,
+    workerWorkflowThreads: 2,
   });
 });
 
@@ -68,4 +69,10 @@ test('the worker keeps as many cases as fit its heap, unless told a number', () 
   expect(problemsOf({ DATABASE_URL: 'postgres://x/y', WORKER_MAX_CACHED_WORKFLOWS: '1' })).toEqual([
     expect.stringMatching(/^WORKER_MAX_CACHED_WORKFLOWS: .*2/),
   ]);
+});
+
+test('workflow code runs on two threads unless told otherwise', () => {
+  expect(loadConfig({ DATABASE_URL: 'postgres://x/y' }).workerWorkflowThreads).toBe(2);
+  expect(loadConfig({ DATABASE_URL: 'postgres://x/y', WORKER_WORKFLOW_THREADS: '4' }).workerWorkflowThreads).toBe(4);
+  expect(problemsOf({ DATABASE_URL: 'postgres://x/y', WORKER_WORKFLOW_THREADS: '0' })).toEqual([expect.stringMatching(/^WORKER_WORKFLOW_THREADS: .*1/)]);
 });
