@@ -44,9 +44,9 @@ export function workflowBundleOptions(): Pick<BundleOptions, 'workflowsPath' | '
 
 /**
  * Workflow code runs in worker threads, the SDK's default being one. With one, a 10,000-case fan-out left
- * the machine's two cores 12% idle and the workflow thread itself idle about half the time, while tasks
- * queued on the server: the pipeline, not the CPU, set the pace. With two threads the same fan-out used the
- * cores fully and took 77 s instead of 86 s (bench:fanout). WORKER_WORKFLOW_THREADS overrides it.
+ * the workflow thread idle about half the time while tasks queued on the server. Two threads keep the
+ * cores busy: 80 s instead of 82 s on two cores (bench:fanout), and 77 s instead of 86 s where the server
+ * had more room (its per-read search-attribute refresh off). WORKER_WORKFLOW_THREADS overrides it.
  */
 export const DEFAULT_WORKFLOW_THREADS = 2;
 
