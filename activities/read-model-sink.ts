@@ -1,6 +1,7 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { type InjectedSinks } from '@temporalio/worker';
 import { type Logger } from '../platform/logger';
+import { within } from '../platform/within';
 import { readModelWriteFailedSignal, type ReadModelSinks } from '../workflows/messages';
 import { type CaseSnapshot } from './read-model';
 
@@ -48,7 +49,7 @@ export function createReadModelSinks({
       write: {
         async fn(info, snapshot) {
           try {
-            await withTimeout(enqueue(snapshot), writeTimeoutMs);
+            await within(writeTimeoutMs, enqueue(snapshot), `not written within ${writeTimeoutMs} ms`);
           } catch (error) {
             logger.warn('read model write failed; the case will write it through an activity', {
               workflowId: info.workflowId,
@@ -116,12 +117,4 @@ export function groupCommit<T>(
       if (waiting.length >= maxBatch || lingerMs <= 0) flush();
       else lingering ??= setTimeout(flush, lingerMs);
     });
-}
-
-function withTimeout(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not written within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

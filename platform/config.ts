@@ -5,6 +5,9 @@ import { z } from 'zod';
  * Every setting of the worker and API processes, read once from the environment, validated and typed.
  * docker-compose.yml and the README's configuration table use exactly these names (a test checks it).
  */
+/** Threads that run workflow code in the worker unless WORKER_WORKFLOW_THREADS says otherwise (see worker/worker.ts). */
+export const DEFAULT_WORKFLOW_THREADS = 2;
+
 export const ENVIRONMENT_VARIABLES = {
   TEMPORAL_ADDRESS: 'host:port of the Temporal frontend',
   TEMPORAL_NAMESPACE: 'Temporal namespace the cases live in',
@@ -69,7 +72,7 @@ const schema = z
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(1_000_000).optional(),
-    WORKER_WORKFLOW_THREADS: z.coerce.number().int().min(1).max(16).default(2),
+    WORKER_WORKFLOW_THREADS: z.coerce.number().int().min(1).max(16).default(DEFAULT_WORKFLOW_THREADS),
   })
   .refine((c) => Boolean(c.TEMPORAL_TLS_CERT_PATH) === Boolean(c.TEMPORAL_TLS_KEY_PATH), {
     message: 'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together',

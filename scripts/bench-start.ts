@@ -2,7 +2,7 @@ import http from 'node:http';
 import { addDays, copenhagenDate } from '../workflows/domain/dates';
 import { caseWorkflowId, type CaseWorkflowInput } from '../workflows/messages';
 import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
-import { abort, type BenchStack, cpuDelta, type CpuSeconds, option, percentile, say, sleep, startBenchStack } from './bench-support';
+import { abort, type BenchStack, cpuDelta, type CpuSeconds, nodeArgsFrom, option, percentile, say, sleep, startBenchStack } from './bench-support';
 
 /**
  * npm run bench:start -- [--cases 2000] [--concurrency 50] [--warmup 200]
@@ -53,8 +53,8 @@ async function main(): Promise<void> {
   const stack = await startBenchStack({
     temporal: true,
     apiProcess: true,
-    apiNodeArgs: (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter(Boolean),
-    workerNodeArgs: (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    apiNodeArgs: nodeArgsFrom('BENCH_API_NODE_ARGS'),
+    workerNodeArgs: nodeArgsFrom('BENCH_WORKER_NODE_ARGS'),
   });
   const today = copenhagenDate(Date.now());
   const facts = (prefix: string, i: number) => ({

@@ -46,6 +46,11 @@ export interface CpuSeconds {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const say = (text: string) => process.stdout.write(`${text}\n`);
 
+/** Node flags for a process the bench starts, from an environment variable (space-separated). */
+export function nodeArgsFrom(variable: string): string[] {
+  return (process.env[variable] ?? '').split(' ').filter(Boolean);
+}
+
 export function option(name: string, fallback: number): number {
   const args = process.argv.slice(2);
   const at = args.indexOf(`--${name}`);

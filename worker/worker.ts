@@ -1,6 +1,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { type BundleOptions, type InjectedSinks, type NativeConnection, Worker } from '@temporalio/worker';
 import { type CaseActivities } from '../activities';
+import { DEFAULT_WORKFLOW_THREADS } from '../platform/config';
 import { type ReadModelSinks } from '../workflows/messages';
 
 export interface CaseWorkerOptions {
@@ -43,14 +44,13 @@ export function workflowBundleOptions(): Pick<BundleOptions, 'workflowsPath' | '
 }
 
 /**
+ * The worker that runs case workflows and their activities.
+ *
  * Workflow code runs in worker threads, the SDK's default being one. With one, a 10,000-case fan-out left
  * the workflow thread idle about half the time while tasks queued on the server. Two threads keep the
  * cores busy: 80 s instead of 82 s on two cores (bench:fanout), and 77 s instead of 86 s where the server
  * had more room (its per-read search-attribute refresh off). WORKER_WORKFLOW_THREADS overrides it.
  */
-export const DEFAULT_WORKFLOW_THREADS = 2;
-
-/** The worker that runs case workflows and their activities. */
 export function createCaseWorker(options: CaseWorkerOptions): Promise<Worker> {
   const { workflowsPath, preloadModules } = workflowBundleOptions();
   return Worker.create({

@@ -1,12 +1,10 @@
 import { Router } from 'express';
+import { within } from '../../platform/within';
 
 export interface ReadinessChecks {
   temporal: () => Promise<void>;
   postgres: () => Promise<void>;
 }
-
-const within = <T>(ms: number, work: Promise<T>): Promise<T> =>
-  Promise.race([work, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms).unref())]);
 
 /** /healthz: the process is up. /readyz: Temporal and Postgres answer (503 naming what does not). */
 export function healthRouter(checks: ReadinessChecks): Router {
