@@ -12,10 +12,24 @@ COPY platform ./platform
 COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev
 
+# The SDK's native bridge with patches/ applied, as scripts/lib/tools.sh builds it outside Docker.
+FROM rust:1.95-bookworm AS bridge
+RUN apt-get update && apt-get install -y --no-install-recommends protobuf-compiler && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY --from=build /app/node_modules/@temporalio/core-bridge ./core-bridge
+COPY patches ./patches
+RUN rm -rf core-bridge/releases \
+ && for p in patches/sdk-core-*.patch; do patch -s -p1 -d core-bridge < "$p"; done \
+ && cd core-bridge && cargo build --release --locked \
+ && mkdir -p /out && cp target/release/libtemporal_sdk_typescript_bridge.so /out/index.node
+
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
+COPY --from=bridge /out/index.node /tmp/index.node
+RUN target="$(uname -m)-unknown-linux-gnu" \
+ && mv /tmp/index.node "node_modules/@temporalio/core-bridge/releases/$target/index.node"
 COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 COPY package.json ./

@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/tools.sh
 ensure_node_modules
+ensure_core_bridge
 ensure_temporal_cli
 ensure_test_server
 echo "==> Lint" >&2

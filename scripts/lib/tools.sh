@@ -2,6 +2,7 @@
 # Obtains the real servers without Docker, once per machine, into a cache outside the clone keyed by
 # version: the Temporal CLI (dev server + Web UI) built from Go modules, and the Java time-skipping
 # test server from Maven Central. Exports TEMPORAL_CLI_PATH and TEMPORAL_TEST_SERVER_PATH.
+# It also builds the SDK's native bridge with the patches in patches/ (ensure_core_bridge).
 
 TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-1.5.1}"
 TEMPORAL_TEST_SERVER_VERSION="${TEMPORAL_TEST_SERVER_VERSION:-1.31.0}"
@@ -131,4 +132,65 @@ ensure_node_modules() {
   # (@swc/core-darwin-*, ...), which npm ci rejects; npm install keeps the locked versions all the same.
   npm install --no-audit --no-fund >&2
   cp package-lock.json "$stamp"
+}
+
+# The SDK's native bridge (Rust, @temporalio/core-bridge) with the patches in patches/, built once per
+# machine with cargo and keyed by the package's version and the patches' digest, then put in place of the
+# prebuilt module in node_modules (again after every npm install). See patches/*.patch for why.
+build_core_bridge() {
+  local src="$1" dest="$2" tmp="$2.tmp.$$"
+  [ -f "$dest/index.node" ] && return 0
+  echo "==> Building the SDK's native bridge with patches/ into $dest (first time only, about 15 minutes)" >&2
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  local started=$SECONDS
+  cp -r "$src" "$tmp/core-bridge"
+  rm -rf "$tmp/core-bridge/releases"
+  local patch
+  for patch in patches/sdk-core-*.patch; do
+    patch -s -p1 -d "$tmp/core-bridge" <"$patch" >&2 || { rm -rf "$tmp"; tools_die "patch $patch does not apply to $src"; }
+  done
+  # Core's build compiles Temporal's protobuf definitions and needs protoc: the one packaged on crates.io.
+  local protoc="${PROTOC:-}"
+  if [ -z "$protoc" ]; then
+    mkdir -p "$tmp/protoc/src"
+    cat >"$tmp/protoc/Cargo.toml" <<'TOML'
+[package]
+name = "find-protoc"
+version = "0.0.0"
+edition = "2021"
+
+[dependencies]
+protoc-bin-vendored = "=3.2.0"
+TOML
+    echo 'fn main() { println!("{}", protoc_bin_vendored::protoc_bin_path().unwrap().display()); }' >"$tmp/protoc/src/main.rs"
+    protoc="$(cd "$tmp/protoc" && cargo run -q --release)" || { rm -rf "$tmp"; tools_die "fetching protoc (crate protoc-bin-vendored) with cargo failed"; }
+  fi
+  if ! (cd "$tmp/core-bridge" && PROTOC="$protoc" CARGO_TARGET_DIR="$tmp/target" cargo build --release --locked >&2); then
+    rm -rf "$tmp"
+    tools_die "building the SDK's native bridge with cargo failed (see above)"
+  fi
+  mkdir -p "$tmp/out"
+  cp "$tmp/target/release/libtemporal_sdk_typescript_bridge.so" "$tmp/out/index.node"
+  rm -rf "$dest" && mv "$tmp/out" "$dest" && rm -rf "$tmp"
+  echo "==> Native bridge built in $((SECONDS - started)) s" >&2
+}
+
+ensure_core_bridge() {
+  local pkg="node_modules/@temporalio/core-bridge"
+  local installed="$pkg/releases/x86_64-unknown-linux-gnu/index.node"
+  if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
+    echo "note: patches/ are built for Linux x86_64 only; this machine runs the SDK's prebuilt bridge" >&2
+    return 0
+  fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "warning: cargo is not on PATH, so the worker runs the SDK's prebuilt bridge without patches/" \
+      "(correct, but slower with thousands of cached cases). Install Rust (rustup) to build it." >&2
+    return 0
+  fi
+  local version digest
+  version="$(node -p "require('./$pkg/package.json').version")"
+  digest="$(cat patches/sdk-core-*.patch | sha256sum | cut -c1-12)"
+  local dest="$SFE_TOOLS_DIR/temporal-core-bridge-$version-$digest"
+  with_tool_lock core-bridge build_core_bridge "$pkg" "$dest"
+  cmp -s "$dest/index.node" "$installed" || cp "$dest/index.node" "$installed"
 }

@@ -7,6 +7,7 @@ import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { workflowBundleOptions } from '../../worker/worker';
+import { devServerDynamicConfigArgs } from '../../platform/dev-server';
 import { type LocalPostgres, startLocalPostgres } from '../../platform/local-postgres';
 import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 
@@ -70,7 +71,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   };
 }
 
-/** The Temporal dev server (the real one, with visibility), with the case search attributes registered. */
+/** The Temporal dev server (the real one, with visibility), with the case search attributes registered and the settings `npm run dev` uses. */
 export async function startDevServer(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   return TestWorkflowEnvironment.createLocal({
@@ -79,6 +80,7 @@ export async function startDevServer(): Promise<TestWorkflowEnvironment> {
       ip: '127.0.0.1',
       port: await freePort(),
       searchAttributes: [...CASE_SEARCH_ATTRIBUTES],
+      extraArgs: devServerDynamicConfigArgs(),
       log: { format: 'pretty', level: 'error' },
     },
   });

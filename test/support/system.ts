@@ -20,6 +20,8 @@ import { bundleCaseWorkflows, startDevServer, startPostgres, type TestPostgres }
 export interface TestSystem {
   pg: TestPostgres;
   env: TestWorkflowEnvironment;
+  /** The in-process worker, unless `inProcessWorker: false`. */
+  worker?: Worker;
   db: Db;
   base: string;
   address: string;
@@ -44,6 +46,8 @@ export async function startSystem(options: {
   inProcessWorker?: boolean;
   fanoutSignalsPerSecond?: number;
   writeRatePerSecond?: number;
+  /** Cases the in-process worker keeps in memory (the worker's default otherwise). */
+  maxCachedWorkflows?: number;
 }): Promise<TestSystem> {
   const [pg, env] = await Promise.all([startPostgres(), startDevServer()]);
   const db = createDb(pg.url);
@@ -60,6 +64,7 @@ export async function startSystem(options: {
       workflowBundle: await bundleCaseWorkflows(),
       activities: createActivities({ db, logger, client: env.client }),
       sinks: createReadModelSinks({ write: (snapshots) => writeCaseSnapshots(db, snapshots), client: env.client, logger }),
+      maxCachedWorkflows: options.maxCachedWorkflows,
     });
     running = worker.run();
   }
@@ -82,6 +87,7 @@ export async function startSystem(options: {
   return {
     pg,
     env,
+    worker,
     db,
     base,
     address,
