@@ -64,24 +64,34 @@ export function createActivities({ db, logger, client, signalConcurrency = 64 }:
         pageSize,
         nextPageToken: pageToken ? Buffer.from(pageToken, 'base64') : undefined,
       });
-      const ids = (page.executions ?? []).map((e) => e.execution!.workflowId!);
+      const runs = (page.executions ?? []).map((e) => ({ workflowId: e.execution!.workflowId!, runId: e.execution!.runId! }));
       const state = { ...resumed };
       const minimumGapMs = 1_000 / Math.max(1, signalsPerSecond);
       let nextSlot = Date.now();
       let cursor = resumed.done;
       const settled = new Set<number>();
 
+      const signalRun = (workflowId: string, runId?: string) => client.workflow.getHandle(workflowId, runId).signal(policyChangeSignal, policy);
       const sendOne = async (index: number) => {
         // Bounded rate: each signal takes the next free time slot.
         const slot = Math.max(nextSlot, Date.now());
         nextSlot = slot + minimumGapMs;
         if (slot > Date.now()) await new Promise((r) => setTimeout(r, slot - Date.now()));
+        const { workflowId, runId } = runs[index]!;
         try {
-          await client.workflow.getHandle(ids[index]!).signal(policyChangeSignal, policy);
+          // To the run that was listed: the server then need not look up the case's current run.
+          await signalRun(workflowId, runId);
           state.signalled++;
         } catch (err) {
           if (!(err instanceof WorkflowNotFoundError)) throw err;
-          state.failed++; // the case closed after it was listed
+          try {
+            // That run ended after it was listed: the case continued as a new run, or it closed.
+            await signalRun(workflowId);
+            state.signalled++;
+          } catch (again) {
+            if (!(again instanceof WorkflowNotFoundError)) throw again;
+            state.failed++; // the case closed after it was listed
+          }
         }
         settled.add(index);
         // Everything below the first unsettled index is done; that is what a retry may skip.
@@ -89,17 +99,17 @@ export function createActivities({ db, logger, client, signalConcurrency = 64 }:
         context.heartbeat(state satisfies PageHeartbeat);
       };
 
-      const workers = Array.from({ length: Math.min(signalConcurrency, ids.length) }, async () => {
-        while (cursor < ids.length) {
+      const workers = Array.from({ length: Math.min(signalConcurrency, runs.length) }, async () => {
+        while (cursor < runs.length) {
           context.cancellationSignal.throwIfAborted();
           await sendOne(cursor++);
         }
       });
       await Promise.all(workers);
       const next = page.nextPageToken && page.nextPageToken.length > 0 ? Buffer.from(page.nextPageToken).toString('base64') : null;
-      logger.info('policy page signalled', { policyId: policy.policyId, revision: policy.revision, cases: ids.length, resumedAt: resumed.done });
+      logger.info('policy page signalled', { policyId: policy.policyId, revision: policy.revision, cases: runs.length, resumedAt: resumed.done });
       return {
-        matched: ids.length,
+        matched: runs.length,
         signalled: state.signalled,
         failed: state.failed,
         nextPageToken: next,

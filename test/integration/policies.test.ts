@@ -4,12 +4,14 @@ import { promisify } from 'node:util';
 import { type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
 import { createApp } from '../../api/app';
 import { type Role } from '../../platform/config';
 import { createLogger } from '../../platform/logger';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
-import { type PolicyRevision } from '../../workflows/domain/types';
-import { caseWorkflowId, INHERITED_POLICIES_MAX_AGE_MS, policyFanoutWorkflowId } from '../../workflows/messages';
+import { type CaseEvent, type PolicyRevision } from '../../workflows/domain/types';
+import { caseWorkflowId, INHERITED_POLICIES_MAX_AGE_MS, policyFanoutWorkflowId, reportEventUpdate } from '../../workflows/messages';
 import { eventually, startSystem, type TestSystem } from '../support/system';
 
 /** Policy changes through the API against the real dev server, worker and Postgres. */
@@ -249,4 +251,44 @@ test('re-sending through the ops CLI shows progress and applies nothing twice', 
   expect(after.body.fanouts.map((f: any) => f.kind).sort()).toEqual(['publish', 'resend']);
   const listed = await api('GET', '/api/v1/policy-changes');
   expect(listed.body.policies.find((p: any) => p.policyId === 'suspension-c')).toMatchObject({ revision: 1, applied: 2 });
+});
+
+test('a fan-out page that lists a run which has since ended signals the case as it is now: its new run, or counts it as closed', async () => {
+  const stamp = Date.now().toString(36);
+  const start = async (caseId: string) =>
+    system.env.client.workflow.start('caseWorkflow', {
+      workflowId: caseWorkflowId(caseId),
+      taskQueue: system.taskQueue,
+      args: [{ facts: { caseId, citizenRef: `REF-${caseId}`, municipality: '101', firstAbsenceDay: addDays(today(), -10), employment: 'employee' }, policies: [], maxHistoryEvents: 30 }],
+    });
+  const report = (handle: Awaited<ReturnType<typeof start>>, event: Record<string, unknown>) =>
+    handle.executeUpdate(reportEventUpdate, { args: [{ eventId: `${event.type}-${++n}`, occurredOn: today(), ...event } as CaseEvent] });
+
+  // One case continues as new after it was listed, another closes.
+  const moving = await start(`CAN-${stamp}`);
+  const closing = await start(`END-${stamp}`);
+  const listedRuns = [moving.firstExecutionRunId, closing.firstExecutionRunId];
+  for (let i = 0; i < 12 && (await moving.describe()).runId === moving.firstExecutionRunId; i++) {
+    await report(moving, { type: i % 2 ? 'certificate-received' : 'certificate-requested' });
+  }
+  expect((await moving.describe()).runId).not.toBe(moving.firstExecutionRunId);
+  await report(closing, { type: 'recovered' });
+  await closing.result();
+
+  const { signalPolicyPage } = createActivities({ db: system.db, logger: createLogger('error'), client: system.env.client });
+  const policy = pause(`moved-${stamp}`);
+  const result = await new MockActivityEnvironment().run(signalPolicyPage, {
+    policy,
+    query: `RunId IN (${listedRuns.map((r) => `'${r}'`).join(',')})`,
+    pageToken: null,
+    pageSize: 10,
+    signalsPerSecond: 100,
+  });
+  expect(result).toEqual({ matched: 2, signalled: 1, failed: 1, nextPageToken: null });
+  const applied = await eventually(
+    () => system.db.query<{ case_id: string }>(`SELECT case_id FROM case_policies WHERE policy_id = $1`, [policy.policyId]),
+    (rows) => rows.length > 0,
+    'the new run applied the policy',
+  );
+  expect(applied.map((r) => r.case_id)).toEqual([`CAN-${stamp}`]);
 });
