@@ -14,6 +14,8 @@ export interface CaseSnapshot {
  * unique keys: a retry, a replay or a late older snapshot changes nothing, because a case only moves
  * forward in revision (its deadlines are replaced only when the case row moved) and a (case, policy,
  * revision) pair is written once. Of several snapshots of one case in a batch, the newest is written.
+ * A deadline row is rewritten only when something in it changed, so its case_revision is the case's
+ * revision when the deadline last changed; a met conversation is not rewritten by every later change.
  */
 export async function writeCaseSnapshots(db: Db, snapshots: readonly CaseSnapshot[]): Promise<void> {
   const newest = new Map<string, CaseSnapshot>();
@@ -66,6 +68,10 @@ export async function writeCaseSnapshots(db: Db, snapshots: readonly CaseSnapsho
          kind = EXCLUDED.kind, due_date = EXCLUDED.due_date, original_due_date = EXCLUDED.original_due_date,
          status = EXCLUDED.status, met_on = EXCLUDED.met_on, days_late = EXCLUDED.days_late, mode = EXCLUDED.mode,
          policy_ids = EXCLUDED.policy_ids, case_open = EXCLUDED.case_open, case_revision = EXCLUDED.case_revision
+       WHERE (deadlines.kind, deadlines.due_date, deadlines.original_due_date, deadlines.status, deadlines.met_on,
+              deadlines.days_late, deadlines.mode, deadlines.policy_ids, deadlines.case_open)
+             IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.due_date, EXCLUDED.original_due_date, EXCLUDED.status,
+              EXCLUDED.met_on, EXCLUDED.days_late, EXCLUDED.mode, EXCLUDED.policy_ids, EXCLUDED.case_open)
      ),
      applied AS (
        INSERT INTO case_policies (case_id, policy_id, revision)

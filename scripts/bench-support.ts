@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../api/app';
 import { type Role } from '../platform/config';
 import { createDb, type Db, migrate } from '../platform/db';
-import { devServerDynamicConfigArgs, devServerGoEnv } from '../platform/dev-server';
+import { devServerDynamicConfigArgs, devServerGoEnv, workerCommand } from '../platform/dev-server';
 import { createLogger } from '../platform/logger';
 import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgres';
 import { searchAttributeCliArgs } from '../workflows/search-attributes';
@@ -111,7 +111,8 @@ export async function startBenchStack(options: {
     for (let i = 0; i < 120 && !connected; i++) connected = await Connection.connect({ address, connectTimeout: 1_000 }).catch(async () => (await sleep(500), undefined));
     if (!connected) throw new Error('the Temporal dev server did not start');
     connection = connected;
-    worker = spawn(process.execPath, [...(options.workerNodeArgs ?? []), path.join(root, 'dist', 'worker', 'main.js')], {
+    const niced = workerCommand(process.execPath, [...(options.workerNodeArgs ?? []), path.join(root, 'dist', 'worker', 'main.js')]);
+    worker = spawn(niced.command, niced.args, {
       env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: pgUrl, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });

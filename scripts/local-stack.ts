@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ROLES } from '../platform/config';
 import { createDb, migrate } from '../platform/db';
-import { devServerDynamicConfigArgs, devServerGoEnv } from '../platform/dev-server';
+import { devServerDynamicConfigArgs, devServerGoEnv, workerCommand } from '../platform/dev-server';
 import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgres';
 import { searchAttributeCliArgs } from '../workflows/search-attributes';
 
@@ -109,6 +109,8 @@ function developmentKeys(): Record<string, string> {
 
 async function main(): Promise<void> {
   if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: start the stack with `npm run dev`, which builds the Temporal CLI');
+  // Checked before anything starts: the worker runs below the dev server's CPU priority (platform/dev-server.ts).
+  const worker = workerCommand(process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], env);
   process.once('SIGINT', () => void shutdown(0));
   process.once('SIGTERM', () => void shutdown(0));
   for (const [port, what] of [
@@ -158,7 +160,7 @@ async function main(): Promise<void> {
   };
   const workerMetricsPort = Number(env.WORKER_METRICS_PORT ?? 9464);
   const workerMetrics = (await portFree(workerMetricsPort)) ? workerMetricsPort : null;
-  start('worker', process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], {
+  start('worker', worker.command, worker.args, {
     ...roleEnv,
     ...(workerMetrics ? { WORKER_METRICS_PORT: String(workerMetrics) } : {}),
   });

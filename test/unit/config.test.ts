@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from '../../platform/config';
 import { defaultCaseCacheSize } from '../../worker/worker';
+import { workerCommand } from '../../platform/dev-server';
 
 const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
   try {
@@ -75,4 +76,13 @@ test('workflow code runs on two threads unless told otherwise', () => {
   expect(loadConfig({ DATABASE_URL: 'postgres://x/y' }).workerWorkflowThreads).toBe(2);
   expect(loadConfig({ DATABASE_URL: 'postgres://x/y', WORKER_WORKFLOW_THREADS: '4' }).workerWorkflowThreads).toBe(4);
   expect(problemsOf({ DATABASE_URL: 'postgres://x/y', WORKER_WORKFLOW_THREADS: '0' })).toEqual([expect.stringMatching(/^WORKER_WORKFLOW_THREADS: .*1/)]);
+});
+
+test('next to the dev server the worker starts at nice 10, or as SFE_WORKER_NICENESS says', () => {
+  const args = ['dist/worker/main.js'];
+  expect(workerCommand('/usr/bin/node', args, {})).toEqual({ command: 'nice', args: ['-n', '10', '/usr/bin/node', 'dist/worker/main.js'] });
+  expect(workerCommand('/usr/bin/node', args, { SFE_WORKER_NICENESS: '5' })).toEqual({ command: 'nice', args: ['-n', '5', '/usr/bin/node', 'dist/worker/main.js'] });
+  expect(workerCommand('/usr/bin/node', args, { SFE_WORKER_NICENESS: '0' })).toEqual({ command: '/usr/bin/node', args });
+  expect(() => workerCommand('/usr/bin/node', args, { SFE_WORKER_NICENESS: '25' })).toThrow('SFE_WORKER_NICENESS must be a whole number from 0 to 19, not "25"');
+  expect(() => workerCommand('/usr/bin/node', args, { SFE_WORKER_NICENESS: 'low' })).toThrow('SFE_WORKER_NICENESS must be a whole number from 0 to 19, not "low"');
 });
