@@ -165,6 +165,14 @@ async function main(): Promise<void> {
     ...(workerMetrics ? { WORKER_METRICS_PORT: String(workerMetrics) } : {}),
   });
   start('api', process.execPath, [path.join(root, 'dist', 'api', 'main.js')], roleEnv);
+  // The addresses are printed once the API answers ready, so a client started on seeing them (npm run
+  // demo:2020) does not find the port still closed.
+  let ready = false;
+  for (let i = 0; i < 240 && !ready && !stopping; i++) {
+    ready = (await fetch(`http://127.0.0.1:${apiPort}/readyz`).catch(() => undefined))?.status === 200;
+    if (!ready) await new Promise((r) => setTimeout(r, 250));
+  }
+  if (!ready && !stopping) say('the API did not answer ready within 60 s; its log above says why');
 
   say('');
   say(`Temporal UI   http://localhost:${uiPort}`);

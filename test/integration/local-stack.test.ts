@@ -82,7 +82,9 @@ async function stop(child: ChildProcess): Promise<number | null> {
 test('one command runs Temporal with its UI, Postgres, the worker and the API; SIGTERM stops all; data survives', async () => {
   const first = startStack();
   const api = `http://127.0.0.1:${ports.api}`;
-  await until(async () => (await fetch(`${api}/readyz`)).status === 200, 'the API to be ready', first.output);
+  // The addresses are printed once the API answers ready, so a client may start as soon as it sees them.
+  await until(async () => first.output().includes('Development API keys'), 'the addresses to be printed', first.output);
+  expect((await fetch(`${api}/readyz`)).status).toBe(200);
   expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
   expect(first.output()).toContain(`Temporal UI   http://localhost:${ports.ui}`);
   expect(first.output()).toContain(`API           http://localhost:${ports.api}`);
@@ -102,7 +104,7 @@ test('one command runs Temporal with its UI, Postgres, the worker and the API; S
   expect(children.filter(alive)).toEqual([]);
 
   const second = startStack();
-  await until(async () => (await fetch(`${api}/readyz`)).status === 200, 'the API to be ready again', second.output);
+  await until(async () => second.output().includes('Development API keys'), 'the addresses to be printed again', second.output);
   const read = await fetch(`${api}/api/v1/cases/STACK-1`, { headers: auth });
   expect(read.status).toBe(200);
   expect(await read.json()).toMatchObject({ caseId: 'STACK-1', municipality: '101', status: 'open' });
