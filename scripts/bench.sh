@@ -3,9 +3,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/tools.sh
-ensure_node_modules
-ensure_core_bridge
-ensure_temporal_cli
+ensure_engine_tools
 npm run --silent build
 name="$1"; shift
 exec node "dist/scripts/bench-$name.js" "$@"

@@ -3,8 +3,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/tools.sh
-ensure_node_modules
-ensure_temporal_cli
+ensure_engine_tools
 ensure_test_server
 rm -rf .build-test
 npx tsc -p tsconfig.json --outDir .build-test

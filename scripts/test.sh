@@ -3,9 +3,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/tools.sh
-ensure_node_modules
-ensure_core_bridge
-ensure_temporal_cli
+ensure_engine_tools
 ensure_test_server
 echo "==> Lint" >&2
 npx eslint .

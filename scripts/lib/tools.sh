@@ -140,7 +140,8 @@ ensure_node_modules() {
 build_core_bridge() {
   local src="$1" dest="$2" tmp="$2.tmp.$$"
   [ -f "$dest/index.node" ] && return 0
-  echo "==> Building the SDK's native bridge with patches/ into $dest (first time only, about 15 minutes)" >&2
+  tools_require patch "to apply patches/ to the SDK's bridge" "GNU patch (Debian: apt-get install patch)"
+  echo "==> Building the SDK's native bridge with patches/ into $dest (first time only, about 7 minutes on 2 cores)" >&2
   rm -rf "$tmp" && mkdir -p "$tmp"
   local started=$SECONDS
   cp -r "$src" "$tmp/core-bridge"
@@ -193,4 +194,11 @@ ensure_core_bridge() {
   local dest="$SFE_TOOLS_DIR/temporal-core-bridge-$version-$digest"
   with_tool_lock core-bridge build_core_bridge "$pkg" "$dest"
   cmp -s "$dest/index.node" "$installed" || cp "$dest/index.node" "$installed"
+}
+
+# What every entry point (dev, test, bench) needs: the npm packages, the patched bridge, the Temporal CLI.
+ensure_engine_tools() {
+  ensure_node_modules
+  ensure_core_bridge
+  ensure_temporal_cli
 }
