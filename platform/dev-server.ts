@@ -43,7 +43,7 @@ export function devServerGoEnv(env: NodeJS.ProcessEnv = process.env): Record<str
  * dev`, the benchmarks): `nice -n 10`. The dev server does all its persistence through one SQLite
  * connection, so every case waits whenever the goroutine holding it is not on a core; the worker's work
  * can wait instead. A 10,000-case fan-out at equal priority took 62 to 66 s; with the worker reniced,
- * 60.3 s, and the dev server's steady rate went from about 155 to 175 cases a second. SFE_WORKER_NICENESS
+ * 58.8 to 60.3 s, and the dev server's steady rate went from about 155 to 175 cases a second. SFE_WORKER_NICENESS
  * sets it (0 to 19; 0 runs the worker at the same priority).
  */
 export const DEFAULT_WORKER_NICENESS = 10;

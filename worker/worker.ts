@@ -48,8 +48,9 @@ export function workflowBundleOptions(): Pick<BundleOptions, 'workflowsPath' | '
  *
  * Workflow code runs in worker threads, the SDK's default being one. With one, a 10,000-case fan-out left
  * the workflow thread idle about half the time while tasks queued on the server. Two threads keep the
- * cores busy: 80 s instead of 82 s on two cores (bench:fanout), and 77 s instead of 86 s where the server
- * had more room (its per-read search-attribute refresh off). WORKER_WORKFLOW_THREADS overrides it.
+ * cores busy (measured before the SDK bridge patch in patches/): 80 s instead of 82 s on two cores
+ * (bench:fanout), and 77 s instead of 86 s with the dev server's per-read search-attribute refresh off,
+ * as it now is. WORKER_WORKFLOW_THREADS overrides it.
  */
 export function createCaseWorker(options: CaseWorkerOptions): Promise<Worker> {
   const { workflowsPath, preloadModules } = workflowBundleOptions();

@@ -144,8 +144,9 @@ build_core_bridge() {
   echo "==> Building the SDK's native bridge with patches/ into $dest (first time only, about 7 minutes on 2 cores)" >&2
   rm -rf "$tmp" && mkdir -p "$tmp"
   local started=$SECONDS
-  cp -r "$src" "$tmp/core-bridge"
-  rm -rf "$tmp/core-bridge/releases"
+  # The sources only: the package's prebuilt modules for every platform (releases/, 136 MB) are not needed.
+  mkdir -p "$tmp/core-bridge"
+  tar -C "$src" --exclude=./releases -cf - . | tar -C "$tmp/core-bridge" -xf -
   local patch
   for patch in patches/sdk-core-*.patch; do
     patch -s -p1 -d "$tmp/core-bridge" <"$patch" >&2 || { rm -rf "$tmp"; tools_die "patch $patch does not apply to $src"; }
