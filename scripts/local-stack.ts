@@ -127,6 +127,8 @@ async function main(): Promise<void> {
     if (!(await portFree(pgPort))) throw new Error(`port ${pgPort} for Postgres (LOCAL_PG_PORT) is in use`);
     say(`starting Postgres (data in ${path.join(dataDir, 'postgres')})`);
     postgres = await startLocalPostgres({ dataDir: path.join(dataDir, 'postgres'), port: pgPort, database: 'sygedagpenge' });
+    // As root in a folder the postgres user cannot enter, the cluster lives outside it (platform/local-postgres.ts).
+    if (postgres.dataDir !== path.join(dataDir, 'postgres')) say(`Postgres cluster in ${postgres.dataDir} (linked from ${path.join(dataDir, 'postgres')})`);
     databaseUrl = postgres.url;
   }
   const db = createDb(databaseUrl, { max: 1 });
