@@ -16,8 +16,10 @@ export interface CaseSnapshot {
  * revision) pair is written once. Of several snapshots of one case in a batch, the newest is written.
  * A deadline row is rewritten only when something in it changed, so its case_revision is the case's
  * revision when the deadline last changed; a met conversation is not rewritten by every later change.
+ * `replaceRevision` (ops repair only): a row at exactly that revision is replaced too, even by an older
+ * snapshot: a row found ahead of its workflow before the workflow was asked.
  */
-export async function writeCaseSnapshots(db: Db, snapshots: readonly CaseSnapshot[]): Promise<void> {
+export async function writeCaseSnapshots(db: Db, snapshots: readonly CaseSnapshot[], options: { replaceRevision?: number } = {}): Promise<void> {
   const newest = new Map<string, CaseSnapshot>();
   for (const s of snapshots) {
     const seen = newest.get(s.timeline.caseId);
@@ -42,7 +44,7 @@ export async function writeCaseSnapshots(db: Db, snapshots: readonly CaseSnapsho
          next_deadline = EXCLUDED.next_deadline, next_deadline_kind = EXCLUDED.next_deadline_kind,
          overdue = EXCLUDED.overdue, closed_on = EXCLUDED.closed_on, revision = EXCLUDED.revision,
          timeline = EXCLUDED.timeline, updated_at = now()
-       WHERE cases.revision < EXCLUDED.revision
+       WHERE cases.revision < EXCLUDED.revision OR cases.revision = $2::integer
        RETURNING case_id
      ),
      incoming AS (
@@ -80,7 +82,7 @@ export async function writeCaseSnapshots(db: Db, snapshots: readonly CaseSnapsho
        ON CONFLICT DO NOTHING
      )
      SELECT 1`,
-    [JSON.stringify([...newest.values()].map(snapshotRow))],
+    [JSON.stringify([...newest.values()].map(snapshotRow)), options.replaceRevision ?? null],
     { name: 'write-case-snapshots' },
   );
 }

@@ -6,8 +6,9 @@ import { type Logger } from '../platform/logger';
 import { authenticate, rateLimitWrites, refuseCprNumbers } from './auth';
 import { createCaseService } from './case-service';
 import { errorMiddleware, notFoundRoute } from './errors';
-import { createPolicyRegistry } from './policy-registry';
-import { createPolicyService } from './policy-service';
+import { createPolicyRegistry } from '../platform/policy-registry';
+import { createConvergence } from './convergence';
+import { createPolicyService, type PolicyService } from './policy-service';
 import { createMetrics, metricsRouter, requestLogging } from './observability';
 import { docsPage, openApiDocument } from './openapi';
 import { createReports } from './reports';
@@ -15,6 +16,7 @@ import { casesRouter } from './routes/cases';
 import { reportsRouter } from './routes/reports';
 import { policyChangesRouter } from './routes/policy-changes';
 import { healthRouter } from './routes/health';
+import { opsRouter } from './routes/ops';
 import { timelineRouter } from './routes/timeline';
 
 export interface AppDeps {
@@ -26,12 +28,27 @@ export interface AppDeps {
   apiKeys: ApiKey[];
   writeRatePerSecond?: number;
   fanoutSignalsPerSecond?: number;
+  /** The fan-out's bound on visibility lag (tests shorten it); its own default otherwise. */
+  fanoutVisibilityLagMs?: number;
+  /** New cases inherit from a registry copy at most this old (INHERITED_POLICIES_MAX_AGE_MS). */
+  registryCopyMaxAgeMs?: number;
+}
+
+/** The app and its policy service (the API process starts pending fan-outs with it). */
+export interface Api {
+  app: Express;
+  policies: PolicyService;
 }
 
 /** Builds the HTTP API from explicit dependencies; server.ts (main.ts) only listens. */
-export function createApp({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, fanoutSignalsPerSecond = 2_000 }: AppDeps): Express {
+export function createApp(deps: AppDeps): Express {
+  return createApi(deps).app;
+}
+
+export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, fanoutSignalsPerSecond = 2_000, fanoutVisibilityLagMs, registryCopyMaxAgeMs }: AppDeps): Api {
   if (apiKeys.length === 0) throw new Error('no API keys: the API does not run open (set API_KEYS)');
-  const registry = createPolicyRegistry(db);
+  const registry = createPolicyRegistry(db, { copyMaxAgeMs: registryCopyMaxAgeMs });
+  const policies = createPolicyService({ client, db, registry, temporal, logger, signalsPerSecond: fanoutSignalsPerSecond, visibilityLagMs: fanoutVisibilityLagMs });
   const app = express();
   const metrics = createMetrics(db);
   app.disable('x-powered-by');
@@ -58,13 +75,11 @@ export function createApp({ client, db, temporal, logger, apiKeys, writeRatePerS
   app.use('/api/v1', authenticate(apiKeys), rateLimitWrites(writeRatePerSecond), refuseCprNumbers);
   app.use('/api/v1/cases', casesRouter(createCaseService(client, temporal, registry), metrics));
   const reports = createReports(db);
-  app.use(
-    '/api/v1/policy-changes',
-    policyChangesRouter(createPolicyService({ client, db, registry, temporal, signalsPerSecond: fanoutSignalsPerSecond }), reports),
-  );
+  app.use('/api/v1/policy-changes', policyChangesRouter(policies, reports));
+  app.use('/api/v1/ops', opsRouter(createConvergence({ client, db, registry, policies })));
   app.use('/api/v1/reports', reportsRouter(reports));
   app.use('/api/v1/timeline', timelineRouter());
   app.use(notFoundRoute);
   app.use(errorMiddleware(logger));
-  return app;
+  return { app, policies };
 }

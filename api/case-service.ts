@@ -16,13 +16,14 @@ import {
   caseFactsQuery,
   caseWorkflowId,
   type CaseWorkflowInput,
+  policyKey,
   reportEventUpdate,
   timelineQuery,
 } from '../workflows/messages';
-import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
+import { CaseIdKey, CaseStatusKey, MunicipalityKey, PolicyRevisionsKey } from '../workflows/search-attributes';
 import { canonical } from './canonical';
 import { ApiError } from './errors';
-import { type PolicyRegistry } from './policy-registry';
+import { type PolicyRegistry } from '../platform/policy-registry';
 
 export interface CaseView extends Timeline {
   workflowId: string;
@@ -62,8 +63,8 @@ export function createCaseService(client: Client, temporal: TemporalSettings, re
       const workflowId = caseWorkflowId(facts.caseId);
       // A case started during a suspension is suspended from its first day: it inherits the policies in
       // force in its scope. A fan-out running meanwhile may signal it too; a case applies a revision once.
-      const policies = await registry.inheritedBy(facts.municipality, facts.firstAbsenceDay);
-      const input: CaseWorkflowInput = { facts, policies };
+      const { position, policies } = await registry.inheritedBy(facts.municipality);
+      const input: CaseWorkflowInput = { facts, policies, registryPosition: position };
       let created = true;
       try {
         await client.workflow.start('caseWorkflow', {
@@ -76,6 +77,8 @@ export function createCaseService(client: Client, temporal: TemporalSettings, re
             { key: CaseIdKey, value: facts.caseId },
             { key: MunicipalityKey, value: facts.municipality },
             { key: CaseStatusKey, value: 'open' },
+            // Visible from the start, so no fan-out lists the case for a revision it inherited.
+            ...(policies.length > 0 ? [{ key: PolicyRevisionsKey, value: policies.map(policyKey).sort() }] : []),
           ],
           staticSummary: `Sygedagpengesag ${facts.caseId} · ${MUNICIPALITIES[facts.municipality]?.name ?? ''} (${facts.municipality}) · første fraværsdag ${facts.firstAbsenceDay}`,
         });

@@ -2,7 +2,12 @@ import { loadConfigOrExit } from '../platform/config';
 import { createDb, migrate } from '../platform/db';
 import { createLogger } from '../platform/logger';
 import { connectClient } from '../platform/temporal';
-import { createApp } from './app';
+import { createApi } from './app';
+
+/** How often an API instance looks for fan-outs that were stored but not started. */
+const PENDING_FANOUT_INTERVAL_MS = 5_000;
+/** A row younger than this belongs to a publication still under way in some API instance. */
+const PENDING_FANOUT_GRACE_MS = 2_000;
 
 /** Production entry point of the API role, configured only by environment variables. */
 async function main(): Promise<void> {
@@ -15,7 +20,7 @@ async function main(): Promise<void> {
   const db = createDb(config.databaseUrl);
   await migrate(db);
   const client = await connectClient(config.temporal);
-  const app = createApp({
+  const { app, policies } = createApi({
     client,
     db,
     temporal: config.temporal,
@@ -25,8 +30,16 @@ async function main(): Promise<void> {
     fanoutSignalsPerSecond: config.fanoutSignalsPerSecond,
   });
   const server = app.listen(config.port, () => logger.info('api listening', { port: config.port }));
+  // A publication whose API died (or lost Temporal) between storing it and starting its fan-out left a
+  // pending row: every API instance starts such fan-outs, at start and then every few seconds. The fan-out's
+  // workflow id makes the start happen once, whoever gets there first.
+  const startPending = () =>
+    policies.startPendingFanouts(undefined, PENDING_FANOUT_GRACE_MS).catch((err: unknown) => logger.warn('pending fan-outs not started', { error: err instanceof Error ? err.message : String(err) }));
+  void startPending();
+  const pendingTimer = setInterval(() => void startPending(), PENDING_FANOUT_INTERVAL_MS);
   const stop = () => {
     logger.info('api stopping');
+    clearInterval(pendingTimer);
     server.close(() => {
       void Promise.allSettled([client.connection.close(), db.close()]).then(() => process.exit(0));
     });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type Role } from '../platform/config';
 import { caseEventSchema, caseStartSchema, policyRevisionSchema } from '../workflows/domain/schemas';
+import { rebuildSchema, repairSchema } from './routes/ops';
 import { reportQuerySchemas } from './routes/reports';
 import { simulateSchema } from './routes/timeline';
 
@@ -53,12 +54,35 @@ export const OPERATIONS: Operation[] = [
     summary: 'Publish a policy change or a new revision of it (lifting sets effectiveTo)',
     roles: ['ops'],
     body: policyRevisionSchema,
-    responses: { '201': 'Stored; fan-out started', '200': 'The same revision again; nothing done', '409': 'The revision exists with other content', ...errors },
+    responses: { '201': 'Stored; fan-out started', '202': 'Stored; Temporal did not answer, so the fan-out is pending and is started by the next to notice (a retry, any API instance, ops repair)', '200': 'The same revision again; its fan-out made sure of', '409': 'The revision exists with other content', ...errors },
   },
   { method: 'get', path: '/api/v1/policy-changes', summary: 'Newest revision of every policy with fan-out progress', roles: ['ops', 'reader'], responses: { '200': 'Policies', ...errors } },
   { method: 'get', path: '/api/v1/policy-changes/{policyId}', summary: 'A policy: newest revision, fan-outs, history', roles: ['ops', 'reader'], responses: { '200': 'The policy', '404': 'No such policy', ...errors } },
   { method: 'get', path: '/api/v1/policy-changes/{policyId}/impact', summary: 'Cases touched and deadlines moved by a policy', roles: ['ops', 'reader'], responses: { '200': 'Impact', '404': 'No such policy', ...errors }, csv: true },
   { method: 'post', path: '/api/v1/policy-changes/{policyId}/resend', summary: "Run a policy's fan-out again", roles: ['ops'], responses: { '202': 'Fan-out started', '404': 'No such policy', ...errors } },
+  {
+    method: 'get',
+    path: '/api/v1/ops/verify',
+    summary: 'Convergence: per newest policy revision the open cases in scope that lack it, read-model rows behind or ahead of their case, fan-outs not started',
+    roles: ['ops'],
+    responses: { '200': 'The report; `ok` is true when nothing is missing, stale or pending', ...errors },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/ops/repair',
+    summary: 'One round of repair: start pending fan-outs, signal the missing cases, rewrite stale rows from their case',
+    roles: ['ops'],
+    body: repairSchema,
+    responses: { '200': 'What was done', ...errors },
+  },
+  {
+    method: 'post',
+    path: '/api/v1/ops/read-model/rebuild',
+    summary: "Rewrite a page of cases' read-model rows from their workflows (after a restore of Postgres)",
+    roles: ['ops'],
+    body: rebuildSchema,
+    responses: { '200': 'Cases in the page, rows written, and the next page token', ...errors },
+  },
   { method: 'get', path: '/api/v1/reports/overdue', summary: 'Open deadlines past due, days overdue', roles: ['reader'], query: reportQuerySchemas.overdue, responses: { '200': 'Rows', ...errors }, csv: true },
   { method: 'get', path: '/api/v1/reports/upcoming', summary: 'Deadlines due in the next days', roles: ['reader'], query: reportQuerySchemas.upcoming, responses: { '200': 'Rows', ...errors }, csv: true },
   {

@@ -1,16 +1,19 @@
-import { type Client } from '@temporalio/client';
+import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { type TemporalSettings } from '../platform/config';
 import { type Db } from '../platform/db';
+import { type Logger } from '../platform/logger';
+import { type FanoutRow, type PolicyRegistry, revisionContent, type StoredRevision } from '../platform/policy-registry';
 import { copenhagenDate } from '../workflows/domain/dates';
+import { MUNICIPALITIES, regionOf } from '../workflows/domain/municipalities';
+import { droppedMunicipalities } from '../workflows/domain/policy-scope';
 import { type PolicyRevision } from '../workflows/domain/types';
 import { type PolicyFanoutInput, policyFanoutWorkflowId, POLICY_FANOUT_WORKFLOW_TYPE } from '../workflows/messages';
 import { canonical } from './canonical';
 import { ApiError } from './errors';
-import { type FanoutRow, type PolicyRegistry, type StoredRevision } from './policy-registry';
 
 export type FanoutView = Omit<FanoutRow, 'policyId' | 'revision'>;
 
-export interface RevisionView extends StoredRevision {
+export interface RevisionView extends Omit<StoredRevision, 'position'> {
   state: 'scheduled' | 'active' | 'ended';
   /** Cases whose timeline carries this revision. */
   applied: number;
@@ -22,18 +25,50 @@ export interface PolicyView extends RevisionView {
 }
 
 /** Publishing, lifting, listing and re-sending policy changes. */
-export function createPolicyService(deps: { client: Client; db: Db; registry: PolicyRegistry; temporal: TemporalSettings; signalsPerSecond: number }) {
-  const { client, db, registry, temporal } = deps;
+export function createPolicyService(deps: {
+  client: Client;
+  db: Db;
+  registry: PolicyRegistry;
+  temporal: TemporalSettings;
+  signalsPerSecond: number;
+  logger: Logger;
+  /** The fan-out's bound on visibility lag (tests shorten it). */
+  visibilityLagMs?: number;
+}) {
+  const { client, db, registry, temporal, logger } = deps;
 
-  const startFanout = (workflowId: string, policy: PolicyRevision, kind: 'publish' | 'resend') => {
-    const input: PolicyFanoutInput = { policy, kind, signalsPerSecond: deps.signalsPerSecond };
-    return client.workflow.start(POLICY_FANOUT_WORKFLOW_TYPE, {
-      workflowId,
-      taskQueue: temporal.taskQueue,
-      args: [input],
-      workflowIdConflictPolicy: 'FAIL',
-      staticSummary: `Udsendelse af ${policy.title} (${policy.policyId} rev. ${policy.revision}${kind === 'resend' ? ', gensendt' : ''})`,
-    });
+  /**
+   * Starts a stored fan-out. The workflow id is unique for ever (REJECT_DUPLICATE), so however many callers
+   * notice the same pending row, the fan-out runs once; a caller that finds it started marks the row running.
+   * Returns false when Temporal could not be reached (the row stays pending for the next one to notice).
+   */
+  const startFanout = async (row: Pick<FanoutRow, 'workflowId' | 'policyId' | 'revision' | 'kind'>): Promise<boolean> => {
+    const stored = await registry.revision(row.policyId, row.revision);
+    if (!stored) return false;
+    const policy = revisionContent(stored);
+    const input: PolicyFanoutInput = {
+      policy,
+      kind: row.kind,
+      signalsPerSecond: deps.signalsPerSecond,
+      ...(deps.visibilityLagMs !== undefined ? { visibilityLagMs: deps.visibilityLagMs } : {}),
+    };
+    try {
+      await client.workflow.start(POLICY_FANOUT_WORKFLOW_TYPE, {
+        workflowId: row.workflowId,
+        taskQueue: temporal.taskQueue,
+        args: [input],
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        staticSummary: `Udsendelse af ${policy.title} (${policy.policyId} rev. ${policy.revision}${row.kind === 'resend' ? ', gensendt' : ''})`,
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+        logger.warn('fan-out not started; it stays pending until someone starts it', { workflowId: row.workflowId, error: err instanceof Error ? err.message : String(err) });
+        return false;
+      }
+    }
+    await db.query(`UPDATE policy_fanouts SET status = 'running', updated_at = now() WHERE workflow_id = $1 AND status = 'pending'`, [row.workflowId]);
+    return true;
   };
 
   const stateOf = (p: StoredRevision): RevisionView['state'] => {
@@ -41,28 +76,30 @@ export function createPolicyService(deps: { client: Client; db: Db; registry: Po
     return today < p.effectiveFrom ? 'scheduled' : p.effectiveTo && today > p.effectiveTo ? 'ended' : 'active';
   };
 
-  const view = (p: StoredRevision, fanouts: FanoutRow[], applied: Map<string, number>): RevisionView => ({
-    ...p,
-    state: stateOf(p),
-    applied: applied.get(`${p.policyId}#${p.revision}`) ?? 0,
-    fanouts: fanouts
-      .filter((f) => f.policyId === p.policyId && f.revision === p.revision)
-      .map(({ policyId: _p, revision: _r, ...f }) => f),
-  });
+  const view = (p: StoredRevision, fanouts: FanoutRow[], applied: Map<string, number>): RevisionView => {
+    const { position: _position, ...revision } = p;
+    return {
+      ...revision,
+      state: stateOf(p),
+      applied: applied.get(`${p.policyId}#${p.revision}`) ?? 0,
+      fanouts: fanouts.filter((f) => f.policyId === p.policyId && f.revision === p.revision).map(({ policyId: _p, revision: _r, ...f }) => f),
+    };
+  };
 
   return {
     /**
-     * Stores a new revision and starts its fan-out, atomically: if the fan-out cannot start, nothing is
-     * stored. The same policyId and revision again (same content) does nothing.
+     * Stores a new revision with its fan-out owed ('pending') in one transaction, then starts the fan-out.
+     * If this process dies or Temporal is unreachable in between, the revision is stored and its fan-out is
+     * started by whoever notices first: the same request again, any API instance (startPendingFanouts) or
+     * ops repair. The same policyId and revision again (same content) only makes sure of that.
      */
-    async publish(policy: PolicyRevision): Promise<{ created: boolean; policy: PolicyView }> {
+    async publish(policy: PolicyRevision): Promise<{ created: boolean; started: boolean; policy: PolicyView }> {
       const created = await db.transaction(async (tx) => {
         await registry.lock(tx, policy.policyId);
         const stored = await registry.revisions(policy.policyId, tx);
         const same = stored.find((s) => s.revision === policy.revision);
         if (same) {
-          const { publishedAt: _at, ...content } = same;
-          if (canonical(content) !== canonical(policy)) {
+          if (canonical(revisionContent(same)) !== canonical(policy)) {
             throw new ApiError(409, 'revision-exists', `${policy.policyId} revision ${policy.revision} is already published with other content; publish revision ${stored[0]!.revision + 1}`);
           }
           return false;
@@ -73,30 +110,40 @@ export function createPolicyService(deps: { client: Client; db: Db; registry: Po
             { field: 'revision', problem: `must be higher than ${newest.revision}` },
           ]);
         }
+        if (newest) refuseDroppedScope(revisionContent(newest), policy);
         await registry.insert(tx, policy);
-        const workflowId = policyFanoutWorkflowId(policy.policyId, policy.revision);
-        await registry.insertFanout(tx, { workflowId, policyId: policy.policyId, revision: policy.revision, kind: 'publish' });
-        await startFanout(workflowId, policy, 'publish');
+        await registry.insertFanout(tx, { workflowId: policyFanoutWorkflowId(policy.policyId, policy.revision), policyId: policy.policyId, revision: policy.revision, kind: 'publish' });
         return true;
       });
       // Cases this API starts from now on read the registry again (the transaction has committed).
       if (created) registry.forgetCurrent();
-      return { created, policy: await this.get(policy.policyId) };
+      const started = await this.startPendingFanouts(policy.policyId);
+      return { created, started, policy: await this.get(policy.policyId) };
     },
 
-    /** Runs the fan-out of a policy's newest revision again; cases that have it already ignore it. */
+    /** Runs the fan-out of a policy's newest revision again; cases that have it are not in its set. */
     async resend(policyId: string): Promise<{ workflowId: string; policy: PolicyView }> {
-      const [newest] = await registry.revisions(policyId);
-      if (!newest) throw new ApiError(404, 'policy-not-found', `No policy ${policyId}`);
-      const { publishedAt: _at, ...policy } = newest;
       const workflowId = await db.transaction(async (tx) => {
         await registry.lock(tx, policyId);
-        const id = policyFanoutWorkflowId(policyId, newest.revision, (await registry.resendCount(policyId, newest.revision)) + 1);
+        const [newest] = await registry.revisions(policyId, tx);
+        if (!newest) throw new ApiError(404, 'policy-not-found', `No policy ${policyId}`);
+        const id = policyFanoutWorkflowId(policyId, newest.revision, (await registry.resendCount(tx, policyId, newest.revision)) + 1);
         await registry.insertFanout(tx, { workflowId: id, policyId, revision: newest.revision, kind: 'resend' });
-        await startFanout(id, policy, 'resend');
         return id;
       });
+      await this.startPendingFanouts(policyId);
       return { workflowId, policy: await this.get(policyId) };
+    },
+
+    /**
+     * Starts every fan-out that is stored but not yet running (of one policy, or of all that have waited
+     * `olderThanMs`). Returns false if one could not be started. Every API instance calls it periodically.
+     */
+    async startPendingFanouts(policyId?: string, olderThanMs = 0): Promise<boolean> {
+      const pending = (await registry.pendingFanouts(olderThanMs)).filter((f) => policyId === undefined || f.policyId === policyId);
+      let all = true;
+      for (const row of pending) all = (await startFanout(row)) && all;
+      return all;
     },
 
     async list(): Promise<RevisionView[]> {
@@ -114,3 +161,25 @@ export function createPolicyService(deps: { client: Client; db: Db; registry: Po
 }
 
 export type PolicyService = ReturnType<typeof createPolicyService>;
+
+/**
+ * A revision may not leave cases that an earlier revision reached: they would keep following it for ever.
+ * The refusal names them and says how to end the policy for them instead.
+ */
+function refuseDroppedScope(previous: PolicyRevision, next: PolicyRevision): void {
+  const dropped = droppedMunicipalities(previous, next);
+  if (dropped.length === 0) return;
+  const regions = [...new Set(dropped.map((code) => regionOf(code)))].filter((r) => r !== undefined);
+  // Regions dropped whole can be named as regions in the suggestion.
+  const whole = regions.filter((region) => Object.entries(MUNICIPALITIES).every(([code, m]) => m.region !== region || dropped.includes(code)));
+  const named = dropped.length <= 5 ? dropped.map((c) => `${MUNICIPALITIES[c]?.name ?? c} (${c})`).join(', ') : `${dropped.length} municipalities in ${regions.join(', ')}`;
+  const example = whole.length > 0 ? `{"scope":{"type":"regions","regions":${JSON.stringify(whole)}},"effectiveTo":"YYYY-MM-DD"}` : `{"scope":{"type":"municipalities","municipalities":${JSON.stringify(dropped.slice(0, 3))}},"effectiveTo":"YYYY-MM-DD"}`;
+  throw new ApiError(
+    400,
+    'invalid-request',
+    `revision ${next.revision} of ${next.policyId} no longer reaches ${named}, which revision ${previous.revision} reaches. ` +
+      `Say when the policy ends for them: add endedFor: [${example}] (the day is their last under the policy), or keep them in scope.`,
+    [{ field: 'scope', problem: `drops ${dropped.length} municipalities covered by revision ${previous.revision}: ${dropped.join(', ')}; end the policy for them with endedFor` }],
+  );
+}
+

@@ -1,17 +1,25 @@
 /**
- * Operations CLI, through the API: `npm run ops -- policy resend <policyId>` re-runs the fan-out of a
- * policy's newest revision and shows its progress; `policy list` and `policy show <policyId>` read the
- * registry. The API and key: see scripts/api-client.ts (--api, --key; the ops development key by default).
+ * Operations CLI, through the API (scripts/api-client.ts: --api, --key; the ops development key by default):
+ *
+ *   policy list | policy show <policyId> | policy resend <policyId>
+ *   verify                 per newest policy revision, the open cases in scope that lack it; read-model rows
+ *                          behind or ahead of their case; fan-outs never started. Exit 1 if anything is left.
+ *   repair                 starts pending fan-outs, signals missing cases, rewrites stale rows, round after
+ *                          round until verify is clean (exit 0) or a round changes nothing (exit 1)
+ *   read-model rebuild     rewrites every case's row from its workflow (after Postgres was restored from an
+ *                          older backup), then verifies
  */
 import { apiClient } from './api-client';
 
 interface Fanout {
   workflowId: string;
-  status: 'running' | 'completed';
+  status: 'pending' | 'running' | 'completed' | 'superseded';
   matched: number;
   signalled: number;
   failed: number;
   lateStarters: number;
+  passes: number;
+  missing: number | null;
 }
 interface Policy {
   policyId: string;
@@ -23,8 +31,14 @@ interface Policy {
   effectiveTo: string | null;
   fanouts: Fanout[];
 }
+interface VerifyReport {
+  policies: { policyId: string; revision: number; missing: number; sample: string[] }[];
+  pendingFanouts: string[];
+  readModel: { cases: number; behind: number; ahead: number; sample: { caseId: string; workflow: number; row: number | null }[] };
+  ok: boolean;
+}
 
-const USAGE = `usage: npm run ops -- policy list | policy show <policyId> | policy resend <policyId>  [--api http://localhost:3000] [--key KEY]`;
+const USAGE = `usage: npm run ops -- policy list | policy show <policyId> | policy resend <policyId> | verify | repair | read-model rebuild  [--api http://localhost:3000] [--key KEY]`;
 
 function fail(message: string): never {
   process.stderr.write(`ops: ${message}\n`);
@@ -40,28 +54,83 @@ function bar(done: number, total: number, width = 30): string {
 const line = (p: Policy) =>
   `${p.policyId} rev. ${p.revision}  ${p.state.padEnd(9)} ${p.effectiveFrom}..${p.effectiveTo ?? ''}  applied by ${p.applied} cases  ${p.title}`;
 
+const out = (text: string) => process.stdout.write(text + '\n');
+
+/** Prints a verify report; returns how many things are left (missing cases, stale rows, pending fan-outs). */
+function printVerify(report: VerifyReport): number {
+  for (const p of report.policies) {
+    out(`policy ${p.policyId} rev. ${p.revision}: ${p.missing === 0 ? 'every open case in scope has it' : `${p.missing} open cases in scope lack it (${p.sample.slice(0, 5).join(', ')}${p.missing > 5 ? ', ...' : ''})`}`);
+  }
+  if (report.pendingFanouts.length > 0) out(`fan-outs stored but not started: ${report.pendingFanouts.join(', ')}`);
+  const rm = report.readModel;
+  out(`read model: ${rm.cases} cases compared, ${rm.behind} behind, ${rm.ahead} ahead${rm.sample.length > 0 ? ` (${rm.sample.slice(0, 5).map((s) => `${s.caseId}: workflow ${s.workflow}, row ${s.row ?? 'none'}`).join('; ')})` : ''}`);
+  const missing = report.policies.reduce((n, p) => n + p.missing, 0);
+  const left = missing + rm.behind + rm.ahead + report.pendingFanouts.length;
+  out(`${report.ok ? 'OK' : 'NOT CONVERGED'}: ${missing} missing, ${rm.behind + rm.ahead} stale, ${report.pendingFanouts.length} pending fan-outs`);
+  return left;
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const api = apiClient(args, 'ops');
-  const call = async <T>(method: string, path: string) => (await api.call<T>(method, path)).body;
+  const call = async <T>(method: string, path: string, body?: unknown) => (await api.call<T>(method, path, body)).body;
   const [noun, verb, policyId] = args;
+  const verify = () => call<VerifyReport>('GET', '/api/v1/ops/verify');
+
+  if (noun === 'verify') {
+    process.exitCode = printVerify(await verify()) === 0 ? 0 : 1;
+    return;
+  }
+  if (noun === 'repair') {
+    let report = await verify();
+    let left = printVerify(report);
+    for (let round = 1; left > 0; round++) {
+      const done = await call<{ fanoutsStarted: number; signalled: number; rewritten: number }>('POST', '/api/v1/ops/repair', {});
+      out(`repair round ${round}: ${done.fanoutsStarted} fan-outs started, ${done.signalled} cases signalled, ${done.rewritten} rows rewritten`);
+      // Signalled cases apply the revision within moments; visibility shows it soon after.
+      await new Promise((r) => setTimeout(r, 3_000));
+      report = await verify();
+      const before = left;
+      left = printVerify(report);
+      if (left > 0 && (left >= before && done.fanoutsStarted + done.signalled + done.rewritten === 0)) break;
+      if (round >= 20) break;
+    }
+    out(left === 0 ? 'Repaired: nothing missing, nothing stale.' : `Left after repair: ${left}`);
+    process.exitCode = left === 0 ? 0 : 1;
+    return;
+  }
+  if (noun === 'read-model' && verb === 'rebuild') {
+    let pageToken: string | null = null;
+    let cases = 0;
+    let rewritten = 0;
+    do {
+      const page: { cases: number; rewritten: number; nextPageToken: string | null } = await call('POST', '/api/v1/ops/read-model/rebuild', { pageToken });
+      cases += page.cases;
+      rewritten += page.rewritten;
+      pageToken = page.nextPageToken;
+      process.stdout.write(`${process.stdout.isTTY ? '\r' : ''}rebuilding: ${cases} cases read, ${rewritten} rows written${process.stdout.isTTY ? '' : '\n'}`);
+    } while (pageToken !== null);
+    out(`${process.stdout.isTTY ? '\n' : ''}Rebuilt: ${rewritten} of ${cases} cases written from their workflows.`);
+    process.exitCode = printVerify(await verify()) === 0 ? 0 : 1;
+    return;
+  }
   if (noun !== 'policy' || !verb) fail(USAGE);
 
   if (verb === 'list') {
     const { policies } = await call<{ policies: Policy[] }>('GET', '/api/v1/policy-changes');
-    for (const p of policies) process.stdout.write(line(p) + '\n');
+    for (const p of policies) out(line(p));
     return;
   }
   if (!policyId) fail(USAGE);
   const path = `/api/v1/policy-changes/${encodeURIComponent(policyId)}`;
   if (verb === 'show') {
-    process.stdout.write(JSON.stringify(await call<Policy>('GET', path), null, 2) + '\n');
+    out(JSON.stringify(await call<Policy>('GET', path), null, 2));
     return;
   }
   if (verb !== 'resend') fail(USAGE);
 
   const started = await call<Policy & { fanoutWorkflowId: string }>('POST', `${path}/resend`);
-  process.stdout.write(`Re-sending ${started.policyId} rev. ${started.revision} (${started.fanoutWorkflowId})\n`);
+  out(`Re-sending ${started.policyId} rev. ${started.revision} (${started.fanoutWorkflowId})`);
   const tty = process.stdout.isTTY;
   let lastPrint = 0;
   for (;;) {
@@ -69,16 +138,15 @@ async function main(): Promise<void> {
     const run = policy.fanouts.find((f) => f.workflowId === started.fanoutWorkflowId);
     if (run) {
       const total = run.matched + run.lateStarters;
-      const text = `${bar(run.signalled + run.failed, total)} signalled ${run.signalled}/${total} · failed ${run.failed} · applied ${policy.applied}`;
+      const finished = run.status === 'completed' || run.status === 'superseded';
+      const text = `${bar(run.signalled + run.failed, total)} pass ${run.passes} · signalled ${run.signalled}/${total} · closed ${run.failed} · still lacking ${run.missing ?? '?'}`;
       if (tty) process.stdout.write(`\r${text}`);
-      else if (run.status === 'completed' || Date.now() - lastPrint > 1_000) {
-        process.stdout.write(text + '\n');
+      else if (finished || Date.now() - lastPrint > 1_000) {
+        out(text);
         lastPrint = Date.now();
       }
-      if (run.status === 'completed') {
-        process.stdout.write(
-          `${tty ? '\n' : ''}Done: ${run.matched} cases matched (+${run.lateStarters} recent starts checked again), ${run.signalled} signals, ${run.failed} failed; ${policy.applied} cases carry the revision.\n`,
-        );
+      if (finished) {
+        out(`${tty ? '\n' : ''}Done (${run.status}): ${run.matched} cases lacked it, ${run.lateStarters} more found by later passes, ${run.signalled} signals, ${run.failed} closed meanwhile; ${policy.applied} cases carry the revision.`);
         return;
       }
     }

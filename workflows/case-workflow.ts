@@ -19,7 +19,8 @@ import { copenhagenDate, endOfCopenhagenDay, type IsoDate, isIsoDate, startOfCop
 import { MUNICIPALITIES } from './domain/municipalities';
 import { ruleSetById, ruleSetFor } from './domain/rules';
 import { schemas } from './domain/shared-schemas';
-import { computeTimeline, scopeCovers } from './domain/timeline';
+import { revisionCovers } from './domain/policy-scope';
+import { computeTimeline } from './domain/timeline';
 import { type CaseEvent, type PolicyRevision, type Timeline } from './domain/types';
 import { rejectEvent } from './domain/validate-event';
 import {
@@ -32,6 +33,7 @@ import {
   type MessageResult,
   policyChangeSignal,
   policyKey,
+  readModelSnapshotQuery,
   readModelWriteFailedSignal,
   type ReadModelSinks,
   reportEventUpdate,
@@ -42,20 +44,28 @@ import {
   CategoryKey,
   ConversationModeKey,
   NextDeadlineKey,
+  CaseRevisionKey,
   NextDeadlineKindKey,
   OverdueKey,
   PolicyIdsKey,
+  PolicyRevisionsKey,
 } from './search-attributes';
 
 /**
- * The read model follows every change. A change's snapshot goes to the worker through a sink, which writes
- * it (in one statement with other cases') before the workflow task completes: no second activation, no
- * history event (activities/read-model-sink.ts). A write the worker could not make comes back as
- * readModelWriteFailedSignal, and the newest snapshot then goes to a regular activity, which retries on
- * its own schedule while the workflow's timers and updates go on. The last snapshot of a run (closed, or
- * continuing as new) is written by a local activity, falling back to the regular one, so that a run never
- * ends on a write it has not seen succeed.
+ * The read model follows every change through a regular activity, scheduled by the workflow task that made
+ * the change: Temporal records it and retries it until Postgres has the snapshot, and a row is never ahead
+ * of what Temporal recorded (the activity exists only once the change's task completed). One write is in
+ * flight at a time; changes made meanwhile go in the next one (the newest snapshot only). In the worker,
+ * concurrent writes of many cases share one statement (activities/index.ts, group commit).
+ *
+ * Runs begun before that (patch DURABLE_READ_MODEL) wrote through a sink, falling back to the regular
+ * activity by readModelWriteFailedSignal, and wrote a run's last snapshot by local activity; that code
+ * stays below for their replay.
  */
+const { policiesPublishedAfter } = proxyLocalActivities<ReturnType<typeof createActivities>>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
 const { recordCaseSnapshot: recordCaseSnapshotInTask } = proxyLocalActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '5 seconds',
   retry: { maximumAttempts: 1 },
@@ -73,6 +83,10 @@ const LOCAL_READ_MODEL_WRITE = 'read-model-local-write';
 const READ_MODEL_SINK = 'read-model-sink';
 /** Cases whose history began before this restart their timer after every change, as they did then. */
 const KEEP_TIMER_WHILE_DATE_HOLDS = 'keep-timer-while-date-holds';
+/** From here on every snapshot goes through the regular activity (issue #11: a durable read model). */
+const DURABLE_READ_MODEL = 'read-model-durable';
+/** Cases that began before this did not publish PolicyRevisions and CaseRevision. */
+const CONVERGENCE_ATTRIBUTES = 'policy-revisions-attributes';
 
 /** Long cases start a new run before their history grows large, carrying state and seen ids. */
 const DEFAULT_MAX_HISTORY_EVENTS = 4_000;
@@ -105,7 +119,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   const refresh = (): Timeline => {
     timeline = compute();
     revision++;
-    publish(timeline, published);
+    publish(timeline, published, patched(CONVERGENCE_ATTRIBUTES) ? { policyKeys: [...appliedPolicies].sort(), revision } : null);
     return timeline;
   };
 
@@ -126,7 +140,9 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   const acceptPolicy = (policy: PolicyRevision): MessageResult => {
     const key = policyKey(policy);
     if (appliedPolicies.has(key) || ignoredPolicies.has(key)) return { applied: false, timeline: compute() };
-    if (!scopeCovers(policy.scope, facts.municipality)) {
+    // A revision reaches a case through its scope or its endedFor (policy-scope.ts); one that narrows the
+    // policy always names the cases it leaves, so a case holding an earlier revision is always reached.
+    if (!revisionCovers(policy, facts.municipality)) {
       ignoredPolicies.add(key);
       return { applied: false, timeline: compute() };
     }
@@ -142,6 +158,8 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
     computeTimeline(facts, events, policies, ruleSet, isIsoDate(asOf) && asOf > today() ? asOf : today()),
   );
   setHandler(caseFactsQuery, () => ({ facts, ruleSetId }));
+  // What the read model should hold for the case: ops repair and read-model rebuild write this.
+  setHandler(readModelSnapshotQuery, () => ({ workflowId: workflowInfo().workflowId, revision, timeline }));
   setHandler(reportEventUpdate, acceptEvent, {
     validator: (event) => {
       if (seenEvents.has(event?.eventId)) return;
@@ -179,6 +197,14 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
     for (;;) {
       await condition(() => written < revision || rewrite);
       const snapshot = { workflowId: workflowInfo().workflowId, revision, timeline };
+      if (patched(DURABLE_READ_MODEL)) {
+        rewrite = false;
+        writing = true;
+        await recordCaseSnapshot(snapshot);
+        written = snapshot.revision;
+        writing = false;
+        continue;
+      }
       const lastOfRun = timeline.status === 'closed' || needsNewRun();
       if (!rewrite && !lastOfRun && patched(READ_MODEL_SINK)) {
         readModel.write(snapshot);
@@ -196,6 +222,14 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   })();
 
   refresh();
+  // The case inherited the policies of the API's copy of the registry. A publication committed after that
+  // copy was read may have listed the open cases before this one was visible: ask the registry once for
+  // what was published since, so the case has it whatever the timing (the fan-out finds every case started
+  // before that read).
+  if (input.registryPosition !== undefined) {
+    const newer = await policiesPublishedAfter({ position: input.registryPosition, municipality: facts.municipality });
+    for (const policy of newer) acceptPolicy(policy);
+  }
   const keepTimer = patched(KEEP_TIMER_WHILE_DATE_HOLDS);
   for (;;) {
     if (timeline.status === 'closed') break;
@@ -246,8 +280,11 @@ function timerSummary(timeline: Timeline, wakeOn: IsoDate): string {
   return policy ? `Politikændring: ${policy.title} (${wakeOn})` : `Næste ændring ${wakeOn}`;
 }
 
-/** Keeps the Temporal UI current: typed search attributes for filtering and details for reading. */
-function publish(timeline: Timeline, published: { searchAttributes: string }): void {
+/**
+ * Keeps the Temporal UI current: typed search attributes for filtering and details for reading. `convergence`
+ * (the revisions applied and the change counter) is null for runs that began before they were published.
+ */
+function publish(timeline: Timeline, published: { searchAttributes: string }, convergence: { policyKeys: string[]; revision: number } | null): void {
   const next = timeline.deadlines.find((d) => (d.status === 'pending' || d.status === 'paused') && d.dueDate !== null);
   const overdue = timeline.deadlines.some((d) => d.status === 'missed');
   const policyIds = timeline.policies.filter((p) => p.state !== 'superseded').map((p) => p.policyId);
@@ -259,6 +296,12 @@ function publish(timeline: Timeline, published: { searchAttributes: string }): v
     { key: ConversationModeKey, value: timeline.conversationMode },
     { key: OverdueKey, value: overdue },
     { key: PolicyIdsKey, value: policyIds.length > 0 ? policyIds : null },
+    ...(convergence
+      ? [
+          { key: PolicyRevisionsKey, value: convergence.policyKeys.length > 0 ? convergence.policyKeys : null },
+          { key: CaseRevisionKey, value: convergence.revision },
+        ]
+      : []),
   ] as const;
   const fingerprint = JSON.stringify(attributes.map((a) => a.value));
   if (fingerprint !== published.searchAttributes) {

@@ -21,6 +21,11 @@ export interface CaseWorkflowInput {
   revision?: number;
   /** Continue-as-new once a run's history has this many events (default 4,000); carried to the next run. */
   maxHistoryEvents?: number;
+  /**
+   * The registry position of the copy `policies` came from (api/policy-registry.ts). The first run asks the
+   * registry for what was published after it; not carried through continue-as-new.
+   */
+  registryPosition?: number;
 }
 
 export interface CaseOutcome {
@@ -45,6 +50,8 @@ export enum CaseErrorType {
 /** The whole timeline; pass today's date (YYYY-MM-DD) to count days overdue up to it. */
 export const timelineQuery = defineQuery<Timeline, [asOf?: string]>('timeline');
 export const caseFactsQuery = defineQuery<{ facts: CaseFacts; ruleSetId: string }>('caseFacts');
+/** The snapshot the case's read-model row should hold: its change counter and the timeline of that change. */
+export const readModelSnapshotQuery = defineQuery<CaseSnapshot>('readModelSnapshot');
 
 /** Case systems report events through the update (synchronous answer or rejection) or the signal. */
 export const reportEventUpdate = defineUpdate<MessageResult, [CaseEvent]>('reportEvent');
@@ -74,9 +81,9 @@ export const policyKey = (p: Pick<PolicyRevision, 'policyId' | 'revision'>): str
 export const POLICY_FANOUT_WORKFLOW_TYPE = 'policyFanoutWorkflow';
 
 /**
- * How old the API's copy of the policy registry may be when a new case inherits from it (api/policy-registry.ts).
- * The fan-out's closing sweep runs no earlier than this (plus visibility's lag) after the fan-out began, so
- * a case that started from an older copy is found and signalled by the sweep.
+ * How old the API's copy of the policy registry may be when a new case inherits from it
+ * (platform/policy-registry.ts). Only freshness depends on it: a case asks the registry at start for what
+ * was published after its copy (CaseWorkflowInput.registryPosition).
  */
 export const INHERITED_POLICIES_MAX_AGE_MS = 1_000;
 
@@ -84,14 +91,18 @@ export const policyFanoutWorkflowId = (policyId: string, revision: number, resen
   `policy-fanout-${policyId}-r${revision}${resendNumber ? `-resend-${resendNumber}` : ''}`;
 
 export interface FanoutProgress {
-  /** Open cases in scope found by the main sweep. */
+  /** Passes over the open cases in scope that lacked the revision. */
+  passes: number;
+  /** Cases the first pass found without the revision. */
   matched: number;
   signalled: number;
-  /** Signals that could not be delivered (the case closed in between). */
+  /** Listed cases that had closed by the time they were signalled. */
   failed: number;
-  /** Cases started while the fan-out ran, found by the closing sweep (already counted ones are signalled again, harmlessly). */
+  /** Cases later passes found without it (started from an older copy, or a signal that did not land). */
   lateStarters: number;
-  phase: 'sweep' | 'late-starters' | 'done';
+  /** Open cases in scope without the revision at the last count; null before the first count. */
+  missing: number | null;
+  phase: 'signalling' | 'waiting' | 'done' | 'superseded';
 }
 
 export interface PolicyFanoutInput {
@@ -99,9 +110,9 @@ export interface PolicyFanoutInput {
   kind: 'publish' | 'resend';
   signalsPerSecond: number;
   pageSize?: number;
+  /** How long visibility may take to show a change (a start, a case's new search attributes). */
+  visibilityLagMs?: number;
   /** Carried through continue-as-new. */
-  startedAt?: string;
-  pageToken?: string | null;
   progress?: FanoutProgress;
 }
 

@@ -1,13 +1,11 @@
-import { continueAsNew, patched, proxyActivities, setCurrentDetails, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
-import { MUNICIPALITIES } from './domain/municipalities';
-import { type PolicyScope } from './domain/types';
-import { CASE_WORKFLOW_TYPE, type FanoutProgress, fanoutProgressQuery, INHERITED_POLICIES_MAX_AGE_MS, type PolicyFanoutInput } from './messages';
+import { continueAsNew, proxyActivities, setCurrentDetails, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import type { createActivities, MissingPageResult } from '../activities';
+import { type FanoutProgress, fanoutProgressQuery, type PolicyFanoutInput } from './messages';
 
-const { signalPolicyPage, recordFanoutProgress } = proxyActivities<ReturnType<typeof createActivities>>({
+const { signalMissingCases, countMissingCases, recordFanoutProgress } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '15 minutes',
-  // A worker that dies mid-page is noticed within the heartbeat timeout; the retry resumes from the
-  // last heartbeat (cases already signalled on that page are skipped, and a repeat would be a no-op).
+  // A worker that dies mid-page is noticed within the heartbeat timeout. The retry lists the page again by
+  // the predicate: cases that applied the revision meanwhile drop out, none is skipped by position.
   heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 });
@@ -15,85 +13,90 @@ const { signalPolicyPage, recordFanoutProgress } = proxyActivities<ReturnType<ty
 const DEFAULT_PAGE_SIZE = 1_000;
 const MAX_HISTORY_EVENTS = 2_000;
 /**
- * A case started just before publication may not be visible yet when the main sweep lists cases, and did
- * not inherit the revision: the closing sweep signals the cases started since this long before the fan-out
- * began (visibility lags a start by well under that). Those also found by the main sweep ignore the repeat.
+ * How long visibility may take to show a case's start or its new search attributes. The dev server shows
+ * them within milliseconds, a SQL-visibility cluster within about a second; the fan-out's final count comes
+ * at least this long after its last signal and after it began.
  */
-const LATE_STARTER_MARGIN_MS = 60_000;
-/**
- * The closing sweep lists cases no earlier than this after the fan-out began. By then the publication has
- * committed (the fan-out starts inside its transaction), every API's copy of the registry is younger than
- * the publication (INHERITED_POLICIES_MAX_AGE_MS), and visibility shows the cases started before that: a
- * case either inherited the revision or is found by the sweep.
- */
-const LATE_STARTER_SWEEP_AFTER_MS = INHERITED_POLICIES_MAX_AGE_MS + 4_000;
-
-/** The visibility query for the open cases a scope covers (search attributes set at case start). */
-export function scopeQuery(scope: PolicyScope): string {
-  const open = `WorkflowType = '${CASE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'`;
-  const codes =
-    scope.type === 'all'
-      ? null
-      : scope.type === 'municipalities'
-        ? scope.municipalities
-        : Object.entries(MUNICIPALITIES)
-            .filter(([, m]) => scope.regions.includes(m.region))
-            .map(([code]) => code);
-  return codes === null ? open : `${open} AND Municipality IN (${codes.map((c) => `'${c}'`).join(', ')})`;
-}
+export const DEFAULT_VISIBILITY_LAG_MS = 3_000;
+/** A count that has not fallen for this many waits means cases are not getting it: list and signal again. */
+const STALLED_WAITS = 2;
+/** The longest wait between counts while a stuck set is signalled again and again. */
+const MAX_WAIT_MS = 60_000;
 
 /**
- * Sends one policy revision to every open case in its scope, page by page at a bounded rate, then sweeps
- * once more for cases started while it ran. Cases apply a policyId+revision once however often they
- * receive it, so a retry, a crash or a re-send never applies anything twice.
+ * Brings one policy revision to every open case in its scope, level-triggered: it asks visibility which open
+ * cases in scope have not applied the revision (workflows/policy-queries.ts), signals them, counts again
+ * while they apply it, signals whatever is left once the count stops falling, and ends when a count taken at
+ * least the visibility lag after its last signal finds none. A case started from an older copy of the
+ * registry, a case that continued as new, a signal lost with a crashed worker: each is still in the set and
+ * is found on the next pass, whatever the timing. Cases apply a policyId+revision once however often they
+ * receive it. A newer revision of the same policy takes over: this fan-out then stops as superseded.
  */
 export async function policyFanoutWorkflow(input: PolicyFanoutInput): Promise<FanoutProgress> {
   const { policy } = input;
-  const progress: FanoutProgress = input.progress ?? { matched: 0, signalled: 0, failed: 0, lateStarters: 0, phase: 'sweep' };
-  const startedAt = input.startedAt ?? new Date(Date.now()).toISOString();
-  let pageToken = input.pageToken ?? null;
+  const progress: FanoutProgress = input.progress ?? { passes: 0, matched: 0, signalled: 0, failed: 0, lateStarters: 0, missing: null, phase: 'signalling' };
+  const lagMs = input.visibilityLagMs ?? DEFAULT_VISIBILITY_LAG_MS;
   setHandler(fanoutProgressQuery, () => progress);
 
-  const report = async (status: 'running' | 'completed') => {
+  const report = async (status: 'running' | 'completed' | 'superseded') => {
     setCurrentDetails(
       `**${policy.title}** (${policy.policyId} rev. ${policy.revision}, ${input.kind})\n\n` +
-        `Fundet ${progress.matched} åbne sager · signaleret ${progress.signalled} · fejlet ${progress.failed} · startet undervejs ${progress.lateStarters} · fase ${progress.phase}`,
+        `Gennemløb ${progress.passes} · fundet ${progress.matched} åbne sager · signaleret ${progress.signalled} · lukket undervejs ${progress.failed}` +
+        ` · fundet senere ${progress.lateStarters} · mangler ${progress.missing ?? '?'} · fase ${progress.phase}`,
     );
-    await recordFanoutProgress({
-      workflowId: workflowInfo().workflowId,
-      policyId: policy.policyId,
-      revision: policy.revision,
-      kind: input.kind,
-      status,
-      progress,
-    });
+    await recordFanoutProgress({ workflowId: workflowInfo().workflowId, policyId: policy.policyId, revision: policy.revision, kind: input.kind, status, progress });
+  };
+  const superseded = async () => {
+    progress.phase = 'superseded';
+    await report('superseded');
+    return progress;
   };
 
   await report('running');
-  while (progress.phase !== 'done') {
-    if (progress.phase === 'late-starters' && pageToken === null && patched('late-starter-sweep-after-delay')) {
-      const wait = Date.parse(startedAt) + LATE_STARTER_SWEEP_AFTER_MS - Date.now();
-      if (wait > 0) await sleep(wait, { summary: 'Venter på sager startet under udsendelsen' });
+  let stalledPasses = 0;
+  for (;;) {
+    // One pass: every open case in scope that visibility shows without the revision, page by page.
+    progress.phase = 'signalling';
+    const firstPass = progress.passes === 0;
+    progress.passes++;
+    let pageToken: string | null = null;
+    do {
+      const page: MissingPageResult = await signalMissingCases({ policy, pageToken, pageSize: input.pageSize ?? DEFAULT_PAGE_SIZE, signalsPerSecond: input.signalsPerSecond });
+      if (page.superseded) return superseded();
+      if (firstPass) progress.matched += page.listed;
+      else progress.lateStarters += page.listed;
+      progress.signalled += page.signalled;
+      progress.failed += page.failed;
+      pageToken = page.nextPageToken;
+    } while (pageToken !== null);
+
+    // Count while the signalled cases apply it; done when a count after the lag finds none.
+    progress.phase = 'waiting';
+    await report('running');
+    const waitMs = Math.min(MAX_WAIT_MS, lagMs * 2 ** stalledPasses);
+    let best = Number.POSITIVE_INFINITY;
+    let stalled = 0;
+    while (stalled < STALLED_WAITS) {
+      await sleep(waitMs, { summary: 'Venter på at sagerne anvender revisionen' });
+      const count = await countMissingCases({ policy });
+      if (count.superseded) return superseded();
+      progress.missing = count.missing;
+      if (count.missing === 0) {
+        progress.phase = 'done';
+        await report('completed');
+        return progress;
+      }
+      if (count.missing < best) {
+        best = count.missing;
+        stalled = 0;
+      } else {
+        stalled++;
+      }
+      await report('running');
     }
-    const since = new Date(Date.parse(startedAt) - LATE_STARTER_MARGIN_MS).toISOString();
-    const query = progress.phase === 'sweep' ? scopeQuery(policy.scope) : `${scopeQuery(policy.scope)} AND StartTime >= '${since}'`;
-    const page = await signalPolicyPage({
-      policy,
-      query,
-      pageToken,
-      pageSize: input.pageSize ?? DEFAULT_PAGE_SIZE,
-      signalsPerSecond: input.signalsPerSecond,
-    });
-    if (progress.phase === 'sweep') progress.matched += page.matched;
-    else progress.lateStarters += page.matched;
-    progress.signalled += page.signalled;
-    progress.failed += page.failed;
-    pageToken = page.nextPageToken;
-    if (!pageToken) progress.phase = progress.phase === 'sweep' ? 'late-starters' : 'done';
-    await report(progress.phase === 'done' ? 'completed' : 'running');
-    if (progress.phase !== 'done' && (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS)) {
-      await continueAsNew<typeof policyFanoutWorkflow>({ ...input, startedAt, pageToken, progress });
+    stalledPasses++;
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) {
+      await continueAsNew<typeof policyFanoutWorkflow>({ ...input, progress });
     }
   }
-  return progress;
 }

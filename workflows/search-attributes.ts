@@ -14,6 +14,13 @@ export const NextDeadlineKindKey = defineSearchAttributeKey('NextDeadlineKind', 
 export const ConversationModeKey = defineSearchAttributeKey('ConversationMode', SearchAttributeType.KEYWORD);
 export const OverdueKey = defineSearchAttributeKey('Overdue', SearchAttributeType.BOOL);
 export const PolicyIdsKey = defineSearchAttributeKey('PolicyIds', SearchAttributeType.KEYWORD_LIST);
+/**
+ * Every policy revision the case has applied, as `policyId#revision`: what a fan-out and verify ask
+ * visibility for ("open cases in scope that lack revision N", policy-fanout-workflow.ts).
+ */
+export const PolicyRevisionsKey = defineSearchAttributeKey('PolicyRevisions', SearchAttributeType.KEYWORD_LIST);
+/** The case's change counter, which its read-model row carries too: verify compares the two. */
+export const CaseRevisionKey = defineSearchAttributeKey('CaseRevision', SearchAttributeType.INT);
 
 export const CASE_SEARCH_ATTRIBUTES = [
   CaseIdKey,
@@ -25,6 +32,8 @@ export const CASE_SEARCH_ATTRIBUTES = [
   ConversationModeKey,
   OverdueKey,
   PolicyIdsKey,
+  PolicyRevisionsKey,
+  CaseRevisionKey,
 ] as const;
 
 /** `Name=Type` pairs as `temporal server start-dev --search-attribute` takes them. */

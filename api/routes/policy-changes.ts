@@ -16,8 +16,10 @@ export function policyChangesRouter(policies: PolicyService, reports: Reports): 
 
   router.post('/', allow('ops'), async (req, res) => {
     const policy = parse(policyRevisionSchema, req.body) as PolicyRevision;
-    const { created, policy: view } = await policies.publish(policy);
-    res.status(created ? 201 : 200).json(view);
+    // 201: stored and its fan-out started; 202: stored, and its fan-out will be started by whoever notices
+    // first (Temporal could not be reached); 200: this revision was stored before (its fan-out made sure of).
+    const { created, started, policy: view } = await policies.publish(policy);
+    res.status(created ? (started ? 201 : 202) : 200).json(view);
   });
 
   router.get('/', allow('ops', 'reader'), async (_req, res) => {

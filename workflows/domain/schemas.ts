@@ -129,9 +129,16 @@ export const policyRevisionSchema = z
     effectiveTo: isoDate.nullable().optional(),
     scope: policyScopeSchema,
     effects: z.array(policyEffectSchema).min(1),
+    endedFor: z.array(z.object({ scope: policyScopeSchema, effectiveTo: isoDate }).strict()).max(20).optional(),
   })
   .strict()
   .refine((p) => !p.effectiveTo || p.effectiveTo >= p.effectiveFrom, { message: 'effectiveTo is before effectiveFrom', path: ['effectiveTo'] })
+  .superRefine((p, ctx) => {
+    (p.endedFor ?? []).forEach((e, i) => {
+      if (e.effectiveTo < p.effectiveFrom) ctx.addIssue({ code: 'custom', message: 'effectiveTo is before the revision\'s effectiveFrom', path: ['endedFor', i, 'effectiveTo'] });
+      if (e.scope.type === 'all') ctx.addIssue({ code: 'custom', message: 'to end the policy everywhere, set the revision\'s effectiveTo instead', path: ['endedFor', i, 'scope'] });
+    });
+  })
   .refine((p) => !CPR_LIKE.test(p.title) && !CPR_LIKE.test(p.legalReference ?? ''), { message: 'looks like a CPR number', path: ['title'] });
 
 /** Issues as the API reports them: each bad field with its problem. */

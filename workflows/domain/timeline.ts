@@ -1,5 +1,5 @@
 import { addDays, addMonths, daysBetween, endOfMonth, type IsoDate, maxDate } from './dates';
-import { regionOf } from './municipalities';
+import { revisionFor } from './policy-scope';
 import { type ConversationMode, type RuleSet } from './rules';
 import {
   type CaseEvent,
@@ -10,7 +10,6 @@ import {
   type DeadlineKind,
   type PolicyOnCase,
   type PolicyRevision,
-  type PolicyScope,
   type Timeline,
 } from './types';
 
@@ -163,20 +162,11 @@ interface PolicyWindows {
   mode: (Window & { mode: 'phone' | 'video'; consentRequired: boolean })[];
 }
 
-export function scopeCovers(scope: PolicyScope, municipality: string): boolean {
-  switch (scope.type) {
-    case 'all':
-      return true;
-    case 'municipalities':
-      return scope.municipalities.includes(municipality);
-    case 'regions': {
-      const region = regionOf(municipality);
-      return region !== undefined && scope.regions.includes(region);
-    }
-  }
-}
-
-/** The latest revision of each policy that covers the case; earlier revisions are history. */
+/**
+ * The newest revision of each policy, as it applies to the case (policy-scope.ts: within its scope, or
+ * ending on its endedFor date); a newest revision that does not reach the case ends the policy for it.
+ * Earlier revisions are history.
+ */
 function currentRevisions(policies: readonly PolicyRevision[], municipality: string) {
   const latest = new Map<string, PolicyRevision>();
   for (const p of policies) {
@@ -184,7 +174,8 @@ function currentRevisions(policies: readonly PolicyRevision[], municipality: str
     if (!seen || p.revision > seen.revision) latest.set(p.policyId, p);
   }
   const current = [...latest.values()]
-    .filter((p) => scopeCovers(p.scope, municipality))
+    .map((p) => revisionFor(p, municipality))
+    .filter((p): p is PolicyRevision => p !== null)
     .sort((a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom) || a.policyId.localeCompare(b.policyId));
   const history = [...new Map(policies.map((p) => [`${p.policyId}#${p.revision}`, p])).values()].filter(
     (p) => latest.get(p.policyId)!.revision !== p.revision,

@@ -95,6 +95,18 @@ export interface PolicyRevision {
   effectiveTo?: IsoDate | null;
   scope: PolicyScope;
   effects: PolicyEffect[];
+  /**
+   * Where an earlier revision reached and this one no longer does: the policy ends there on the given day
+   * (inclusive), with this revision's effects. A revision never silently drops a case: every municipality an
+   * earlier revision covered is in `scope` or in `endedFor` (checked when it is published).
+   */
+  endedFor?: PolicyEnding[];
+}
+
+/** The policy ends on `effectiveTo` for the cases in `scope` (a revision's `endedFor`). */
+export interface PolicyEnding {
+  scope: PolicyScope;
+  effectiveTo: IsoDate;
 }
 
 export type DeadlineStatus = 'pending' | 'met' | 'missed' | 'paused' | 'waived';

@@ -1,0 +1,30 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { allow } from '../auth';
+import { type Convergence } from '../convergence';
+import { parse } from '../errors';
+
+export const rebuildSchema = z
+  .object({
+    pageToken: z.string().max(4_096).nullable().optional(),
+    pageSize: z.number().int().min(1).max(1_000).optional(),
+  })
+  .strict();
+export const repairSchema = z.object({ limit: z.number().int().min(1).max(10_000).optional() }).strict();
+
+/** Verify and repair convergence, for operations (README, Verify and repair). */
+export function opsRouter(convergence: Convergence): Router {
+  const router = Router();
+  router.get('/verify', allow('ops'), async (_req, res) => {
+    res.json(await convergence.verify());
+  });
+  router.post('/repair', allow('ops'), async (req, res) => {
+    const { limit } = parse(repairSchema, req.body);
+    res.json(await convergence.repair(limit));
+  });
+  router.post('/read-model/rebuild', allow('ops'), async (req, res) => {
+    const { pageToken, pageSize } = parse(rebuildSchema, req.body);
+    res.json(await convergence.rebuildPage(pageToken ?? null, pageSize));
+  });
+  return router;
+}
