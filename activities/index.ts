@@ -6,7 +6,7 @@ import { type Logger } from '../platform/logger';
 import { createPolicyRegistry } from '../platform/policy-registry';
 import { type PolicyRevision } from '../workflows/domain/types';
 import { type FanoutProgress } from '../workflows/messages';
-import { groupCommit } from './read-model-sink';
+import { groupCommit } from './group-commit';
 import { type CaseSnapshot, writeCaseSnapshots } from './read-model';
 
 export type { CaseSnapshot } from './read-model';

@@ -179,7 +179,12 @@ function refuseDroppedScope(previous: PolicyRevision, next: PolicyRevision): voi
     'invalid-request',
     `revision ${next.revision} of ${next.policyId} no longer reaches ${named}, which revision ${previous.revision} reaches. ` +
       `Say when the policy ends for them: add endedFor: [${example}] (the day is their last under the policy), or keep them in scope.`,
-    [{ field: 'scope', problem: `drops ${dropped.length} municipalities covered by revision ${previous.revision}: ${dropped.join(', ')}; end the policy for them with endedFor` }],
+    [
+      {
+        field: 'scope',
+        problem: `drops ${dropped.length === 1 ? '1 municipality' : `${dropped.length} municipalities`} covered by revision ${previous.revision}: ${dropped.join(', ')}; end the policy for ${dropped.length === 1 ? 'it' : 'them'} with endedFor`,
+      },
+    ],
   );
 }
 

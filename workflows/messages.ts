@@ -62,15 +62,14 @@ export const applyPolicyUpdate = defineUpdate<MessageResult, [PolicyRevision]>('
 export const policyChangeSignal = defineSignal<[PolicyRevision]>('policyChange');
 
 /**
- * The read model's fast path: the workflow hands each new snapshot to the worker, which writes it (in
- * batches with other cases') before it completes the workflow task (activities/read-model-sink.ts). A
- * write that fails is reported back by readModelWriteFailedSignal, and the case then writes its newest
- * snapshot through a retrying activity.
+ * The sink through which runs begun before the durable read model (patch read-model-durable) handed their
+ * snapshots to the worker. Kept so their histories replay; a sink is not called in replay, and no live run
+ * calls it any more, so the worker registers none.
  */
 export interface ReadModelSinks extends Sinks {
   readModel: { write(snapshot: CaseSnapshot): void };
 }
-/** Sent by the worker when it could not write a snapshot it was handed; carries that snapshot's revision. */
+/** Sent by workers of the sink era when they could not write a snapshot; such runs then rewrite by activity. */
 export const readModelWriteFailedSignal = defineSignal<[revision: number]>('readModelWriteFailed');
 
 export const policyKey = (p: Pick<PolicyRevision, 'policyId' | 'revision'>): string => `${p.policyId}#${p.revision}`;

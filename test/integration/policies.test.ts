@@ -4,14 +4,13 @@ import { promisify } from 'node:util';
 import { type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
 import { createApp } from '../../api/app';
 import { type Role } from '../../platform/config';
+import { signalCases } from '../../platform/convergence';
 import { createLogger } from '../../platform/logger';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type CaseEvent, type PolicyRevision } from '../../workflows/domain/types';
-import { caseWorkflowId, INHERITED_POLICIES_MAX_AGE_MS, policyFanoutWorkflowId, reportEventUpdate } from '../../workflows/messages';
+import { caseWorkflowId, policyFanoutWorkflowId, reportEventUpdate } from '../../workflows/messages';
 import { eventually, startSystem, type TestSystem } from '../support/system';
 
 /** Policy changes through the API against the real dev server, worker and Postgres. */
@@ -44,6 +43,13 @@ async function openCases(count: number, overrides: Record<string, unknown> = {})
     expect(res.status).toBe(201);
     ids.push(caseId);
   }
+  // Each case has asked the registry for what was published after its copy once its first snapshot is
+  // written (both happen in its first workflow task), so a publication from here on reaches it by fan-out.
+  await eventually(
+    () => system.db.query<{ n: string }>('SELECT count(*) AS n FROM cases WHERE case_id = ANY($1)', [ids]),
+    (rows) => Number(rows[0]!.n) === ids.length,
+    'first snapshots',
+  );
   // The fan-out finds cases through visibility, which follows a start by moments.
   await eventually(
     async () => {
@@ -92,8 +98,8 @@ test('publish a pause: open cases show paused deadlines; lift it: due dates as c
   let view = await settled('suspension-a', 1, 3);
   expect(view.body.applied).toBe(3);
   expect(view.body.fanouts).toEqual([
-    // The cases started within the last minute are checked again by the closing sweep (and ignore the repeat).
-    expect.objectContaining({ workflowId: policyFanoutWorkflowId('suspension-a', 1), kind: 'publish', status: 'completed', matched: 3, lateStarters: 3, signalled: 6, failed: 0 }),
+    // The three open cases lacked it and were signalled once each; the final count found none left.
+    expect.objectContaining({ workflowId: policyFanoutWorkflowId('suspension-a', 1), kind: 'publish', status: 'completed', matched: 3, lateStarters: 0, signalled: 3, failed: 0, missing: 0 }),
   ]);
   for (const caseId of cases) {
     const c = await caseOf(caseId);
@@ -146,6 +152,28 @@ test('bad or contradictory changes answer 400 naming the problem, and nothing is
   const stored = await api('GET', '/api/v1/policy-changes/lower');
   expect(stored.body).toMatchObject({ revision: 3, title: 'Delvis suspension af beskæftigelsesindsatsen', history: [] });
   await expect(system.env.client.workflow.getHandle(policyFanoutWorkflowId('lower', 2)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+
+  // A revision that leaves cases behind must say when the policy ends for them.
+  const wide = pause('narrowed', { scope: { type: 'municipalities', municipalities: ['851', '860'] } });
+  expect((await api('POST', '/api/v1/policy-changes', wide)).status).toBe(201);
+  const narrowed = await api('POST', '/api/v1/policy-changes', { ...wide, revision: 2, scope: { type: 'municipalities', municipalities: ['851'] } });
+  expect(narrowed.status).toBe(400);
+  expect(narrowed.body.error.message).toBe(
+    'revision 2 of narrowed no longer reaches Hjørring (860), which revision 1 reaches. Say when the policy ends for them: ' +
+      'add endedFor: [{"scope":{"type":"municipalities","municipalities":["860"]},"effectiveTo":"YYYY-MM-DD"}] (the day is their last under the policy), or keep them in scope.',
+  );
+  expect(narrowed.body.error.details).toEqual([{ field: 'scope', problem: 'drops 1 municipality covered by revision 1: 860; end the policy for it with endedFor' }]);
+  expect((await api('GET', '/api/v1/policy-changes/narrowed')).body).toMatchObject({ revision: 1, history: [] });
+  await expect(system.env.client.workflow.getHandle(policyFanoutWorkflowId('narrowed', 2)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  const ended = await api('POST', '/api/v1/policy-changes', {
+    ...wide,
+    revision: 2,
+    scope: { type: 'municipalities', municipalities: ['851'] },
+    endedFor: [{ scope: { type: 'municipalities', municipalities: ['860'] }, effectiveTo: today() }],
+  });
+  expect(ended.status).toBe(201);
+  const before = await api('POST', '/api/v1/policy-changes', { ...wide, revision: 3, endedFor: [{ scope: { type: 'municipalities', municipalities: ['860'] }, effectiveTo: addDays(today(), -6) }] });
+  expect(before.body.error.details).toEqual([{ field: 'endedFor.0.effectiveTo', problem: "effectiveTo is before the revision's effectiveFrom" }]);
 });
 
 test('a case started during a suspension is suspended from its first day', async () => {
@@ -163,14 +191,15 @@ test('a case started during a suspension is suspended from its first day', async
   );
 });
 
-test("a case started from another API instance's older copy of the registry is found by the closing sweep and applies the revision once", async () => {
-  // A second API instance, as behind a load balancer: it keeps its own copy of the registry for new cases.
+test("a case started from another API instance's copy of the registry, older than a finished fan-out, asks the registry and applies the revision once", async () => {
+  // A second API instance, as behind a load balancer, whose copy of the registry for new cases is an hour old.
   const other = createApp({
     client: system.env.client,
     db: system.db,
     apiKeys: Object.entries(system.keys).map(([role, key]) => ({ role: role as Role, key })),
     temporal: { address: system.address, namespace: 'default', taskQueue: system.taskQueue, uiUrl: 'http://localhost:8233' },
     logger: createLogger('error'),
+    registryCopyMaxAgeMs: 3_600_000,
   });
   const server = await new Promise<Server>((resolve) => {
     const s = other.listen(0, '127.0.0.1', () => resolve(s));
@@ -185,21 +214,27 @@ test("a case started from another API instance's older copy of the registry is f
   };
   try {
     const stamp = Date.now().toString(36);
-    const copyRead = Date.now();
     expect((await openThroughOther(`COPY-A-${stamp}`)).status).toBe(201);
     await api('POST', '/api/v1/policy-changes', pause('suspension-copy', { scope: { type: 'municipalities', municipalities: ['185'] } }));
+    // The fan-out has finished (its last count found no case lacking it) before the next case starts.
+    const view = await settled('suspension-copy', 1, 1);
+    // COPY-A got it from the fan-out or, if its first task ran after the publication, from the registry.
+    expect(view.body.fanouts[0]).toMatchObject({ status: 'completed', missing: 0 });
     const late = await openThroughOther(`COPY-B-${stamp}`);
     expect(late.status).toBe(201);
-    // Within a second of its read the other instance still answers from the copy older than the publication.
-    if (Date.now() - copyRead < INHERITED_POLICIES_MAX_AGE_MS) expect(late.body.policies).toEqual([]);
+    expect(late.body.policies).toEqual([]); // answered from the copy older than the publication
 
-    const view = await settled('suspension-copy', 1, 2);
-    expect(view.body.applied).toBe(2);
-    const c = await caseOf(`COPY-B-${stamp}`);
+    const c = await eventually(() => caseOf(`COPY-B-${stamp}`), (x) => x.policies.length === 1, 'the late case has the revision');
     expect(c.policies.map((p: any) => `${p.policyId}#${p.revision}`)).toEqual(['suspension-copy#1']);
     expect(deadline(c, 'first-conversation')).toMatchObject({ status: 'paused', dueDate: null });
-    const rows = await system.db.query(`SELECT policy_id, revision FROM case_policies WHERE case_id = $1`, [`COPY-B-${stamp}`]);
+    const rows = await eventually(
+      () => system.db.query(`SELECT policy_id, revision FROM case_policies WHERE case_id = $1`, [`COPY-B-${stamp}`]),
+      (r) => r.length > 0,
+      'read model',
+    );
     expect(rows).toEqual([{ policy_id: 'suspension-copy', revision: 1 }]);
+    const verified = await eventually(() => api('GET', '/api/v1/ops/verify'), (r) => r.body.policies.find((p: any) => p.policyId === 'suspension-copy')?.missing === 0, 'verify');
+    expect(verified.body.policies.find((p: any) => p.policyId === 'suspension-copy')).toEqual({ policyId: 'suspension-copy', revision: 1, missing: 0, sample: [] });
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }
@@ -220,7 +255,7 @@ test('a regional scope touches only its region', async () => {
   expect((await api('POST', '/api/v1/policy-changes', policy)).status).toBe(201);
   const view = await settled('remote-midtjylland', 1, 1);
   expect(view.body.applied).toBe(1);
-  expect(view.body.fanouts[0]).toMatchObject({ matched: 1, lateStarters: 1, signalled: 2 });
+  expect(view.body.fanouts[0]).toMatchObject({ matched: 1, lateStarters: 0, signalled: 1, missing: 0 });
   expect(await caseOf(aarhus!)).toMatchObject({ conversationMode: 'phone', policies: [expect.objectContaining({ policyId: 'remote-midtjylland' })] });
   expect(await caseOf(odense!)).toMatchObject({ conversationMode: 'in-person', policies: [] });
   const found = await eventually(
@@ -243,8 +278,8 @@ test('re-sending through the ops CLI shows progress and applies nothing twice', 
 
   const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, 'dist', 'scripts', 'ops.js'), 'policy', 'resend', 'suspension-c', '--api', system.base, '--key', system.keys.ops]);
   expect(stdout).toContain(`Re-sending suspension-c rev. 1 (${policyFanoutWorkflowId('suspension-c', 1, 1)})`);
-  expect(stdout).toContain('[##############################] 100% signalled 4/4');
-  expect(stdout).toContain('Done: 2 cases matched (+2 recent starts checked again), 4 signals, 0 failed; 2 cases carry the revision.');
+  // Both cases have it, so the re-send finds none lacking it and signals nobody.
+  expect(stdout).toContain('Done (completed): 0 cases lacked it, 0 more found by later passes, 0 signals, 0 closed meanwhile; 2 cases carry the revision.');
 
   const after = await api('GET', '/api/v1/policy-changes/suspension-c');
   expect(after.body.applied).toBe(2);
@@ -267,24 +302,22 @@ test('a fan-out page that lists a run which has since ended signals the case as 
   // One case continues as new after it was listed, another closes.
   const moving = await start(`CAN-${stamp}`);
   const closing = await start(`END-${stamp}`);
-  const listedRuns = [moving.firstExecutionRunId, closing.firstExecutionRunId];
   for (let i = 0; i < 12 && (await moving.describe()).runId === moving.firstExecutionRunId; i++) {
     await report(moving, { type: i % 2 ? 'certificate-received' : 'certificate-requested' });
   }
-  expect((await moving.describe()).runId).not.toBe(moving.firstExecutionRunId);
+  // The run continues as new once its last snapshot is written.
+  await eventually(async () => (await moving.describe()).runId, (runId) => runId !== moving.firstExecutionRunId, 'continued as new');
   await report(closing, { type: 'recovered' });
   await closing.result();
 
-  const { signalPolicyPage } = createActivities({ db: system.db, logger: createLogger('error'), client: system.env.client });
   const policy = pause(`moved-${stamp}`);
-  const result = await new MockActivityEnvironment().run(signalPolicyPage, {
-    policy,
-    query: `RunId IN (${listedRuns.map((r) => `'${r}'`).join(',')})`,
-    pageToken: null,
-    pageSize: 10,
-    signalsPerSecond: 100,
-  });
-  expect(result).toEqual({ matched: 2, signalled: 1, failed: 1, nextPageToken: null });
+  // What the fan-out's page does with what it listed: both listed runs have ended since.
+  const listed = [
+    { workflowId: moving.workflowId, runId: moving.firstExecutionRunId },
+    { workflowId: closing.workflowId, runId: closing.firstExecutionRunId },
+  ];
+  const result = await signalCases(system.env.client, policy, listed, { signalsPerSecond: 100, concurrency: 2 });
+  expect(result).toEqual({ signalled: 1, failed: 1 });
   const applied = await eventually(
     () => system.db.query<{ case_id: string }>(`SELECT case_id FROM case_policies WHERE policy_id = $1`, [policy.policyId]),
     (rows) => rows.length > 0,

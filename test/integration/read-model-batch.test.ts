@@ -7,7 +7,7 @@ import { suspension2020 as suspension } from '../support/fixtures';
 import { startPostgres, type TestPostgres } from '../support/servers';
 
 /**
- * The worker writes many cases' snapshots in one statement (activities/read-model-sink.ts). A batch must
+ * The worker writes many cases' snapshots in one statement (activities/index.ts, recordCaseSnapshot with group commit). A batch must
  * leave each case exactly as its newest snapshot says, whatever else the batch holds.
  */
 let pg: TestPostgres;

@@ -98,6 +98,7 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
     DATETIME: indexed.INDEXED_VALUE_TYPE_DATETIME,
     BOOL: indexed.INDEXED_VALUE_TYPE_BOOL,
     KEYWORD_LIST: indexed.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    INT: indexed.INDEXED_VALUE_TYPE_INT,
   };
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',

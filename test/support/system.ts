@@ -4,8 +4,6 @@ import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { type Express } from 'express';
 import { type Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
-import { writeCaseSnapshots } from '../../activities/read-model';
-import { createReadModelSinks } from '../../activities/read-model-sink';
 import { createCaseWorker } from '../../worker/worker';
 import { createApp } from '../../api/app';
 import { createDb, type Db, migrate } from '../../platform/db';
@@ -36,6 +34,7 @@ export interface TestSystem {
 
 /** The role a route is for: operations publish policies, readers read reports, case systems do the rest. */
 export function defaultRole(method: string, path: string): Role {
+  if (path.startsWith('/api/v1/ops')) return 'ops';
   if (path.startsWith('/api/v1/policy-changes')) return method === 'GET' ? 'reader' : 'ops';
   if (path.startsWith('/api/v1/reports')) return 'reader';
   return 'case-system';
@@ -63,7 +62,6 @@ export async function startSystem(options: {
       taskQueue: options.taskQueue,
       workflowBundle: await bundleCaseWorkflows(),
       activities: createActivities({ db, logger, client: env.client }),
-      sinks: createReadModelSinks({ write: (snapshots) => writeCaseSnapshots(db, snapshots), client: env.client, logger }),
       maxCachedWorkflows: options.maxCachedWorkflows,
     });
     running = worker.run();
@@ -78,6 +76,8 @@ export async function startSystem(options: {
     temporal: { address, namespace: 'default', taskQueue: options.taskQueue, uiUrl: 'http://localhost:8233' },
     logger,
     fanoutSignalsPerSecond: options.fanoutSignalsPerSecond,
+    // The dev server's visibility follows a change within milliseconds; a fan-out's last count waits a second.
+    fanoutVisibilityLagMs: 1_000,
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

@@ -1,6 +1,6 @@
-import { groupCommit } from '../../activities/read-model-sink';
+import { groupCommit } from '../../activities/group-commit';
 
-/** The read model sink's batching: writes that arrive together share one call; a failure reaches each of them. */
+/** The read model's group commit (activities/group-commit.ts): writes that arrive together share one call; a failure reaches each of them. */
 function recorder(fail?: (batch: number[]) => boolean) {
   const calls: number[][] = [];
   let gate = Promise.resolve();

@@ -3,11 +3,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
+import { Context } from '@temporalio/activity';
 import { type CaseSnapshot } from '../../activities';
-import { createReadModelSinks } from '../../activities/read-model-sink';
-import { createLogger } from '../../platform/logger';
 import { type caseWorkflow } from '../../workflows';
 import { addDays, copenhagenDate, endOfMonth } from '../../workflows/domain/dates';
+import { ruleSetFor } from '../../workflows/domain/rules';
+import { computeTimeline } from '../../workflows/domain/timeline';
 import { type CaseEvent, type CaseFacts, type Deadline, type PolicyRevision, type Timeline } from '../../workflows/domain/types';
 import {
   applyPolicyUpdate,
@@ -15,9 +16,11 @@ import {
   caseEventSignal,
   caseWorkflowId,
   type CaseWorkflowInput,
+  readModelSnapshotQuery,
   reportEventUpdate,
   timelineQuery,
 } from '../../workflows/messages';
+import { CaseRevisionKey, PolicyRevisionsKey } from '../../workflows/search-attributes';
 import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
 
 /**
@@ -27,10 +30,12 @@ import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
 let env: TestWorkflowEnvironment;
 let worker: Worker;
 let running: Promise<void>;
-/** Every snapshot written, by the sink (the fast path) or by an activity (the last of a run, or a rewrite). */
-const snapshots: (CaseSnapshot & { via: 'sink' | 'activity' })[] = [];
-/** Cases whose sink writes fail, as when Postgres is down. */
-const failingSinkWrites = new Set<string>();
+/** Every snapshot the read-model activity wrote, with the attempt that wrote it. */
+const snapshots: (CaseSnapshot & { attempt: number })[] = [];
+/** Cases whose snapshot writes fail this many more times, as while Postgres is down. */
+const failingWrites = new Map<string, number>();
+/** What the registry answers a case that asks for what was published after its copy. */
+const publishedAfter = new Map<string, PolicyRevision[]>();
 const taskQueue = 'case-workflow-tests';
 let caseNumber = 0;
 
@@ -42,17 +47,17 @@ beforeAll(async () => {
     workflowBundle: await bundleCaseWorkflows(),
     activities: {
       async recordCaseSnapshot(snapshot: CaseSnapshot) {
-        snapshots.push({ ...snapshot, via: 'activity' });
+        const failures = failingWrites.get(snapshot.workflowId) ?? 0;
+        if (failures > 0) {
+          failingWrites.set(snapshot.workflowId, failures - 1);
+          throw new Error('connection refused');
+        }
+        snapshots.push({ ...snapshot, attempt: Context.current().info.attempt });
+      },
+      async policiesPublishedAfter({ municipality }: { position: number; municipality: string }) {
+        return publishedAfter.get(municipality) ?? [];
       },
     },
-    sinks: createReadModelSinks({
-      async write(batch) {
-        if (batch.some((s) => failingSinkWrites.has(s.workflowId))) throw new Error('connection refused');
-        snapshots.push(...batch.map((s) => ({ ...s, via: 'sink' as const })));
-      },
-      client: env.client,
-      logger: createLogger('error'),
-    }),
   });
   running = worker.run();
 });
@@ -159,9 +164,13 @@ test('category 2 over 52 weeks: conversations every 4 weeks, a missed one, an ex
   const mine = snapshots.filter((s) => s.workflowId === handle.workflowId);
   expect(mine.length).toBeGreaterThan(5);
   expect(mine.map((s) => s.revision)).toEqual([...mine.map((s) => s.revision)].sort((a, b) => a - b));
-  expect(mine[mine.length - 1]).toMatchObject({ via: 'activity', timeline: { status: 'closed' } });
-  // Every change but the last went by the sink: no activity, and no marker, in the case's history.
-  expect(mine.slice(0, -1).every((s) => s.via === 'sink')).toBe(true);
+  expect(mine[mine.length - 1]).toMatchObject({ timeline: { status: 'closed' } });
+  // Each write went through a recorded activity, scheduled by the task that made the change.
+  const { EVENT_TYPE_ACTIVITY_TASK_COMPLETED, EVENT_TYPE_MARKER_RECORDED } = temporal.api.enums.v1.EventType;
+  const events = (await handle.fetchHistory()).events ?? [];
+  expect(events.filter((e) => e.eventType === EVENT_TYPE_ACTIVITY_TASK_COMPLETED)).toHaveLength(mine.length);
+  // No local activity (the sink era's last write) and no sink: every marker is a patch marker.
+  expect(new Set(events.filter((e) => e.eventType === EVENT_TYPE_MARKER_RECORDED).map((e) => e.markerRecordedEventAttributes!.markerName))).toEqual(new Set(['core_patch']));
 });
 
 test('category 3 over 52 weeks: rehabilitation team within 28 days, then job clarification ends the case', async () => {
@@ -345,30 +354,83 @@ test('a long case continues as new and keeps its events, policies and seen ids',
   await handle.result();
 });
 
-test('a snapshot the worker could not write comes back to the case, which writes its newest through the activity', async () => {
+test('a snapshot write that fails is retried by Temporal until it lands, and the newest change reaches the read model', async () => {
   const { handle } = await openCase();
   await env.sleep('3 days');
-  failingSinkWrites.add(handle.workflowId);
+  failingWrites.set(handle.workflowId, 2);
   const t = (await report(handle, { type: 'categorized', category: 2 })).timeline;
-  const { EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, EVENT_TYPE_ACTIVITY_TASK_COMPLETED } = temporal.api.enums.v1.EventType;
-  const history = async () => (await handle.fetchHistory()).events ?? [];
-  for (let tries = 0; tries < 100 && !(await history()).some((e) => e.eventType === EVENT_TYPE_ACTIVITY_TASK_COMPLETED); tries++) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const events = await history();
-  const signals = events.filter((e) => e.eventType === EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED).map((e) => e.workflowExecutionSignaledEventAttributes!.signalName);
-  expect(signals).toEqual(['readModelWriteFailed']);
-  const mine = snapshots.filter((s) => s.workflowId === handle.workflowId);
-  const rewritten = mine.filter((s) => s.via === 'activity');
-  expect(rewritten).toHaveLength(1);
-  // The change whose sink write failed (one after the last the sink wrote) is the one the activity wrote.
-  expect(rewritten[0]!.revision).toBe(Math.max(...mine.filter((s) => s.via === 'sink').map((s) => s.revision)) + 1);
-  expect(rewritten[0]!.timeline).toEqual(t);
+  const written = async () => snapshots.filter((s) => s.workflowId === handle.workflowId);
+  for (let tries = 0; tries < 100 && !(await written()).some((s) => s.timeline.category === 2); tries++) await new Promise((r) => setTimeout(r, 100));
+  const last = (await written()).at(-1)!;
+  // The third attempt wrote it: two failures, each retried by Temporal.
+  expect(last).toMatchObject({ attempt: 3, revision: (await handle.query(readModelSnapshotQuery)).revision });
+  expect(last.timeline).toEqual(t);
+  await report(handle, { type: 'recovered' });
+  await handle.result();
+});
 
-  // Once writes succeed again, the next change goes by the sink.
-  failingSinkWrites.delete(handle.workflowId);
-  await report(handle, { type: 'certificate-requested' });
-  expect(snapshots.filter((s) => s.workflowId === handle.workflowId).at(-1)).toMatchObject({ via: 'sink', revision: rewritten[0]!.revision + 1 });
+test('a case started from an older copy of the registry asks for what was published since, and applies it once', async () => {
+  const later: PolicyRevision = {
+    policyId: 'late-pause',
+    revision: 1,
+    title: 'Suspension published after the copy',
+    effectiveFrom: await today(),
+    effectiveTo: null,
+    scope: { type: 'municipalities', municipalities: ['851'] },
+    effects: [{ type: 'pauseDeadlines', kinds: ['first-conversation'] }],
+  };
+  publishedAfter.set('851', [later]);
+  const { handle } = await openCase({ municipality: '851' }, { registryPosition: 7 });
+  for (let tries = 0; tries < 50 && (await timelineOf(handle)).policies.length === 0; tries++) await new Promise((r) => setTimeout(r, 100));
+  const t = await timelineOf(handle);
+  expect(t.policies.map((p) => `${p.policyId}#${p.revision}`)).toEqual(['late-pause#1']);
+  expect(byId(t, 'first-conversation')).toMatchObject({ status: 'paused', dueDate: null });
+  // What the fan-out and verify ask visibility: the case carries the revision it applied, and its counter.
+  const { typedSearchAttributes } = await handle.describe();
+  expect(typedSearchAttributes.get(PolicyRevisionsKey)).toEqual(['late-pause#1']);
+  expect(typedSearchAttributes.get(CaseRevisionKey)).toBe((await handle.query(readModelSnapshotQuery)).revision);
+  // The fan-out reaching it too changes nothing.
+  expect((await handle.executeUpdate(applyPolicyUpdate, { args: [later] })).applied).toBe(false);
+  await report(handle, { type: 'recovered' });
+  await handle.result();
+});
+
+test('a revision that narrows the scope ends the policy for the cases it leaves on its endedFor date, as the what-if engine says', async () => {
+  const F = await today();
+  const rev1: PolicyRevision = {
+    policyId: `narrowed-${caseNumber}`,
+    revision: 1,
+    title: 'Suspension in Hovedstaden and Midtjylland',
+    effectiveFrom: addDays(F, 10),
+    effectiveTo: null,
+    scope: { type: 'regions', regions: ['Hovedstaden', 'Midtjylland'] },
+    effects: [{ type: 'pauseDeadlines', kinds: ['first-conversation'] }],
+  };
+  const rev2: PolicyRevision = {
+    ...rev1,
+    revision: 2,
+    title: 'Suspension in Hovedstaden only',
+    scope: { type: 'regions', regions: ['Hovedstaden'] },
+    endedFor: [{ scope: { type: 'regions', regions: ['Midtjylland'] }, effectiveTo: addDays(F, 29) }],
+  };
+  const aarhus = await openCase({ municipality: '751' }); // Midtjylland
+  const copenhagen = await openCase({ municipality: '101' }); // Hovedstaden
+  await env.sleep('12 days');
+  for (const c of [aarhus, copenhagen]) await c.handle.executeUpdate(applyPolicyUpdate, { args: [rev1] });
+  expect(byId(await timelineOf(aarhus.handle), 'first-conversation').status).toBe('paused');
+  for (const c of [aarhus, copenhagen]) expect((await c.handle.executeUpdate(applyPolicyUpdate, { args: [rev2] })).applied).toBe(true);
+
+  const asOf = await today();
+  const inAarhus = await aarhus.handle.query(timelineQuery, asOf);
+  // Paused from day 10 to day 29 (20 days): still in the pause today, but with a due date again, 20 days
+  // after the end of week 8. In Copenhagen the pause has no end, so neither has the deadline.
+  expect(byId(inAarhus, 'first-conversation')).toMatchObject({ status: 'paused', dueDate: addDays(F, 55 + 20) });
+  expect(inAarhus.policies.find((p) => p.revision === 2)).toMatchObject({ effectiveTo: addDays(F, 29), state: 'active' });
+  expect(byId(await copenhagen.handle.query(timelineQuery, asOf), 'first-conversation')).toMatchObject({ status: 'paused', dueDate: null });
+  // The workflows and POST /api/v1/timeline/simulate (the same engine) agree on the same revisions.
+  for (const c of [aarhus, copenhagen]) {
+    expect(await c.handle.query(timelineQuery, asOf)).toEqual(computeTimeline(c.facts, [], [rev1, rev2], ruleSetFor(c.facts.firstAbsenceDay), asOf));
+  }
 });
 
 function daysBetweenDates(from: string, to: string): number {
