@@ -24,6 +24,7 @@ export const ENVIRONMENT_VARIABLES = {
   API_KEYS: 'API keys of the API, role:key pairs separated by commas (roles case-system, ops, reader)',
   API_WRITE_RATE_PER_SECOND: 'writes a second allowed per API key (bursts up to twice that)',
   FANOUT_SIGNALS_PER_SECOND: 'upper bound on the rate a policy fan-out signals cases',
+  FANOUT_VISIBILITY_LAG_MS: 'how long visibility may take to show a change; a fan-out ends on a count taken at least this long after its last signal',
   LOG_LEVEL: 'debug | info | warn | error',
   WORKER_METRICS_PORT: "port of the worker's Prometheus endpoint (Temporal SDK metrics); off when unset",
   WORKER_MAX_CACHED_WORKFLOWS: 'cases the worker keeps in memory between their tasks; as many as fit the heap when unset',
@@ -69,6 +70,7 @@ const schema = z
       }),
     API_WRITE_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(100),
     FANOUT_SIGNALS_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(2_000),
+    FANOUT_VISIBILITY_LAG_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(1_000_000).optional(),
@@ -121,6 +123,7 @@ export interface Config {
   apiKeys: ApiKey[];
   writeRatePerSecond: number;
   fanoutSignalsPerSecond: number;
+  fanoutVisibilityLagMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   workerMetricsPort?: number;
   workerMaxCachedWorkflows?: number;
@@ -177,6 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys: c.API_KEYS ? parseApiKeys(c.API_KEYS) : [],
     writeRatePerSecond: c.API_WRITE_RATE_PER_SECOND,
     fanoutSignalsPerSecond: c.FANOUT_SIGNALS_PER_SECOND,
+    fanoutVisibilityLagMs: c.FANOUT_VISIBILITY_LAG_MS,
     logLevel: c.LOG_LEVEL,
     workerMetricsPort: c.WORKER_METRICS_PORT,
     workerMaxCachedWorkflows: c.WORKER_MAX_CACHED_WORKFLOWS,

@@ -1,5 +1,5 @@
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
-import { eventually, startSystem, type TestSystem } from '../support/system';
+import { eventually, settledCases, startSystem, type TestSystem } from '../support/system';
 
 /**
  * A worker that keeps only three cases in memory, against the real dev server, worker and Postgres.
@@ -25,11 +25,7 @@ test('with three cases in memory, a policy reaches all ten open cases exactly on
     const res = await system.api('POST', '/api/v1/cases', { caseId, citizenRef: `REF-S${i}`, municipality: '101', firstAbsenceDay: addDays(today, -10) });
     expect(res.status).toBe(201);
   }
-  await eventually(
-    async () => (await system.env.client.workflowService.countWorkflowExecutions({ namespace: 'default', query: `CaseId IN (${ids.map((id) => `'${id}'`).join(',')})` })).count,
-    (count) => Number(count) === ids.length,
-    'cases visible',
-  );
+  await settledCases(system, ids);
 
   const res = await system.api('POST', '/api/v1/policy-changes', {
     policyId: `small-cache-${stamp}`,
@@ -45,7 +41,7 @@ test('with three cases in memory, a policy reaches all ten open cases exactly on
     (r) => r.body.applied === ids.length && r.body.fanouts.every((f: any) => f.status === 'completed'),
     'fan-out applied',
   );
-  expect(policy.body.fanouts).toEqual([expect.objectContaining({ kind: 'publish', status: 'completed', matched: ids.length, failed: 0 })]);
+  expect(policy.body.fanouts).toEqual([expect.objectContaining({ kind: 'publish', status: 'completed', matched: ids.length, failed: 0, missing: 0 })]);
 
   const rows = await system.db.query<{ case_id: string; n: string }>(
     `SELECT case_id, count(*) AS n FROM case_policies WHERE policy_id = $1 GROUP BY case_id ORDER BY case_id`,

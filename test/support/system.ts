@@ -128,3 +128,22 @@ export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) 
   }
   throw new Error(`${what} did not happen; last seen: ${JSON.stringify(last)}`);
 }
+
+/**
+ * Waits until each case has finished its first workflow task: its first snapshot is in the read model (the
+ * activity is scheduled when that task completes, after the case asked the registry what was published since
+ * its copy), and visibility lists it. A publication from then on reaches these cases by fan-out only.
+ */
+export async function settledCases(system: TestSystem, ids: string[]): Promise<void> {
+  await eventually(
+    () => system.db.query<{ n: string }>('SELECT count(*) AS n FROM cases WHERE case_id = ANY($1)', [ids]),
+    (rows) => Number(rows[0]!.n) === ids.length,
+    'first snapshots',
+    300,
+  );
+  await eventually(
+    async () => (await system.env.client.workflowService.countWorkflowExecutions({ namespace: 'default', query: `CaseId IN (${ids.map((id) => `'${id}'`).join(',')})` })).count,
+    (count) => Number(count) === ids.length,
+    'cases visible',
+  );
+}

@@ -21,6 +21,7 @@ test('defaults fill everything but the database', () => {
     apiKeys: [],
     writeRatePerSecond: 100,
     fanoutSignalsPerSecond: 2000,
+    fanoutVisibilityLagMs: 3000,
     logLevel: 'info',
     workerMetricsPort: undefined,
     workerWorkflowThreads: 2,

@@ -1,0 +1,217 @@
+import { addDays, copenhagenDate } from '../../workflows/domain/dates';
+import { type PolicyRevision } from '../../workflows/domain/types';
+import { caseWorkflowId, policyFanoutWorkflowId, reportEventUpdate, timelineQuery } from '../../workflows/messages';
+import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../../workflows/search-attributes';
+import { type ProcessSystem, startProcessSystem } from '../support/processes';
+import { eventually } from '../support/system';
+
+/**
+ * Faults injected into the real servers while policies fan out: the worker, the Temporal dev server and the
+ * API killed (SIGKILL), Postgres stopped, cases closing or continuing as new under the fan-out, a revision
+ * that narrows the scope. Each scenario ends with `npm run ops -- verify` (the CLI, through the API) reporting
+ * nothing missing and nothing stale, and every case having applied the revision once: the counts checked are
+ * of cases and of the revisions in each case's own timeline, not of rows a primary key keeps unique.
+ * (A case started from a registry copy older than a finished fan-out: test/integration/policies.test.ts.)
+ */
+let system: ProcessSystem;
+const today = () => copenhagenDate(Date.now());
+
+beforeAll(async () => {
+  // 40 signals a second: a fan-out over 60 cases takes about 1.5 s, long enough to be hit in the middle.
+  system = await startProcessSystem({ taskQueue: 'faults', signalsPerSecond: 40 });
+});
+
+afterAll(async () => {
+  await system?.stop();
+});
+
+async function openCases(prefix: string, municipality: string, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  for (let from = 0; from < count; from += 20) {
+    const statuses = await Promise.all(
+      ids.slice(from, from + 20).map(async (caseId) => (await system.api('POST', '/api/v1/cases', { caseId, citizenRef: `REF-${caseId}`, municipality, firstAbsenceDay: addDays(today(), -3) })).status),
+    );
+    expect(statuses).toEqual(Array(statuses.length).fill(201));
+  }
+  await firstTasksDone(ids);
+  return ids;
+}
+
+/** Each case has finished its first task (its first snapshot is written) and visibility lists it. */
+async function firstTasksDone(ids: string[]): Promise<void> {
+  await eventually(
+    () => system.db.query<{ n: string }>('SELECT count(*) AS n FROM cases WHERE case_id = ANY($1)', [ids]),
+    (rows) => Number(rows[0]!.n) === ids.length,
+    'first snapshots',
+    300,
+  );
+  await eventually(
+    async () => Number((await system.client.workflowService.countWorkflowExecutions({ namespace: 'default', query: `CaseId IN (${ids.map((id) => `'${id}'`).join(',')})` })).count),
+    (n) => n === ids.length,
+    'cases visible',
+  );
+}
+
+function pause(policyId: string, municipalities: string[], overrides: Partial<PolicyRevision> = {}): PolicyRevision {
+  return {
+    policyId,
+    revision: 1,
+    title: 'Suspension',
+    effectiveFrom: addDays(today(), -1),
+    effectiveTo: null,
+    scope: { type: 'municipalities', municipalities },
+    effects: [{ type: 'pauseDeadlines', kinds: ['first-conversation'] }],
+    ...overrides,
+  };
+}
+
+const appliedCount = async (policyId: string, revision: number) =>
+  Number((await system.db.query<{ n: string }>('SELECT count(*) AS n FROM case_policies WHERE policy_id = $1 AND revision = $2', [policyId, revision]))[0]!.n);
+
+/**
+ * The end of every scenario: verify, through the CLI, finds nothing missing and nothing stale (it may take
+ * the fan-out a few seconds more), and each open case holds the revision exactly once in its own timeline.
+ */
+async function convergedOnce(policy: PolicyRevision, openIds: string[]): Promise<void> {
+  const result = await eventually(() => system.ops('verify'), (r) => r.code === 0, `verify clean after ${policy.policyId}`, 300);
+  expect(result.stdout).toContain('OK: 0 missing, 0 stale, 0 pending fan-outs');
+  expect(result.stdout).toContain(`policy ${policy.policyId} rev. ${policy.revision}: every open case in scope has it`);
+  const holding: number[] = [];
+  for (const caseId of openIds) {
+    const timeline = await system.client.workflow.getHandle(caseWorkflowId(caseId)).query(timelineQuery);
+    holding.push(timeline.policies.filter((p) => p.policyId === policy.policyId && p.revision === policy.revision).length);
+  }
+  expect(holding).toEqual(Array(openIds.length).fill(1));
+  expect(await appliedCount(policy.policyId, policy.revision)).toBe(openIds.length);
+}
+
+/** Waits until some but not all cases have applied the revision: the fan-out is under way. */
+async function midway(policy: PolicyRevision, total: number, atLeast: number): Promise<number> {
+  const n = await eventually(() => appliedCount(policy.policyId, policy.revision), (x) => x >= atLeast, 'part of the fan-out', 300);
+  expect(n).toBeLessThan(total);
+  return n;
+}
+
+test('the worker killed (SIGKILL) in the middle of a fan-out: a new worker finishes it', async () => {
+  const ids = await openCases('KILL-W', '101', 80);
+  const policy = pause('fault-worker', ['101']);
+  expect((await system.api('POST', '/api/v1/policy-changes', policy)).status).toBe(201);
+  await midway(policy, ids.length, 10);
+  await system.killWorker();
+  system.startWorker();
+  await convergedOnce(policy, ids);
+});
+
+test('the Temporal server killed (SIGKILL) in the middle of a fan-out and started again on the same data', async () => {
+  const ids = await openCases('KILL-T', '147', 80);
+  const policy = pause('fault-temporal', ['147']);
+  expect((await system.api('POST', '/api/v1/policy-changes', policy)).status).toBe(201);
+  await midway(policy, ids.length, 10);
+  await system.killTemporal();
+  await new Promise((r) => setTimeout(r, 1_000));
+  await system.startTemporal();
+  await convergedOnce(policy, ids);
+});
+
+test('Postgres stopped in the middle of a fan-out and started again', async () => {
+  const ids = await openCases('STOP-PG', '157', 80);
+  const policy = pause('fault-postgres', ['157']);
+  expect((await system.api('POST', '/api/v1/policy-changes', policy)).status).toBe(201);
+  await midway(policy, ids.length, 10);
+  await system.stopPostgres();
+  await new Promise((r) => setTimeout(r, 2_000));
+  await system.startPostgres();
+  await convergedOnce(policy, ids);
+});
+
+test('cases that close or continue as new while the fan-out runs: the open ones get it once, the closed ones are not missing', async () => {
+  const ids = Array.from({ length: 40 }, (_, i) => `MOVE-${i}`);
+  // Started as the API does, but with short runs, so that a few events make a case continue as new.
+  for (const caseId of ids) {
+    await system.client.workflow.start('caseWorkflow', {
+      workflowId: caseWorkflowId(caseId),
+      taskQueue: system.taskQueue,
+      args: [{ facts: { caseId, citizenRef: `REF-${caseId}`, municipality: '159', firstAbsenceDay: addDays(today(), -3), employment: 'employee' }, policies: [], maxHistoryEvents: 25 }],
+      typedSearchAttributes: [
+        { key: CaseIdKey, value: caseId },
+        { key: MunicipalityKey, value: '159' },
+        { key: CaseStatusKey, value: 'open' },
+      ],
+    });
+  }
+  await firstTasksDone(ids);
+  const policy = pause('fault-moving', ['159']);
+  const closing = ids.slice(0, 10);
+  const moving = ids.slice(10, 20);
+  const firstRuns = new Map(await Promise.all(moving.map(async (id) => [id, (await system.client.workflow.getHandle(caseWorkflowId(id)).describe()).runId] as const)));
+  expect((await system.api('POST', '/api/v1/policy-changes', policy)).status).toBe(201);
+  let n = 0;
+  await Promise.all([
+    ...closing.map((id) => system.api('POST', `/api/v1/cases/${id}/events`, { eventId: 'end', type: 'recovered', occurredOn: today() })),
+    ...moving.map(async (id) => {
+      const handle = system.client.workflow.getHandle(caseWorkflowId(id));
+      for (let i = 0; i < 6; i++) {
+        await handle.executeUpdate(reportEventUpdate, { args: [{ eventId: `m-${++n}`, type: i % 2 ? 'certificate-received' : 'certificate-requested', occurredOn: today() }] });
+      }
+    }),
+  ]);
+  const open = ids.filter((id) => !closing.includes(id));
+  await convergedOnce(policy, open);
+  // The moving cases did continue as new, and the closed ones are closed.
+  for (const id of moving) expect((await system.client.workflow.getHandle(caseWorkflowId(id)).describe()).runId).not.toBe(firstRuns.get(id));
+  for (const id of closing) expect((await system.client.workflow.getHandle(caseWorkflowId(id)).describe()).status.name).toBe('COMPLETED');
+});
+
+test('the API killed between storing a publication and starting its fan-out: the next API instance starts it once, and publishing again answers 200', async () => {
+  const ids = await openCases('KILL-API', '161', 40);
+  const policy = pause('fault-api', ['161']);
+  // Temporal is down when the API stores the revision, so the fan-out cannot start; then the API dies.
+  await system.killTemporal();
+  const stored = await system.api('POST', '/api/v1/policy-changes', policy);
+  expect(stored.status).toBe(202);
+  expect(stored.body.fanouts).toEqual([expect.objectContaining({ workflowId: policyFanoutWorkflowId('fault-api', 1), status: 'pending' })]);
+  await system.killApi();
+  await system.startTemporal();
+  // A new API instance notices the pending fan-out when it starts.
+  await system.startApi();
+  const again = await system.api('POST', '/api/v1/policy-changes', policy);
+  expect(again.status).toBe(200);
+  await convergedOnce(policy, ids);
+  const view = await eventually(() => system.api('GET', '/api/v1/policy-changes/fault-api'), (v) => v.body.fanouts[0]?.status === 'completed', 'fan-out completed');
+  expect(view.body.fanouts).toEqual([expect.objectContaining({ workflowId: policyFanoutWorkflowId('fault-api', 1), status: 'completed', missing: 0 })]);
+  const { runs } = await (async () => {
+    const list: string[] = [];
+    for await (const wf of system.client.workflow.list({ query: `WorkflowId = '${policyFanoutWorkflowId('fault-api', 1)}'` })) list.push(wf.runId);
+    return { runs: list };
+  })();
+  expect(runs).toHaveLength(1); // started exactly once
+});
+
+test('a revision that narrows the scope reaches the cases it leaves, which follow it to its endedFor day, as the what-if engine says', async () => {
+  const inScope = await openCases('NARROW-IN', '165', 20);
+  const dropped = await openCases('NARROW-OUT', '167', 20);
+  const rev1 = pause('fault-narrowed', ['165', '167'], { effectiveFrom: addDays(today(), -2) });
+  expect((await system.api('POST', '/api/v1/policy-changes', rev1)).status).toBe(201);
+  await convergedOnce(rev1, [...inScope, ...dropped]);
+  const rev2 = pause('fault-narrowed', ['165'], {
+    revision: 2,
+    effectiveFrom: addDays(today(), -2),
+    endedFor: [{ scope: { type: 'municipalities', municipalities: ['167'] }, effectiveTo: addDays(today(), -1) }],
+  });
+  expect((await system.api('POST', '/api/v1/policy-changes', rev2)).status).toBe(201);
+  await convergedOnce(rev2, [...inScope, ...dropped]);
+  const out = (await system.api('GET', `/api/v1/cases/${dropped[0]}`)).body;
+  const simulated = (
+    await system.api(
+      'POST',
+      '/api/v1/timeline/simulate',
+      { facts: { caseId: dropped[0], citizenRef: `REF-${dropped[0]}`, municipality: '167', firstAbsenceDay: addDays(today(), -3), employment: 'employee' }, policies: [rev1, rev2] },
+      'case-system',
+    )
+  ).body;
+  expect(out.deadlines).toEqual(simulated.deadlines);
+  // Paused for two days that ended yesterday: due two days after the end of week 8, no longer paused.
+  expect(out.deadlines.find((d: any) => d.id === 'first-conversation')).toMatchObject({ status: 'pending', dueDate: addDays(today(), -3 + 55 + 2) });
+  const inside = (await system.api('GET', `/api/v1/cases/${inScope[0]}`)).body;
+  expect(inside.deadlines.find((d: any) => d.id === 'first-conversation')).toMatchObject({ status: 'paused', dueDate: null });
+});
