@@ -1,7 +1,5 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { writeCaseSnapshots } from '../activities/read-model';
-import { createReadModelSinks } from '../activities/read-model-sink';
 import { loadConfigOrExit } from '../platform/config';
 import { createDb, migrate } from '../platform/db';
 import { createLogger } from '../platform/logger';
@@ -27,7 +25,6 @@ async function main(): Promise<void> {
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities: createActivities({ db, logger, client }),
-    sinks: createReadModelSinks({ write: (snapshots) => writeCaseSnapshots(db, snapshots), client, logger }),
     maxCachedWorkflows: config.workerMaxCachedWorkflows,
     workflowThreads: config.workerWorkflowThreads,
   });

@@ -1,16 +1,13 @@
 import { getHeapStatistics } from 'node:v8';
-import { type BundleOptions, type InjectedSinks, type NativeConnection, Worker } from '@temporalio/worker';
+import { type BundleOptions, type NativeConnection, Worker } from '@temporalio/worker';
 import { type CaseActivities } from '../activities';
 import { DEFAULT_WORKFLOW_THREADS } from '../platform/config';
-import { type ReadModelSinks } from '../workflows/messages';
 
 export interface CaseWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   activities: CaseActivities;
-  /** The read model's fast path (activities/read-model-sink.ts). */
-  sinks: InjectedSinks<ReadModelSinks>;
   /** A prebuilt bundle (tests share one per file); otherwise the workflows are bundled at start. */
   workflowBundle?: { code: string };
   /** How many cases the worker keeps in memory; by default as many as fit the heap (defaultCaseCacheSize). */
@@ -59,7 +56,6 @@ export function createCaseWorker(options: CaseWorkerOptions): Promise<Worker> {
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: options.activities,
-    sinks: options.sinks,
     maxCachedWorkflows: options.maxCachedWorkflows ?? defaultCaseCacheSize(),
     workflowThreadPoolSize: options.workflowThreads ?? DEFAULT_WORKFLOW_THREADS,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath, bundlerOptions: { preloadModules } }),
