@@ -215,3 +215,47 @@ test('a revision that narrows the scope reaches the cases it leaves, which follo
   const inside = (await system.api('GET', `/api/v1/cases/${inScope[0]}`)).body;
   expect(inside.deadlines.find((d: any) => d.id === 'first-conversation')).toMatchObject({ status: 'paused', dueDate: null });
 });
+
+test('verify finds a case that lacks a revision, a row ahead of its case and rows from an older backup; repair and rebuild fix them', async () => {
+  const ids = await openCases('REPAIR', '173', 20);
+  const policy = pause('fault-repair', ['173']);
+  expect((await system.api('POST', '/api/v1/policy-changes', policy)).status).toBe(201);
+  await convergedOnce(policy, ids);
+
+  // A backup of Postgres now; then the cases move on, and Postgres is restored from the backup.
+  await system.backupPostgres();
+  for (const caseId of ids.slice(0, 5)) {
+    expect((await system.api('POST', `/api/v1/cases/${caseId}/events`, { eventId: 'after-backup', type: 'categorized', category: 2, occurredOn: today() })).status).toBe(200);
+  }
+  await eventually(
+    () => system.db.query<{ n: string }>(`SELECT count(*) AS n FROM cases WHERE case_id = ANY($1) AND category = 2`, [ids.slice(0, 5)]),
+    (rows) => rows[0]!.n === '5',
+    'written before the restore',
+  );
+  await system.restorePostgres();
+  // A row ahead of its case (as a restore from another system would leave it), and a case started by a path
+  // that neither inherited the revision nor asked the registry (it had no registry position to ask from).
+  await system.db.query(`UPDATE cases SET revision = revision + 5 WHERE case_id = $1`, [ids[5]]);
+  await system.client.workflow.start('caseWorkflow', {
+    workflowId: caseWorkflowId('REPAIR-LEGACY'),
+    taskQueue: system.taskQueue,
+    args: [{ facts: { caseId: 'REPAIR-LEGACY', citizenRef: 'REF-L', municipality: '173', firstAbsenceDay: addDays(today(), -3), employment: 'employee' }, policies: [] }],
+    typedSearchAttributes: [
+      { key: CaseIdKey, value: 'REPAIR-LEGACY' },
+      { key: MunicipalityKey, value: '173' },
+    ],
+  });
+  const found = await eventually(() => system.ops('verify'), (r) => r.stdout.includes('1 open cases in scope lack it') && r.stdout.includes('5 behind, 1 ahead'), 'verify finds them');
+  expect(found.code).toBe(1);
+  expect(found.stdout).toContain('policy fault-repair rev. 1: 1 open cases in scope lack it (sickness-case-REPAIR-LEGACY)');
+  expect(found.stdout).toMatch(/NOT CONVERGED: 1 missing, 6 stale, 0 pending fan-outs/);
+
+  const rebuilt = await system.ops('read-model', 'rebuild');
+  expect(rebuilt.stdout).toMatch(/Rebuilt: \d+ of \d+ cases written from their workflows\./);
+  const repaired = await system.ops('repair');
+  expect(repaired.stdout).toContain('Repaired: nothing missing, nothing stale.');
+  expect(repaired.code).toBe(0);
+  await convergedOnce(policy, [...ids, 'REPAIR-LEGACY']);
+  const rows = await system.db.query<{ case_id: string; category: number | null }>(`SELECT case_id, category FROM cases WHERE case_id = ANY($1) ORDER BY case_id`, [ids.slice(0, 5)]);
+  expect(rows.map((r) => r.category)).toEqual([2, 2, 2, 2, 2]);
+});

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +35,9 @@ export interface ProcessSystem {
   killApi(): Promise<void>;
   stopPostgres(): Promise<void>;
   startPostgres(): Promise<void>;
+  /** A file-level backup of the stopped Postgres cluster, and restoring it (Postgres stopped and started around it). */
+  backupPostgres(): Promise<void>;
+  restorePostgres(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -43,6 +46,7 @@ const exited = (child: ChildProcess | undefined) =>
 
 export async function startProcessSystem(options: { taskQueue: string; signalsPerSecond: number }): Promise<ProcessSystem> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sfe-faults-'));
+  chmodSync(dir, 0o755); // Postgres runs as its own user (we are root) and must enter the folder
   const [temporalPort, pgPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const temporalAddress = `127.0.0.1:${temporalPort}`;
   const keys: Record<Role, string> = { 'case-system': 'fault-key-case-system-001', ops: 'fault-key-ops-0000000001', reader: 'fault-key-reader-00000001' };
@@ -143,6 +147,22 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
     async startPostgres() {
       pg = await startLocalPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort, database: 'sygedagpenge_faults' });
     },
+    async backupPostgres() {
+      const data = pg!.dataDir;
+      await system.stopPostgres();
+      cpSync(data, path.join(dir, 'pg-backup'), { recursive: true, preserveTimestamps: true });
+      chownLike(data, path.join(dir, 'pg-backup'));
+      await system.startPostgres();
+    },
+    async restorePostgres() {
+      const data = pg!.dataDir;
+      await system.stopPostgres();
+      rmSync(data, { recursive: true, force: true });
+      cpSync(path.join(dir, 'pg-backup'), data, { recursive: true, preserveTimestamps: true });
+      chownLike(path.join(dir, 'pg-backup'), data);
+      chmodSync(data, 0o700);
+      await system.startPostgres();
+    },
     async stop() {
       for (const child of [apiProcess, worker]) child?.kill('SIGTERM');
       await Promise.all([exited(apiProcess), exited(worker)]);
@@ -158,4 +178,14 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
   system.startWorker();
   await system.startApi();
   return system;
+}
+
+/** Gives every file under `to` the owner of `from` (the postgres user owns a cluster's files). */
+function chownLike(from: string, to: string): void {
+  const { uid, gid } = statSync(from);
+  const walk = (p: string) => {
+    chownSync(p, uid, gid);
+    if (statSync(p).isDirectory()) for (const e of readdirSync(p)) walk(path.join(p, e));
+  };
+  walk(to);
 }
