@@ -31,17 +31,18 @@ export function createMetrics(db: Db) {
   });
   new Gauge({
     name: 'policy_fanout_cases',
-    help: 'Progress of policy fan-outs started in the last day: cases matched, signalled, failed',
+    help: 'Progress of policy fan-outs started in the last day: cases matched, signalled, failed (closed meanwhile), missing (open cases in scope lacking the revision at the last count)',
     labelNames: ['policy_id', 'revision', 'fanout', 'state'],
     registers: [registry],
     async collect() {
       this.reset();
-      const rows = await db.query<{ workflow_id: string; policy_id: string; revision: number; matched: number; signalled: number; failed: number }>(
-        `SELECT workflow_id, policy_id, revision, matched, signalled, failed FROM policy_fanouts WHERE started_at > now() - interval '1 day'`,
+      const rows = await db.query<{ workflow_id: string; policy_id: string; revision: number; matched: number; signalled: number; failed: number; missing: number | null }>(
+        `SELECT workflow_id, policy_id, revision, matched, signalled, failed, missing FROM policy_fanouts WHERE started_at > now() - interval '1 day'`,
       );
       for (const r of rows) {
-        for (const state of ['matched', 'signalled', 'failed'] as const) {
-          this.set({ policy_id: r.policy_id, revision: String(r.revision), fanout: r.workflow_id, state }, r[state]);
+        for (const state of ['matched', 'signalled', 'failed', 'missing'] as const) {
+          const value = r[state];
+          if (value !== null) this.set({ policy_id: r.policy_id, revision: String(r.revision), fanout: r.workflow_id, state }, value);
         }
       }
     },

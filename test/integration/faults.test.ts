@@ -65,8 +65,15 @@ function pause(policyId: string, municipalities: string[], overrides: Partial<Po
   };
 }
 
-const appliedCount = async (policyId: string, revision: number) =>
-  Number((await system.db.query<{ n: string }>('SELECT count(*) AS n FROM case_policies WHERE policy_id = $1 AND revision = $2', [policyId, revision]))[0]!.n);
+const appliedCount = async (policyId: string, revision: number, caseIds?: string[]) =>
+  Number(
+    (
+      await system.db.query<{ n: string }>(
+        `SELECT count(*) AS n FROM case_policies WHERE policy_id = $1 AND revision = $2 ${caseIds ? 'AND case_id = ANY($3)' : ''}`,
+        caseIds ? [policyId, revision, caseIds] : [policyId, revision],
+      )
+    )[0]!.n,
+  );
 
 /**
  * The end of every scenario: verify, through the CLI, finds nothing missing and nothing stale (it may take
@@ -82,7 +89,8 @@ async function convergedOnce(policy: PolicyRevision, openIds: string[]): Promise
     holding.push(timeline.policies.filter((p) => p.policyId === policy.policyId && p.revision === policy.revision).length);
   }
   expect(holding).toEqual(Array(openIds.length).fill(1));
-  expect(await appliedCount(policy.policyId, policy.revision)).toBe(openIds.length);
+  // The read model agrees: every one of these cases is recorded as having applied it.
+  expect(await appliedCount(policy.policyId, policy.revision, openIds)).toBe(openIds.length);
 }
 
 /** Waits until some but not all cases have applied the revision: the fan-out is under way. */
