@@ -9,18 +9,10 @@
  *   read-model rebuild     rewrites every case's row from its workflow (after Postgres was restored from an
  *                          older backup), then verifies
  */
+import type { FanoutRow } from '../platform/policy-registry';
 import { apiClient } from './api-client';
 
-interface Fanout {
-  workflowId: string;
-  status: 'pending' | 'running' | 'completed' | 'superseded';
-  matched: number;
-  signalled: number;
-  failed: number;
-  lateStarters: number;
-  passes: number;
-  missing: number | null;
-}
+type Fanout = Omit<FanoutRow, 'policyId' | 'revision'>;
 interface Policy {
   policyId: string;
   revision: number;

@@ -3,7 +3,7 @@ import { type PolicyRevision } from '../../workflows/domain/types';
 import { caseWorkflowId, policyFanoutWorkflowId, reportEventUpdate, timelineQuery } from '../../workflows/messages';
 import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../../workflows/search-attributes';
 import { type ProcessSystem, startProcessSystem } from '../support/processes';
-import { eventually } from '../support/system';
+import { eventually, settledCases } from '../support/system';
 
 /**
  * Faults injected into the real servers while policies fan out: the worker, the Temporal dev server and the
@@ -38,19 +38,7 @@ async function openCases(prefix: string, municipality: string, count: number): P
 }
 
 /** Each case has finished its first task (its first snapshot is written) and visibility lists it. */
-async function firstTasksDone(ids: string[]): Promise<void> {
-  await eventually(
-    () => system.db.query<{ n: string }>('SELECT count(*) AS n FROM cases WHERE case_id = ANY($1)', [ids]),
-    (rows) => Number(rows[0]!.n) === ids.length,
-    'first snapshots',
-    300,
-  );
-  await eventually(
-    async () => Number((await system.client.workflowService.countWorkflowExecutions({ namespace: 'default', query: `CaseId IN (${ids.map((id) => `'${id}'`).join(',')})` })).count),
-    (n) => n === ids.length,
-    'cases visible',
-  );
-}
+const firstTasksDone = (ids: string[]) => settledCases(system, ids);
 
 function pause(policyId: string, municipalities: string[], overrides: Partial<PolicyRevision> = {}): PolicyRevision {
   return {

@@ -25,7 +25,7 @@ test('with three cases in memory, a policy reaches all ten open cases exactly on
     const res = await system.api('POST', '/api/v1/cases', { caseId, citizenRef: `REF-S${i}`, municipality: '101', firstAbsenceDay: addDays(today, -10) });
     expect(res.status).toBe(201);
   }
-  await settledCases(system, ids);
+  await settledCases({ db: system.db, client: system.env.client }, ids);
 
   const res = await system.api('POST', '/api/v1/policy-changes', {
     policyId: `small-cache-${stamp}`,

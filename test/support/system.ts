@@ -1,5 +1,6 @@
 import { type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { type Client } from '@temporalio/client';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { type Express } from 'express';
 import { type Worker } from '@temporalio/worker';
@@ -134,15 +135,15 @@ export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) 
  * activity is scheduled when that task completes, after the case asked the registry what was published since
  * its copy), and visibility lists it. A publication from then on reaches these cases by fan-out only.
  */
-export async function settledCases(system: TestSystem, ids: string[]): Promise<void> {
+export async function settledCases({ db, client }: { db: Db; client: Client }, ids: string[]): Promise<void> {
   await eventually(
-    () => system.db.query<{ n: string }>('SELECT count(*) AS n FROM cases WHERE case_id = ANY($1)', [ids]),
+    () => db.query<{ n: string }>('SELECT count(*) AS n FROM cases WHERE case_id = ANY($1)', [ids]),
     (rows) => Number(rows[0]!.n) === ids.length,
     'first snapshots',
     300,
   );
   await eventually(
-    async () => (await system.env.client.workflowService.countWorkflowExecutions({ namespace: 'default', query: `CaseId IN (${ids.map((id) => `'${id}'`).join(',')})` })).count,
+    async () => (await client.workflowService.countWorkflowExecutions({ namespace: 'default', query: `CaseId IN (${ids.map((id) => `'${id}'`).join(',')})` })).count,
     (count) => Number(count) === ids.length,
     'cases visible',
   );
