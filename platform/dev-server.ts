@@ -15,6 +15,10 @@ export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, string | number | boolean
   // into the namespace record before the server starts (CLI 1.5.1 devserver/server.go, NewNamespaceConfig),
   // and with SQL visibility a custom attribute is an alias in that record, not in the cached cluster list.
   'system.forceSearchAttributesCacheRefreshOnRead': false,
+  // Every change of a case schedules its read-model write as an activity on the case's own task queue; with
+  // eager execution the worker that completes the workflow task gets the activity in the answer, instead
+  // of the server putting it on the task queue and matching it to a poll (a cluster's default is off too).
+  'system.enableActivityEagerExecution': true,
 };
 
 /** `--dynamic-config-value key=value` pairs (values in JSON) for `temporal server start-dev`. */
