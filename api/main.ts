@@ -16,7 +16,8 @@ async function main(): Promise<void> {
     process.stderr.write('api: API_KEYS is required (role:key pairs; roles case-system, ops, reader): the API does not run open\n');
     process.exit(78);
   }
-  const logger = createLogger(config.logLevel, { role: 'api' });
+  // `service`, not `role`: `role` is the key's role in each request line.
+  const logger = createLogger(config.logLevel, { service: 'api' });
   const db = createDb(config.databaseUrl);
   await migrate(db);
   const client = await connectClient(config.temporal);

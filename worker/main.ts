@@ -9,10 +9,15 @@ import { createCaseWorker } from './worker';
 /** Production entry point of the worker role, configured only by environment variables. */
 async function main(): Promise<void> {
   const config = loadConfigOrExit('worker');
-  const logger = createLogger(config.logLevel, { role: 'worker' });
-  // The SDK's own logs at the same level, and its metrics (task latencies, slots, polls) for Prometheus.
+  // `service`, not `role`: `role` is an API key's role in the API's request lines.
+  const logger = createLogger(config.logLevel, { service: 'worker' });
+  // The SDK's own logs (worker, workflows, activities) as lines of the same logger at the same level, and its
+  // metrics (task latencies, slots, polls) for Prometheus.
+  const sdkLogger = logger.child({ source: 'temporal-sdk' });
   Runtime.install({
-    logger: new DefaultLogger(config.logLevel.toUpperCase() as 'DEBUG' | 'INFO' | 'WARN' | 'ERROR'),
+    logger: new DefaultLogger(config.logLevel.toUpperCase() as 'DEBUG' | 'INFO' | 'WARN' | 'ERROR', ({ level, message, meta }) =>
+      sdkLogger[level === 'TRACE' ? 'debug' : (level.toLowerCase() as 'debug' | 'info' | 'warn' | 'error')](message, meta),
+    ),
     ...(config.workerMetricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.workerMetricsPort}` } } } } : {}),
   });
   const db = createDb(config.databaseUrl);
