@@ -1,3 +1,4 @@
+import { stringify } from 'csv-stringify/sync';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { copenhagenDate } from '../../workflows/domain/dates';
@@ -45,15 +46,28 @@ export function sendReport(req: Request, res: Response, report: Record<string, u
     res.json(report);
     return;
   }
+  res.type('text/csv; charset=utf-8').send(reportCsv(report, rowColumns));
+}
+
+/**
+ * A report as CSV (RFC 4180, CRLF): its rows under `rowColumns`, or, for a report without rows, one
+ * metric,value line per figure. A text cell that a spreadsheet would run as a formula (beginning with
+ * =, +, -, @, tab or CR) gets a leading apostrophe (OWASP, CSV injection); numbers stay numbers, so -3 is -3.
+ */
+export function reportCsv(report: Record<string, unknown>, rowColumns?: string[]): string {
   const rows: Record<string, unknown>[] = Array.isArray(report.rows)
     ? (report.rows as Record<string, unknown>[])
     : flatten(report).map(([metric, value]) => ({ metric, value }));
-  const columns = rowColumns ?? ['metric', 'value'];
-  const cell = (v: unknown) => {
-    const text = v === null || v === undefined ? '' : String(v);
-    return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-  };
-  res.type('text/csv; charset=utf-8').send([columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\r\n') + '\r\n');
+  return stringify(rows, {
+    header: true,
+    columns: rowColumns ?? ['metric', 'value'],
+    record_delimiter: 'windows',
+    // With a record delimiter set, the library would quote only cells containing \r\n; a lone \n or \r
+    // in a cell must be quoted too, or a reader splits the record there.
+    quote_record_delimiter: true,
+    escape_formulas: true,
+    cast: { boolean: (value) => String(value) },
+  });
 }
 
 function flatten(value: Record<string, unknown>, prefix = ''): [string, unknown][] {
