@@ -3,7 +3,13 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] },
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }],
+    // node-pg-migrate 8 is an ES module. Node 20.19+ require()s it, Jest's module loader only from Node 24.9,
+    // so under Jest it is compiled to CommonJS like our own sources.
+    '/node_modules/node-pg-migrate/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!node-pg-migrate/)'],
   // Workflow and integration suites start real servers; give them room.
   testTimeout: 120_000,
   globalSetup: '<rootDir>/test/support/global-setup.js',

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   // `service`, not `role`: `role` is the key's role in each request line.
   const logger = createLogger(config.logLevel, { service: 'api' });
   const db = createDb(config.databaseUrl);
-  await migrate(db);
+  await migrate(db, { logger });
   const client = await connectClient(config.temporal);
   const { app, policies } = createApi({
     client,

@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     ...(config.workerMetricsPort ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.workerMetricsPort}` } } } } : {}),
   });
   const db = createDb(config.databaseUrl);
-  await migrate(db);
+  await migrate(db, { logger });
   const connection = await connectWorker(config.temporal);
   // The fan-out's activities list cases through visibility and signal them: they need a client.
   const client = await connectClient(config.temporal);

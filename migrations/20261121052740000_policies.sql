@@ -1,3 +1,4 @@
+-- Up Migration
 -- The policy registry: every published revision of every policy change, as operations sent it.
 -- Lifting is a later revision with effective_to set; earlier revisions stay as history.
 CREATE TABLE policy_revisions (

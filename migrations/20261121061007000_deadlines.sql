@@ -1,3 +1,4 @@
+-- Up Migration
 -- One row per deadline of every case, as the case's newest timeline has it: what the reports read.
 -- Written with the case row, in the same transaction, only when the snapshot is newer (case_revision).
 CREATE TABLE deadlines (

@@ -1,3 +1,4 @@
+-- Up Migration
 -- The read model of cases: the newest timeline of each case, written by the case workflow's activity
 -- (idempotent on case_id, moving only forward in revision). The workflow is the source of truth.
 -- No CPR number, name or citizen reference is stored here.

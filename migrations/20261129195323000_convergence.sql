@@ -1,3 +1,4 @@
+-- Up Migration
 -- Issue #11, convergence you can prove.
 -- Every publication takes the next registry position, in the transaction that stores it (so positions have
 -- no gaps and follow commit order under the policy lock). A case remembers the position of the registry copy
