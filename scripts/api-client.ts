@@ -2,18 +2,23 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type Role } from '../platform/config';
 
+/** The options every tool that calls the API takes (for commandLine in cli.ts). */
+export const API_OPTIONS = {
+  api: { type: 'string' },
+  key: { type: 'string' },
+} as const;
+
+export const API_OPTIONS_USAGE = `  --api URL   the API (else SFE_API_URL, else http://localhost:3000)
+  --key KEY   the API key (else SFE_API_KEY, else the development key npm run dev keeps in .data/api-keys.json)`;
+
 /**
  * How the command-line tools (ops, demo) reach the API: --api URL or SFE_API_URL (default
  * http://localhost:3000), and --key KEY or SFE_API_KEY, else the development key of the role that
  * `npm run dev` keeps in the data folder (.data/api-keys.json, or SFE_DATA_DIR).
  */
-export function apiClient(args: string[], role: Role | Role[]) {
-  const take = (name: string) => {
-    const at = args.indexOf(`--${name}`);
-    return at >= 0 ? args.splice(at, 2)[1] : undefined;
-  };
-  const base = take('api') ?? process.env.SFE_API_URL ?? 'http://localhost:3000';
-  const explicitKey = take('key') ?? process.env.SFE_API_KEY;
+export function apiClient(options: { api?: string; key?: string }, role: Role | Role[]) {
+  const base = options.api ?? process.env.SFE_API_URL ?? 'http://localhost:3000';
+  const explicitKey = options.key ?? process.env.SFE_API_KEY;
   const keysFile = path.join(process.env.SFE_DATA_DIR ?? path.resolve(__dirname, '..', '..', '.data'), 'api-keys.json');
   const stored = existsSync(keysFile) ? (JSON.parse(readFileSync(keysFile, 'utf8')) as Record<string, string>) : {};
   const keyFor = (r: Role) => explicitKey ?? stored[r];

@@ -6,7 +6,7 @@ import { caseWorkflowId, type CaseWorkflowInput } from '../workflows/messages';
 import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
 import { DEV_SERVER_GO_ENV } from '../platform/dev-server';
 import { defaultCaseCacheSize } from '../worker/worker';
-import { abort, cpuUsed, nodeArgsFrom, option, peakRssMb, say, sleep, startBenchStack } from './bench-support';
+import { abort, benchOptions, cpuUsed, nodeArgsFrom, peakRssMb, say, sleep, startBenchStack } from './bench-support';
 
 /**
  * npm run bench:fanout -- --cases 10000 [--rate 2000] [--bare 0]
@@ -19,9 +19,15 @@ import { abort, cpuUsed, nodeArgsFrom, option, peakRssMb, say, sleep, startBench
  * `--bare 0` skips (2), for quicker runs while tuning; the issue's figures need it.
  * BENCH_WORKER_NODE_ARGS passes flags to the worker's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
  */
-const CASES = option('cases', 10_000);
-const RATE = option('rate', 2_000);
-const BARE = option('bare', 1) !== 0;
+const USAGE = `usage: npm run bench:fanout -- [--cases 10000] [--rate 2000] [--bare 0]
+
+  --cases N   cases opened before the fan-out (default 10000)
+  --rate N    the fan-out's bound on signals per second (default 2000)
+  --bare 0    skip the bare batch signal and the ratio (default 1: run it)`;
+const options = benchOptions('bench:fanout', USAGE, { cases: 10_000, rate: 2_000, bare: 1 });
+const CASES = options.cases;
+const RATE = options.rate;
+const BARE = options.bare !== 0;
 
 async function main(): Promise<void> {
   const stack = await startBenchStack({

@@ -4,7 +4,7 @@ import { MUNICIPALITIES } from '../workflows/domain/municipalities';
 import { ruleSetFor } from '../workflows/domain/rules';
 import { computeTimeline } from '../workflows/domain/timeline';
 import { type CaseEvent, type PolicyRevision } from '../workflows/domain/types';
-import { abort, option, percentile, say, startBenchStack } from './bench-support';
+import { abort, benchOptions, percentile, say, startBenchStack } from './bench-support';
 
 /**
  * npm run bench:reports -- --cases 100000 [--runs 100]
@@ -13,8 +13,13 @@ import { abort, option, percentile, say, startBenchStack } from './bench-support
  * or not at all, and the 2020 suspension), written by the same code the workflows use, then calls each
  * report over HTTP `runs` times with varying filters and prints p50 and p95 per report (target p95 <= 100 ms).
  */
-const CASES = option('cases', 100_000);
-const RUNS = option('runs', 100);
+const USAGE = `usage: npm run bench:reports -- [--cases 100000] [--runs 100]
+
+  --cases N   cases seeded into the read model (default 100000)
+  --runs N    calls of each report (default 100)`;
+const options = benchOptions('bench:reports', USAGE, { cases: 100_000, runs: 100 });
+const CASES = options.cases;
+const RUNS = options.runs;
 const ASOF = '2021-03-01';
 
 const suspension: PolicyRevision = {

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { addDays, copenhagenDate } from '../workflows/domain/dates';
 import { caseWorkflowId, type CaseWorkflowInput } from '../workflows/messages';
 import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
-import { abort, type BenchStack, cpuDelta, type CpuSeconds, nodeArgsFrom, option, percentile, say, sleep, startBenchStack } from './bench-support';
+import { abort, type BenchStack, benchOptions, cpuDelta, type CpuSeconds, nodeArgsFrom, percentile, say, sleep, startBenchStack } from './bench-support';
 
 /**
  * npm run bench:start -- [--cases 2000] [--concurrency 50] [--warmup 200]
@@ -12,9 +12,15 @@ import { abort, type BenchStack, cpuDelta, type CpuSeconds, nodeArgsFrom, option
  * same run against the same server, and prints cases per second, p99 latency and the ratio of the rates.
  * BENCH_API_NODE_ARGS and BENCH_WORKER_NODE_ARGS pass flags to those processes' node, e.g. "--cpu-prof".
  */
-const CASES = option('cases', 2_000);
-const CONCURRENCY = option('concurrency', 50);
-const WARMUP = option('warmup', 200);
+const USAGE = `usage: npm run bench:start -- [--cases 2000] [--concurrency 50] [--warmup 200]
+
+  --cases N         cases started through each path (default 2000)
+  --concurrency N   starts in flight at a time (default 50)
+  --warmup N        cases started through each path before measuring (default 200)`;
+const options = benchOptions('bench:start', USAGE, { cases: 2_000, concurrency: 50, warmup: 200 });
+const CASES = options.cases;
+const CONCURRENCY = options.concurrency;
+const WARMUP = options.warmup;
 
 interface Run {
   label: string;

@@ -13,6 +13,7 @@ import { devServerDynamicConfigArgs, devServerGoEnv, workerCommand } from '../pl
 import { createLogger } from '../platform/logger';
 import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgres';
 import { searchAttributeCliArgs } from '../workflows/search-attributes';
+import { commandLine, numberOption } from './cli';
 
 /**
  * What the benchmarks run against, all started here on free ports and stopped at the end: Postgres, and
@@ -51,10 +52,15 @@ export function nodeArgsFrom(variable: string): string[] {
   return (process.env[variable] ?? '').split(' ').filter(Boolean);
 }
 
-export function option(name: string, fallback: number): number {
-  const args = process.argv.slice(2);
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
+/**
+ * A benchmark's numeric options (`--cases 10000`), each with its default; an unknown option or a value that
+ * is not a number stops the benchmark with the usage, `--help` prints it.
+ */
+export function benchOptions<K extends string>(program: string, usage: string, defaults: Record<K, number>): Record<K, number> {
+  const names = Object.keys(defaults) as K[];
+  const { values } = commandLine(program, usage, Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), { positionals: false });
+  const given = values as Partial<Record<K, string>>;
+  return Object.fromEntries(names.map((n) => [n, numberOption(program, usage, n, given[n], defaults[n])])) as Record<K, number>;
 }
 
 export function percentile(values: number[], p: number): number {

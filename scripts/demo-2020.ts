@@ -3,7 +3,8 @@ import path from 'node:path';
 import { addDays } from '../workflows/domain/dates';
 import { MUNICIPALITIES } from '../workflows/domain/municipalities';
 import { type PolicyRevision } from '../workflows/domain/types';
-import { apiClient } from './api-client';
+import { API_OPTIONS, API_OPTIONS_USAGE, apiClient } from './api-client';
+import { commandLine, numberOption } from './cli';
 
 /**
  * Loads a demo cohort of cases that were open in spring 2020 and publishes the 2020 policy history
@@ -21,16 +22,16 @@ interface Publication {
 }
 
 const root = path.resolve(__dirname, '..', '..');
-const args = process.argv.slice(2);
-const option = (name: string, fallback: string) => {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 && args[at + 1] ? args[at + 1]! : fallback;
-};
-const cohortSize = Number(option('cases', '60'));
+const USAGE = `usage: npm run demo:2020 -- [--cases N] [--api URL] [--key KEY]
+
+  --cases N   cases in the cohort (default 60)
+${API_OPTIONS_USAGE}`;
+const { values } = commandLine('demo:2020', USAGE, { ...API_OPTIONS, cases: { type: 'string' } }, { positionals: false });
+const cohortSize = numberOption('demo:2020', USAGE, 'cases', values.cases, 60);
 // Two municipalities in each of the five regions: the reopening of 27 May 2020 differed by region.
 const municipalities = ['101', '147', '265', '370', '461', '561', '751', '730', '851', '813'];
 
-const api = apiClient(args, ['case-system', 'ops']);
+const api = apiClient(values, ['case-system', 'ops']);
 /* eslint-disable-next-line @typescript-eslint/no-explicit-any -- the API's JSON, read loosely by a demo script */
 const call = (method: string, p: string, body?: unknown) => api.call<any>(method, p, body, p.startsWith('/api/v1/policy-changes') ? 'ops' : 'case-system');
 

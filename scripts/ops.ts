@@ -9,8 +9,10 @@
  *   read-model rebuild     rewrites every case's row from its workflow (after Postgres was restored from an
  *                          older backup), then verifies
  */
+import { SingleBar } from 'cli-progress';
 import type { FanoutRow } from '../platform/policy-registry';
-import { apiClient } from './api-client';
+import { API_OPTIONS, API_OPTIONS_USAGE, apiClient } from './api-client';
+import { commandLine, usageError } from './cli';
 
 type Fanout = Omit<FanoutRow, 'policyId' | 'revision'>;
 interface Policy {
@@ -30,17 +32,39 @@ interface VerifyReport {
   ok: boolean;
 }
 
-const USAGE = `usage: npm run ops -- policy list | policy show <policyId> | policy resend <policyId> | verify | repair | read-model rebuild  [--api http://localhost:3000] [--key KEY]`;
+const USAGE = `usage: npm run ops -- <command> [--api URL] [--key KEY]
+
+  policy list               the newest revision of every policy: state, period, how many cases applied it
+  policy show <policyId>    one policy as JSON: its newest revision, fan-outs and history
+  policy resend <policyId>  runs the newest revision's fan-out again, with a progress bar
+  verify                    what is missing, stale or pending (exit 1 if anything is)
+  repair                    starts pending fan-outs, signals missing cases, rewrites stale rows, until clean
+  read-model rebuild        rewrites every case's row from its workflow, then verifies
+
+${API_OPTIONS_USAGE}`;
 
 function fail(message: string): never {
   process.stderr.write(`ops: ${message}\n`);
   process.exit(1);
 }
 
-function bar(done: number, total: number, width = 30): string {
-  const ratio = total > 0 ? Math.min(1, done / total) : 0;
-  const filled = Math.round(ratio * width);
-  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.round(ratio * 100)).padStart(3)}%`;
+/**
+ * A progress display on stdout: on a terminal a line redrawn in place; elsewhere (CI, a test reading the
+ * output) a plain line every second and a last one when it stops.
+ */
+function progress(format: string): SingleBar {
+  const tty = process.stdout.isTTY === true;
+  return new SingleBar({
+    stream: process.stdout,
+    format,
+    barsize: 30,
+    barCompleteChar: '#',
+    barIncompleteChar: '-',
+    noTTYOutput: true,
+    notTTYSchedule: 1_000,
+    // Off a terminal, clearing writes nothing, and so spares the empty line a stop would otherwise add.
+    clearOnComplete: !tty,
+  });
 }
 
 const line = (p: Policy) =>
@@ -63,17 +87,23 @@ function printVerify(report: VerifyReport): number {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const api = apiClient(args, 'ops');
+  const { values, positionals } = commandLine('ops', USAGE, API_OPTIONS);
+  const api = apiClient(values, 'ops');
   const call = async <T>(method: string, path: string, body?: unknown) => (await api.call<T>(method, path, body)).body;
-  const [noun, verb, policyId] = args;
+  const [noun, verb, policyId, ...extra] = positionals;
+  const command = positionals.join(' ');
   const verify = () => call<VerifyReport>('GET', '/api/v1/ops/verify');
+  const takes = (words: number) => {
+    if (extra.length > 0 || positionals.length !== words) usageError('ops', USAGE, `unknown command '${command}'`);
+  };
 
   if (noun === 'verify') {
+    takes(1);
     process.exitCode = printVerify(await verify()) === 0 ? 0 : 1;
     return;
   }
   if (noun === 'repair') {
+    takes(1);
     let report = await verify();
     let left = printVerify(report);
     for (let round = 1; left > 0; round++) {
@@ -92,57 +122,69 @@ async function main(): Promise<void> {
     return;
   }
   if (noun === 'read-model' && verb === 'rebuild') {
+    takes(2);
     let pageToken: string | null = null;
     let cases = 0;
     let rewritten = 0;
-    do {
-      const page: { cases: number; rewritten: number; nextPageToken: string | null } = await call('POST', '/api/v1/ops/read-model/rebuild', { pageToken });
-      cases += page.cases;
-      rewritten += page.rewritten;
-      pageToken = page.nextPageToken;
-      process.stdout.write(`${process.stdout.isTTY ? '\r' : ''}rebuilding: ${cases} cases read, ${rewritten} rows written${process.stdout.isTTY ? '' : '\n'}`);
-    } while (pageToken !== null);
-    out(`${process.stdout.isTTY ? '\n' : ''}Rebuilt: ${rewritten} of ${cases} cases written from their workflows.`);
+    const shown = progress('rebuilding: {cases} cases read, {rewritten} rows written');
+    shown.start(0, 0, { cases, rewritten });
+    try {
+      do {
+        const page: { cases: number; rewritten: number; nextPageToken: string | null } = await call('POST', '/api/v1/ops/read-model/rebuild', { pageToken });
+        cases += page.cases;
+        rewritten += page.rewritten;
+        pageToken = page.nextPageToken;
+        shown.update({ cases, rewritten });
+      } while (pageToken !== null);
+    } finally {
+      shown.stop();
+    }
+    out(`Rebuilt: ${rewritten} of ${cases} cases written from their workflows.`);
     process.exitCode = printVerify(await verify()) === 0 ? 0 : 1;
     return;
   }
-  if (noun !== 'policy' || !verb) fail(USAGE);
+  if (noun !== 'policy' || !verb) usageError('ops', USAGE, command ? `unknown command '${command}'` : 'no command given');
 
   if (verb === 'list') {
+    takes(2);
     const { policies } = await call<{ policies: Policy[] }>('GET', '/api/v1/policy-changes');
     for (const p of policies) out(line(p));
     return;
   }
-  if (!policyId) fail(USAGE);
+  if (verb !== 'show' && verb !== 'resend') usageError('ops', USAGE, `unknown command '${command}'`);
+  if (!policyId) usageError('ops', USAGE, `policy ${verb} needs a policyId`);
+  takes(3);
   const path = `/api/v1/policy-changes/${encodeURIComponent(policyId)}`;
   if (verb === 'show') {
     out(JSON.stringify(await call<Policy>('GET', path), null, 2));
     return;
   }
-  if (verb !== 'resend') fail(USAGE);
 
   const started = await call<Policy & { fanoutWorkflowId: string }>('POST', `${path}/resend`);
   out(`Re-sending ${started.policyId} rev. ${started.revision} (${started.fanoutWorkflowId})`);
-  const tty = process.stdout.isTTY;
-  let lastPrint = 0;
-  for (;;) {
-    const policy = await call<Policy>('GET', path);
-    const run = policy.fanouts.find((f) => f.workflowId === started.fanoutWorkflowId);
-    if (run) {
-      const total = run.matched + run.lateStarters;
-      const finished = run.status === 'completed' || run.status === 'superseded';
-      const text = `${bar(run.signalled + run.failed, total)} pass ${run.passes} · signalled ${run.signalled}/${total} · closed ${run.failed} · still lacking ${run.missing ?? '?'}`;
-      if (tty) process.stdout.write(`\r${text}`);
-      else if (finished || Date.now() - lastPrint > 1_000) {
-        out(text);
-        lastPrint = Date.now();
+  const shown = progress('[{bar}] {percentage}% pass {passes} · signalled {signalled}/{total} · closed {failed} · still lacking {missing}');
+  try {
+    for (;;) {
+      const policy = await call<Policy>('GET', path);
+      const run = policy.fanouts.find((f) => f.workflowId === started.fanoutWorkflowId);
+      if (run) {
+        // Closed cases count as done: the fan-out will not signal them.
+        const total = run.matched + run.lateStarters;
+        const figures = { passes: run.passes, signalled: run.signalled, failed: run.failed, missing: run.missing ?? '?' };
+        if (shown.isActive) {
+          shown.setTotal(total);
+          shown.update(run.signalled + run.failed, figures);
+        } else shown.start(total, run.signalled + run.failed, figures);
+        if (run.status === 'completed' || run.status === 'superseded') {
+          shown.stop();
+          out(`Done (${run.status}): ${run.matched} cases lacked it, ${run.lateStarters} more found by later passes, ${run.signalled} signals, ${run.failed} closed meanwhile; ${policy.applied} cases carry the revision.`);
+          return;
+        }
       }
-      if (finished) {
-        out(`${tty ? '\n' : ''}Done (${run.status}): ${run.matched} cases lacked it, ${run.lateStarters} more found by later passes, ${run.signalled} signals, ${run.failed} closed meanwhile; ${policy.applied} cases carry the revision.`);
-        return;
-      }
+      await new Promise((r) => setTimeout(r, 250));
     }
-    await new Promise((r) => setTimeout(r, 250));
+  } finally {
+    shown.stop();
   }
 }
 
