@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # Quick start, first command: sets up and runs the whole system (Temporal + UI, Postgres, worker, API).
+# Every setup step prints what it does and how long it took; the stack prints the time to ready.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/tools.sh
-ensure_engine_tools
-echo "==> Building" >&2
+SFE_DEV_STARTED_MS="$(tools_now_ms)"
+export SFE_DEV_STARTED_MS
+# The patched SDK bridge is not waited for: when it is not built yet, this run uses the SDK's prebuilt one
+# and builds the patched one in the background (scripts/lib/tools.sh, ensure_core_bridge).
+# SFE_CORE_BRIDGE_BUILD=build waits for it instead, as npm test does.
+ensure_engine_tools "${SFE_CORE_BRIDGE_BUILD:-background}"
+step_begin "Building the TypeScript sources into dist/ (tsc)"
 npm run --silent build
+step_end "built"
+echo "==> Setup done in $(tools_duration $(($(tools_now_ms) - SFE_DEV_STARTED_MS))); starting the servers" >&2
+# exec: the stack keeps this process's id, which the background bridge build watches (it stops with the stack).
 exec node dist/scripts/local-stack.js

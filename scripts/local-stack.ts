@@ -24,6 +24,10 @@ const uiPort = Number(env.TEMPORAL_UI_PORT ?? 8233);
 const apiPort = Number(env.PORT ?? 3000);
 const pgPort = Number(env.LOCAL_PG_PORT ?? 55432);
 const cli = env.TEMPORAL_CLI_PATH;
+const startedAt = Date.now();
+// Set by scripts/dev.sh: when `npm run dev` started, and which SDK bridge the worker loads (scripts/lib/tools.sh).
+const devStartedAt = Number(env.SFE_DEV_STARTED_MS) || undefined;
+const bridge = { state: env.SFE_CORE_BRIDGE_STATE, note: env.SFE_CORE_BRIDGE_NOTE, cache: env.SFE_CORE_BRIDGE_CACHE };
 
 const children: ChildProcess[] = [];
 let postgres: LocalPostgres | undefined;
@@ -31,6 +35,18 @@ let stopping = false;
 
 function say(message: string): void {
   process.stdout.write(`[local] ${message}\n`);
+}
+
+/** "0.4 s", "12 s", "3 min 5 s", as scripts/lib/tools.sh prints durations. */
+function duration(ms: number): string {
+  if (ms < 10_000) return `${(Math.floor(ms / 100) / 10).toFixed(1)} s`;
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+/** Prints `[local] <what> (<time since since>)`. */
+function done(what: string, since: number): void {
+  say(`${what} (${duration(Date.now() - since)})`);
 }
 
 function prefixed(name: string, child: ChildProcess): ChildProcess {
@@ -90,6 +106,9 @@ async function shutdown(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   say('stopping');
+  if (bridge.state === 'building' && bridge.cache && !existsSync(path.join(bridge.cache, 'index.node'))) {
+    say('the background build of the SDK bridge with patches/ stops too; the next start resumes it');
+  }
   // API first (no new work), then the worker, then the servers they talk to.
   for (const child of [...children].reverse()) await stopChild(child);
   await postgres?.stop();
@@ -125,16 +144,20 @@ async function main(): Promise<void> {
   let databaseUrl = env.DATABASE_URL;
   if (!databaseUrl) {
     if (!(await portFree(pgPort))) throw new Error(`port ${pgPort} for Postgres (LOCAL_PG_PORT) is in use`);
-    say(`starting Postgres (data in ${path.join(dataDir, 'postgres')})`);
+    const fresh = !existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'));
+    say(`starting Postgres (data in ${path.join(dataDir, 'postgres')}${fresh ? '; a new cluster: initdb first' : ''})`);
+    const pgStarted = Date.now();
     postgres = await startLocalPostgres({ dataDir: path.join(dataDir, 'postgres'), port: pgPort, database: 'sygedagpenge' });
     // As root in a folder the postgres user cannot enter, the cluster lives outside it (platform/local-postgres.ts).
     if (postgres.dataDir !== path.join(dataDir, 'postgres')) say(`Postgres cluster in ${postgres.dataDir} (linked from ${path.join(dataDir, 'postgres')})`);
     databaseUrl = postgres.url;
+    done(fresh ? 'Postgres initialised and up' : 'Postgres up', pgStarted);
   }
+  const migrationsStarted = Date.now();
   const db = createDb(databaseUrl, { max: 1 });
   const applied = await migrate(db);
   await db.close();
-  say(applied.length > 0 ? `migrations applied: ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}` : 'database schema is current');
+  done(applied.length > 0 ? `migrations applied: ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}` : 'database schema is current', migrationsStarted);
 
   say(`starting the Temporal dev server (history in ${path.join(dataDir, 'temporal.sqlite')})`);
   start('temporal', cli, [
@@ -149,8 +172,10 @@ async function main(): Promise<void> {
     ...searchAttributeCliArgs(),
     ...devServerDynamicConfigArgs(),
   ], devServerGoEnv(env));
+  const temporalStarted = Date.now();
   const address = `127.0.0.1:${temporalPort}`;
   await waitForTemporal(address);
+  done('Temporal dev server answering', temporalStarted);
 
   const keys = developmentKeys();
   const roleEnv = {
@@ -162,6 +187,9 @@ async function main(): Promise<void> {
   };
   const workerMetricsPort = Number(env.WORKER_METRICS_PORT ?? 9464);
   const workerMetrics = (await portFree(workerMetricsPort)) ? workerMetricsPort : null;
+  const processesStarted = Date.now();
+  const bridgeWord = bridge.state === undefined ? '' : bridge.state === 'patched' ? '; SDK bridge with patches/' : "; the SDK's prebuilt bridge";
+  say(`starting the worker (it bundles the workflows first${bridgeWord}) and the API`);
   start('worker', worker.command, worker.args, {
     ...roleEnv,
     ...(workerMetrics ? { WORKER_METRICS_PORT: String(workerMetrics) } : {}),
@@ -174,7 +202,13 @@ async function main(): Promise<void> {
     ready = (await fetch(`http://127.0.0.1:${apiPort}/readyz`).catch(() => undefined))?.status === 200;
     if (!ready) await new Promise((r) => setTimeout(r, 250));
   }
-  if (!ready && !stopping) say('the API did not answer ready within 60 s; its log above says why');
+  if (ready) done('API ready', processesStarted);
+  else if (!stopping) say('the API did not answer ready within 60 s; its log above says why');
+  // Progress only: the worker is up once it polls the task queue, the UI once it serves its page.
+  if (await workerPolling(address, 120_000)) done('worker polling the task queue', processesStarted);
+  else if (!stopping) say('the worker did not poll the task queue within 120 s; its log above says why');
+  if ((await fetch(`http://127.0.0.1:${uiPort}/`).catch(() => undefined))?.ok) done('Temporal UI answering', processesStarted);
+  else if (!stopping) say(`the Temporal UI did not answer on port ${uiPort}`);
 
   say('');
   say(`Temporal UI   http://localhost:${uiPort}`);
@@ -185,7 +219,37 @@ async function main(): Promise<void> {
   say('');
   say(`Development API keys (Authorization: Bearer <key>; kept in ${keysFile()}):`);
   for (const [role, key] of Object.entries(keys)) say(`  ${role.padEnd(12)} ${key}`);
+  if (bridge.state === 'patched') say('SDK bridge    built with patches/ (as in production)');
+  else if (bridge.note) say(`SDK bridge    the SDK's prebuilt one: ${bridge.note}`);
   say('Ctrl-C stops everything; the data folder keeps the cases for the next start.');
+  say(
+    devStartedAt
+      ? `ready ${duration(Date.now() - devStartedAt)} after \`npm run dev\` started (setup ${duration(startedAt - devStartedAt)}, servers ${duration(Date.now() - startedAt)})`
+      : `ready ${duration(Date.now() - startedAt)} after the stack started`,
+  );
+}
+
+/** True once a worker polls the workflow task queue (Temporal lists its pollers); progress only, never fails the stack. */
+async function workerPolling(address: string, withinMs: number): Promise<boolean> {
+  const connection = await Connection.connect({ address }).catch(() => undefined);
+  if (!connection) return false;
+  try {
+    const deadline = Date.now() + withinMs;
+    while (!stopping && Date.now() < deadline) {
+      const pollers = await connection.workflowService
+        .describeTaskQueue({
+          namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+          taskQueue: { name: env.TEMPORAL_TASK_QUEUE ?? 'sickness-benefit-cases' },
+          taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+        })
+        .then((r) => r.pollers.length, () => 0);
+      if (pollers > 0) return true;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    return false;
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
 }
 
 main().catch(async (err: unknown) => {

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/tools.sh
-ensure_engine_tools
+ensure_engine_tools build
 ensure_test_server
 echo "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH"
 echo "TEMPORAL_TEST_SERVER_PATH=$TEMPORAL_TEST_SERVER_PATH"
