@@ -5,6 +5,7 @@ import { type Server } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../api/app';
 import { type Role } from '../platform/config';
@@ -44,7 +45,7 @@ export interface CpuSeconds {
   api: number;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 export const say = (text: string) => process.stdout.write(`${text}\n`);
 
 /** Node flags for a process the bench starts, from an environment variable (space-separated). */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { addDays } from '../workflows/domain/dates';
 import { MUNICIPALITIES } from '../workflows/domain/municipalities';
 import { type PolicyRevision } from '../workflows/domain/types';
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
     for (let tries = 0; tries < 600; tries++) {
       const view = (await call('GET', `/api/v1/policy-changes/${policy.policyId}`)).body;
       if (view.revision === policy.revision && view.fanouts.every((f: { status: string }) => f.status === 'completed')) break;
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
   }
 

@@ -9,6 +9,7 @@
  *   read-model rebuild     rewrites every case's row from its workflow (after Postgres was restored from an
  *                          older backup), then verifies
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SingleBar } from 'cli-progress';
 import type { FanoutRow } from '../platform/policy-registry';
 import { API_OPTIONS, API_OPTIONS_USAGE, apiClient } from './api-client';
@@ -110,7 +111,7 @@ async function main(): Promise<void> {
       const done = await call<{ fanoutsStarted: number; signalled: number; rewritten: number }>('POST', '/api/v1/ops/repair', {});
       out(`repair round ${round}: ${done.fanoutsStarted} fan-outs started, ${done.signalled} cases signalled, ${done.rewritten} rows rewritten`);
       // Signalled cases apply the revision within moments; visibility shows it soon after.
-      await new Promise((r) => setTimeout(r, 3_000));
+      await sleep(3_000);
       report = await verify();
       const before = left;
       left = printVerify(report);
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
           return;
         }
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
   } finally {
     shown.stop();
