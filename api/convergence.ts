@@ -5,6 +5,7 @@ import { type Db } from '../platform/db';
 import { type PolicyRegistry, revisionContent } from '../platform/policy-registry';
 import { caseWorkflowId, readModelSnapshotQuery } from '../workflows/messages';
 import { CASE_RUNS_QUERY } from '../workflows/policy-queries';
+import { ApiError } from './errors';
 import { CaseIdKey, CaseRevisionKey } from '../workflows/search-attributes';
 import { type PolicyService } from './policy-service';
 
@@ -24,8 +25,10 @@ export interface ReadModelConvergence {
   cases: number;
   /** Rows older than the workflow's change counter, or missing. */
   behind: number;
-  /** Rows newer than the workflow's change counter: never written by this engine; a restore or a bug. */
+  /** Rows newer than the workflow's change counter (confirmed by asking the case): a restore from elsewhere, or a bug. */
   ahead: number;
+  /** Runs that began before the change counter was published (CaseRevision unset): not compared; rebuild writes them. */
+  unverified: number;
   sample: { caseId: string; workflow: number; row: number | null }[];
 }
 
@@ -43,7 +46,8 @@ export interface VerifyReport {
 interface CaseRun {
   caseId: string;
   workflowId: string;
-  revision: number;
+  /** CaseRevision as visibility shows it; null for a run from before it was published. */
+  revision: number | null;
 }
 
 /**
@@ -55,12 +59,17 @@ interface CaseRun {
 export function createConvergence({ client, db, registry, policies }: { client: Client; db: Db; registry: PolicyRegistry; policies: PolicyService }) {
   /** A page of case runs with their change counter (runs that began before it was published are skipped). */
   async function caseRuns(pageToken: string | null, pageSize: number): Promise<{ runs: CaseRun[]; nextPageToken: string | null }> {
-    const page = await client.workflowService.listWorkflowExecutions({
-      namespace: client.options.namespace,
-      query: CASE_RUNS_QUERY,
-      pageSize,
-      nextPageToken: pageToken ? Buffer.from(pageToken, 'base64') : undefined,
-    });
+    const token = pageToken ? Buffer.from(pageToken, 'base64') : undefined;
+    if (pageToken && (token!.length === 0 || token!.toString('base64') !== pageToken.replace(/\s/g, ''))) {
+      throw new ApiError(400, 'invalid-request', 'pageToken is not a page token this API gave', [{ field: 'pageToken', problem: 'not a page token from a previous answer' }]);
+    }
+    const page = await client.workflowService
+      .listWorkflowExecutions({ namespace: client.options.namespace, query: CASE_RUNS_QUERY, pageSize, nextPageToken: token })
+      .catch((err: unknown) => {
+        // Temporal refuses a token it did not make as an invalid argument (gRPC status 3).
+        if (pageToken && (err as { code?: number }).code === 3) throw new ApiError(400, 'invalid-request', 'pageToken is not a page token this API gave', [{ field: 'pageToken', problem: 'not a page token from a previous answer' }]);
+        throw err;
+      });
     const runs: CaseRun[] = [];
     for (const e of page.executions ?? []) {
       const fields = e.searchAttributes?.indexedFields ?? {};
@@ -70,7 +79,7 @@ export function createConvergence({ client, db, registry, policies }: { client: 
       };
       const caseId = decode(CaseIdKey.name);
       const revision = decode(CaseRevisionKey.name);
-      if (typeof caseId === 'string' && typeof revision === 'number') runs.push({ caseId, workflowId: e.execution!.workflowId!, revision });
+      if (typeof caseId === 'string') runs.push({ caseId, workflowId: e.execution!.workflowId!, revision: typeof revision === 'number' ? revision : null });
     }
     const next = page.nextPageToken && page.nextPageToken.length > 0 ? Buffer.from(page.nextPageToken).toString('base64') : null;
     return { runs, nextPageToken: next };
@@ -82,10 +91,25 @@ export function createConvergence({ client, db, registry, policies }: { client: 
     return new Map(rows.map((r) => [r.case_id, r.revision]));
   }
 
-  /** The stale ones among a page of runs. */
-  async function staleRuns(runs: CaseRun[]): Promise<{ run: CaseRun; row: number | null }[]> {
+  /**
+   * The stale ones among a page of runs: rows whose revision differs from the case's counter. Visibility may
+   * lag the case (its row can be written before visibility shows the task's new counter), so each candidate
+   * is confirmed by asking the case itself.
+   */
+  async function staleRuns(runs: CaseRun[]): Promise<{ run: CaseRun & { revision: number }; row: number | null }[]> {
     const rows = await rowRevisions(runs.map((r) => r.caseId));
-    return runs.map((run) => ({ run, row: rows.get(run.caseId) ?? null })).filter(({ run, row }) => row !== run.revision);
+    const candidates = runs.filter((run) => run.revision !== null && (rows.get(run.caseId) ?? null) !== run.revision);
+    const confirmed = await Promise.all(
+      candidates.map(async (run) => {
+        const actual = await client.workflow
+          .getHandle(run.workflowId)
+          .query(readModelSnapshotQuery)
+          .then((s) => s.revision, () => run.revision!);
+        const row = (await rowRevisions([run.caseId])).get(run.caseId) ?? null;
+        return { run: { ...run, revision: actual }, row };
+      }),
+    );
+    return confirmed.filter(({ run, row }) => row !== run.revision);
   }
 
   /**
@@ -117,11 +141,12 @@ export function createConvergence({ client, db, registry, policies }: { client: 
           return { policyId: policy.policyId, revision: policy.revision, missing, sample };
         }),
       );
-      const readModel: ReadModelConvergence = { cases: 0, behind: 0, ahead: 0, sample: [] };
+      const readModel: ReadModelConvergence = { cases: 0, behind: 0, ahead: 0, unverified: 0, sample: [] };
       let pageToken: string | null = null;
       do {
         const page = await caseRuns(pageToken, 1_000);
         readModel.cases += page.runs.length;
+        readModel.unverified += page.runs.filter((r) => r.revision === null).length;
         for (const { run, row } of await staleRuns(page.runs)) {
           if (row !== null && row > run.revision) readModel.ahead++;
           else readModel.behind++;

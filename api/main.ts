@@ -35,8 +35,14 @@ async function main(): Promise<void> {
   // A publication whose API died (or lost Temporal) between storing it and starting its fan-out left a
   // pending row: every API instance starts such fan-outs, at start and then every few seconds. The fan-out's
   // workflow id makes the start happen once, whoever gets there first.
-  const startPending = () =>
-    policies.startPendingFanouts(undefined, PENDING_FANOUT_GRACE_MS).catch((err: unknown) => logger.warn('pending fan-outs not started', { error: err instanceof Error ? err.message : String(err) }));
+  let scanning: Promise<unknown> | undefined;
+  const startPending = () => {
+    // One scan at a time: while Temporal or Postgres is unreachable a scan can outlast the interval.
+    scanning ??= policies
+      .startPendingFanouts(undefined, PENDING_FANOUT_GRACE_MS)
+      .catch((err: unknown) => logger.warn('pending fan-outs not started', { error: err instanceof Error ? err.message : String(err) }))
+      .finally(() => (scanning = undefined));
+  };
   void startPending();
   const pendingTimer = setInterval(() => void startPending(), PENDING_FANOUT_INTERVAL_MS);
   const stop = () => {

@@ -99,7 +99,7 @@ export function createPolicyService(deps: {
         const stored = await registry.revisions(policy.policyId, tx);
         const same = stored.find((s) => s.revision === policy.revision);
         if (same) {
-          if (canonical(revisionContent(same)) !== canonical(policy)) {
+          if (canonical(revisionContent(same)) !== canonical(asStored(policy))) {
             throw new ApiError(409, 'revision-exists', `${policy.policyId} revision ${policy.revision} is already published with other content; publish revision ${stored[0]!.revision + 1}`);
           }
           return false;
@@ -188,3 +188,8 @@ function refuseDroppedScope(previous: PolicyRevision, next: PolicyRevision): voi
   );
 }
 
+/** A revision as the registry stores and returns it: no empty endedFor, no empty legal reference. */
+function asStored(p: PolicyRevision): PolicyRevision {
+  const { endedFor, legalReference, ...rest } = p;
+  return { ...rest, ...(legalReference ? { legalReference } : {}), ...(endedFor && endedFor.length > 0 ? { endedFor } : {}) };
+}

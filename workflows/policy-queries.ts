@@ -1,12 +1,12 @@
 import { coveredMunicipalities } from './domain/policy-scope';
 import { type PolicyRevision } from './domain/types';
-import { policyKey } from './messages';
+import { CASE_WORKFLOW_TYPE, policyKey } from './messages';
 
 /**
  * Visibility queries of policy convergence, shared by the fan-out's activities and ops verify. They use only
  * search attributes the case workflow keeps current (workflows/search-attributes.ts); none holds personal data.
  */
-const CASES = `WorkflowType = 'caseWorkflow'`;
+const CASES = `WorkflowType = '${CASE_WORKFLOW_TYPE}'`;
 
 /** The open cases a revision reaches: its scope and its endedFor (policy-scope.ts). */
 export function openCasesInScopeQuery(policy: Pick<PolicyRevision, 'scope' | 'endedFor'>): string {

@@ -172,7 +172,18 @@ test('bad or contradictory changes answer 400 naming the problem, and nothing is
     endedFor: [{ scope: { type: 'municipalities', municipalities: ['860'] }, effectiveTo: today() }],
   });
   expect(ended.status).toBe(201);
-  const before = await api('POST', '/api/v1/policy-changes', { ...wide, revision: 3, endedFor: [{ scope: { type: 'municipalities', municipalities: ['860'] }, effectiveTo: addDays(today(), -6) }] });
+  // Written with an empty endedFor and legal reference, the same revision again is the same revision.
+  const plain = { ...pause('plain', { scope: { type: 'municipalities', municipalities: ['860'] } }), legalReference: '', endedFor: [] };
+  expect((await api('POST', '/api/v1/policy-changes', plain)).status).toBe(201);
+  expect((await api('POST', '/api/v1/policy-changes', plain)).status).toBe(200);
+  const overlapping = await api('POST', '/api/v1/policy-changes', { ...wide, revision: 3, endedFor: [{ scope: { type: 'municipalities', municipalities: ['851'] }, effectiveTo: today() }] });
+  expect(overlapping.body.error.details).toEqual([{ field: 'endedFor.0.scope', problem: 'overlaps the scope or an earlier endedFor entry: 851' }]);
+  const before = await api('POST', '/api/v1/policy-changes', {
+    ...wide,
+    revision: 3,
+    scope: { type: 'municipalities', municipalities: ['851'] },
+    endedFor: [{ scope: { type: 'municipalities', municipalities: ['860'] }, effectiveTo: addDays(today(), -6) }],
+  });
   expect(before.body.error.details).toEqual([{ field: 'endedFor.0.effectiveTo', problem: "effectiveTo is before the revision's effectiveFrom" }]);
 });
 

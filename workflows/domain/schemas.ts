@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { isIsoDate } from './dates';
-import { isMunicipality, REGIONS } from './municipalities';
-import { CASE_EVENT_TYPES, DEADLINE_KINDS } from './types';
+import { isMunicipality, MUNICIPALITIES, REGIONS } from './municipalities';
+import { scopeCovers } from './policy-scope';
+import { CASE_EVENT_TYPES, DEADLINE_KINDS, type PolicyScope } from './types';
 
 /**
  * The one definition of every message's shape: the API validates request bodies with these schemas and
@@ -134,9 +135,17 @@ export const policyRevisionSchema = z
   .strict()
   .refine((p) => !p.effectiveTo || p.effectiveTo >= p.effectiveFrom, { message: 'effectiveTo is before effectiveFrom', path: ['effectiveTo'] })
   .superRefine((p, ctx) => {
+    const seen = new Set(Object.keys(MUNICIPALITIES).filter((code) => scopeCovers(p.scope as PolicyScope, code)));
     (p.endedFor ?? []).forEach((e, i) => {
       if (e.effectiveTo < p.effectiveFrom) ctx.addIssue({ code: 'custom', message: 'effectiveTo is before the revision\'s effectiveFrom', path: ['endedFor', i, 'effectiveTo'] });
-      if (e.scope.type === 'all') ctx.addIssue({ code: 'custom', message: 'to end the policy everywhere, set the revision\'s effectiveTo instead', path: ['endedFor', i, 'scope'] });
+      if (e.scope.type === 'all') {
+        ctx.addIssue({ code: 'custom', message: 'to end the policy everywhere, set the revision\'s effectiveTo instead', path: ['endedFor', i, 'scope'] });
+        return;
+      }
+      // Each municipality is in scope or ends on one day: an entry that overlaps would be silently ignored.
+      const overlap = Object.keys(MUNICIPALITIES).filter((code) => scopeCovers(e.scope as PolicyScope, code) && seen.has(code));
+      if (overlap.length > 0) ctx.addIssue({ code: 'custom', message: `overlaps the scope or an earlier endedFor entry: ${overlap.join(', ')}`, path: ['endedFor', i, 'scope'] });
+      for (const code of Object.keys(MUNICIPALITIES)) if (scopeCovers(e.scope as PolicyScope, code)) seen.add(code);
     });
   })
   .refine((p) => !CPR_LIKE.test(p.title) && !CPR_LIKE.test(p.legalReference ?? ''), { message: 'looks like a CPR number', path: ['title'] });
