@@ -18,6 +18,7 @@ import { policyChangesRouter } from './routes/policy-changes';
 import { healthRouter } from './routes/health';
 import { opsRouter } from './routes/ops';
 import { timelineRouter } from './routes/timeline';
+import { caseworkerRouter } from './routes/caseworker';
 
 export interface AppDeps {
   client: Client;
@@ -32,6 +33,8 @@ export interface AppDeps {
   fanoutVisibilityLagMs?: number;
   /** New cases inherit from a registry copy at most this old (INHERITED_POLICIES_MAX_AGE_MS). */
   registryCopyMaxAgeMs?: number;
+  /** The API's address as caseworkers' browsers reach it (API_PUBLIC_URL), for links to caseworker pages. */
+  publicUrl?: string;
 }
 
 /** The app and its policy service (the API process starts pending fan-outs with it). */
@@ -45,7 +48,7 @@ export function createApp(deps: AppDeps): Express {
   return createApi(deps).app;
 }
 
-export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, fanoutSignalsPerSecond = 2_000, fanoutVisibilityLagMs, registryCopyMaxAgeMs }: AppDeps): Api {
+export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, fanoutSignalsPerSecond = 2_000, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl }: AppDeps): Api {
   if (apiKeys.length === 0) throw new Error('no API keys: the API does not run open (set API_KEYS)');
   const registry = createPolicyRegistry(db, { copyMaxAgeMs: registryCopyMaxAgeMs });
   const policies = createPolicyService({ client, db, registry, temporal, logger, signalsPerSecond: fanoutSignalsPerSecond, visibilityLagMs: fanoutVisibilityLagMs });
@@ -72,8 +75,11 @@ export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerS
   app.get('/api/v1/docs', (_req, res) => {
     res.type('html').send(docsPage());
   });
+  const cases = createCaseService(client, temporal, registry, publicUrl);
+  // Caseworkers open this page from a case's details in the Temporal UI: the key comes as HTTP Basic (see the router).
+  app.use('/caseworker', caseworkerRouter(cases, apiKeys));
   app.use('/api/v1', authenticate(apiKeys), rateLimitWrites(writeRatePerSecond), refuseCprNumbers);
-  app.use('/api/v1/cases', casesRouter(createCaseService(client, temporal, registry), metrics));
+  app.use('/api/v1/cases', casesRouter(cases, metrics));
   const reports = createReports(db);
   app.use('/api/v1/policy-changes', policyChangesRouter(policies, reports));
   app.use('/api/v1/ops', opsRouter(createConvergence({ client, db, registry, policies })));

@@ -21,6 +21,7 @@ import {
   timelineQuery,
 } from '../workflows/messages';
 import { CaseIdKey, CaseStatusKey, MunicipalityKey, PolicyRevisionsKey } from '../workflows/search-attributes';
+import { staticDetails } from '../workflows/case-details';
 import { canonical } from './canonical';
 import { ApiError } from './errors';
 import { type PolicyRegistry } from '../platform/policy-registry';
@@ -28,16 +29,25 @@ import { type PolicyRegistry } from '../platform/policy-registry';
 export interface CaseView extends Timeline {
   workflowId: string;
   temporalUiUrl: string;
+  /** The case's page for caseworkers at the API: timeline picture and deadline table. */
+  caseworkerPageUrl: string;
 }
 
-/** Use cases of the case API, on top of the Temporal client. */
-export function createCaseService(client: Client, temporal: TemporalSettings, registry: PolicyRegistry) {
+/** The caseworker page of a case (api/routes/caseworker.ts) under the API's public address. */
+export const caseworkerPageUrl = (publicUrl: string, caseId: string): string => `${publicUrl}/caseworker/cases/${encodeURIComponent(caseId)}`;
+
+/**
+ * Use cases of the case API, on top of the Temporal client. `publicUrl` is the API's address as caseworkers'
+ * browsers reach it (API_PUBLIC_URL): a case's details in the Temporal UI link to its page there.
+ */
+export function createCaseService(client: Client, temporal: TemporalSettings, registry: PolicyRegistry, publicUrl = 'http://localhost:3000') {
   const view = (timeline: Timeline): CaseView => {
     const workflowId = caseWorkflowId(timeline.caseId);
     return {
       ...timeline,
       workflowId,
       temporalUiUrl: `${temporal.uiUrl}/namespaces/${encodeURIComponent(temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`,
+      caseworkerPageUrl: caseworkerPageUrl(publicUrl, timeline.caseId),
     };
   };
 
@@ -64,7 +74,7 @@ export function createCaseService(client: Client, temporal: TemporalSettings, re
       // A case started during a suspension is suspended from its first day: it inherits the policies in
       // force in its scope. A fan-out running meanwhile may signal it too; a case applies a revision once.
       const { position, policies } = await registry.inheritedBy(facts.municipality);
-      const input: CaseWorkflowInput = { facts, policies, registryPosition: position };
+      const input: CaseWorkflowInput = { facts, policies, registryPosition: position, caseworkerPageUrl: caseworkerPageUrl(publicUrl, facts.caseId) };
       let created = true;
       try {
         await client.workflow.start('caseWorkflow', {
@@ -81,6 +91,7 @@ export function createCaseService(client: Client, temporal: TemporalSettings, re
             ...(policies.length > 0 ? [{ key: PolicyRevisionsKey, value: policies.map(policyKey).sort() }] : []),
           ],
           staticSummary: `Sygedagpengesag ${facts.caseId} · ${MUNICIPALITIES[facts.municipality]?.name ?? ''} (${facts.municipality}) · første fraværsdag ${facts.firstAbsenceDay}`,
+          staticDetails: staticDetails(facts, { caseworkerPageUrl: input.caseworkerPageUrl }),
         });
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

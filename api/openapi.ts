@@ -20,6 +20,10 @@ export interface Operation {
   query?: z.ZodObject | z.ZodType;
   responses: Record<string, string>;
   csv?: boolean;
+  /** The 200 answer is also an SVG picture, with `Accept: image/svg+xml`. */
+  svg?: boolean;
+  /** The 200 answer is only this type (a picture or a page), not JSON. */
+  produces?: 'image/svg+xml' | 'text/html';
 }
 
 const errors = { '400': 'Invalid input; `error.details` names each bad field', '401': 'No or unknown API key', '403': 'The key lacks the role' };
@@ -40,6 +44,22 @@ export const OPERATIONS: Operation[] = [
   },
   { method: 'get', path: '/api/v1/cases/{caseId}', summary: 'A case and its timeline', roles: ['case-system', 'reader'], responses: { '200': 'The timeline', '404': 'No such case', ...errors } },
   {
+    method: 'get',
+    path: '/api/v1/cases/{caseId}/timeline.svg',
+    summary: "The case's deadlines over time as a picture: original and current due dates, pause and waiver windows, met and missed marks, the review point and today",
+    roles: ['case-system', 'reader'],
+    produces: 'image/svg+xml',
+    responses: { '200': 'SVG', '404': 'No such case', ...errors },
+  },
+  {
+    method: 'get',
+    path: '/caseworker/cases/{caseId}',
+    summary: "The caseworker's page of a case (linked from its details in the Temporal UI): the timeline picture and the deadline table. The API key as Bearer, or as the password of HTTP Basic, which the browser asks for",
+    roles: ['case-system', 'reader'],
+    produces: 'text/html',
+    responses: { '200': 'HTML', '404': 'No such case', ...errors },
+  },
+  {
     method: 'post',
     path: '/api/v1/cases/{caseId}/events',
     summary: 'Report an event of a case',
@@ -47,7 +67,7 @@ export const OPERATIONS: Operation[] = [
     body: caseEventSchema,
     responses: { '200': '`applied` (false for a repeated eventId) and the new timeline', '400': 'Invalid or refused event, with the reason', '404': 'No such case', '409': 'The case is closed', '401': errors['401'], '403': errors['403'] },
   },
-  { method: 'post', path: '/api/v1/timeline/simulate', summary: 'What-if: the timeline engine on given facts, events and policies', roles: ['case-system', 'reader'], body: simulateSchema, responses: { '200': 'The timeline', ...errors } },
+  { method: 'post', path: '/api/v1/timeline/simulate', summary: 'What-if: the timeline engine on given facts, events and policies', roles: ['case-system', 'reader'], body: simulateSchema, responses: { '200': 'The timeline', ...errors }, svg: true },
   {
     method: 'post',
     path: '/api/v1/policy-changes',
@@ -125,8 +145,11 @@ export function openApiDocument(serverUrl?: string) {
           {
             description,
             content: {
-              'application/json': { schema: Number(status) >= 400 ? { $ref: '#/components/schemas/Error' } : { type: 'object' } },
+              ...(op.produces && status === '200'
+                ? { [op.produces]: { schema: { type: 'string' } } }
+                : { 'application/json': { schema: Number(status) >= 400 ? { $ref: '#/components/schemas/Error' } : { type: 'object' } } }),
               ...(op.csv && status === '200' ? { 'text/csv': { schema: { type: 'string' } } } : {}),
+              ...(op.svg && status === '200' ? { 'image/svg+xml': { schema: { type: 'string' } } } : {}),
             },
           },
         ]),
@@ -164,7 +187,7 @@ export function docsPage(): string {
     const query = op.query ? `<details><summary>Query</summary><pre>${escape(JSON.stringify(jsonSchema(op.query), null, 2))}</pre></details>` : '';
     const responses = Object.entries(op.responses).map(([s, d]) => `<li><code>${s}</code> ${escape(d)}</li>`).join('');
     return `<section><h2><span class="m ${op.method}">${op.method.toUpperCase()}</span> <code>${escape(op.path)}</code></h2>
-<p>${escape(op.summary)}. <em>${op.roles ? `Roles: ${op.roles.join(', ')}` : 'Open'}</em>${op.csv ? ' · JSON, or CSV with <code>Accept: text/csv</code>' : ''}</p>${schema}${query}<ul>${responses}</ul></section>`;
+<p>${escape(op.summary)}. <em>${op.roles ? `Roles: ${op.roles.join(', ')}` : 'Open'}</em>${op.csv ? ' · JSON, or CSV with <code>Accept: text/csv</code>' : ''}${op.svg ? ' · JSON, or SVG with <code>Accept: image/svg+xml</code>' : ''}${op.produces ? ` · <code>${op.produces}</code>` : ''}</p>${schema}${query}<ul>${responses}</ul></section>`;
   }).join('\n');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sygedagpenge follow-up engine API</title>
 <style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}h2{font-size:1.05rem;margin:1.6rem 0 .3rem}

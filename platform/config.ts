@@ -21,6 +21,7 @@ export const ENVIRONMENT_VARIABLES = {
   TEMPORAL_UI_URL: 'base URL of the Temporal Web UI, for links to a case',
   DATABASE_URL: 'Postgres connection string',
   PORT: 'port the API listens on',
+  API_PUBLIC_URL: "the API's address as caseworkers' browsers reach it, for the link from a case's details to its caseworker page",
   API_KEYS: 'API keys of the API, role:key pairs separated by commas (roles case-system, ops, reader)',
   API_WRITE_RATE_PER_SECOND: 'writes a second allowed per API key (bursts up to twice that)',
   FANOUT_SIGNALS_PER_SECOND: 'upper bound on the rate a policy fan-out signals cases',
@@ -58,6 +59,7 @@ const schema = z
     TEMPORAL_UI_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:8233'),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\/.+/, 'must be a postgres:// connection string'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    API_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
     API_KEYS: z
       .string()
       .optional()
@@ -119,6 +121,8 @@ export interface Config {
   temporal: TemporalSettings;
   databaseUrl: string;
   port: number;
+  /** Base of the links to the caseworker pages (API_PUBLIC_URL; http://localhost:<PORT> when unset), without a trailing slash. */
+  apiPublicUrl: string;
   /** Empty when API_KEYS is unset: the API refuses to start then (nothing is open by default). */
   apiKeys: ApiKey[];
   writeRatePerSecond: number;
@@ -177,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     databaseUrl: c.DATABASE_URL,
     port: c.PORT,
+    apiPublicUrl: (c.API_PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
     apiKeys: c.API_KEYS ? parseApiKeys(c.API_KEYS) : [],
     writeRatePerSecond: c.API_WRITE_RATE_PER_SECOND,
     fanoutSignalsPerSecond: c.FANOUT_SIGNALS_PER_SECOND,

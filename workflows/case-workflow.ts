@@ -119,7 +119,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   const refresh = (): Timeline => {
     timeline = compute();
     revision++;
-    publish(timeline, published, patched(CONVERGENCE_ATTRIBUTES) ? { policyKeys: [...appliedPolicies].sort(), revision } : null);
+    publish(timeline, published, patched(CONVERGENCE_ATTRIBUTES) ? { policyKeys: [...appliedPolicies].sort(), revision } : null, input.caseworkerPageUrl);
     return timeline;
   };
 
@@ -243,6 +243,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
         ignoredPolicyKeys: [...ignoredPolicies],
         revision,
         maxHistoryEvents,
+        caseworkerPageUrl: input.caseworkerPageUrl,
       });
     }
     const wakeOn = timeline.nextChangeOn;
@@ -274,7 +275,12 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
  * Keeps the Temporal UI current: typed search attributes for filtering and details for reading. `convergence`
  * (the revisions applied and the change counter) is null for runs that began before they were published.
  */
-function publish(timeline: Timeline, published: { searchAttributes: string }, convergence: { policyKeys: string[]; revision: number } | null): void {
+function publish(
+  timeline: Timeline,
+  published: { searchAttributes: string },
+  convergence: { policyKeys: string[]; revision: number } | null,
+  caseworkerPageUrl: string | undefined,
+): void {
   const next = timeline.deadlines.find((d) => (d.status === 'pending' || d.status === 'paused') && d.dueDate !== null);
   const overdue = timeline.deadlines.some((d) => d.status === 'missed');
   const policyIds = timeline.policies.filter((p) => p.state !== 'superseded').map((p) => p.policyId);
@@ -298,6 +304,6 @@ function publish(timeline: Timeline, published: { searchAttributes: string }, co
     published.searchAttributes = fingerprint;
     upsertSearchAttributes(attributes.map(({ key, value }) => ({ key, value })) as Parameters<typeof upsertSearchAttributes>[0]);
   }
-  setCurrentDetails(describe(timeline));
+  setCurrentDetails(describe(timeline, { caseworkerPageUrl }));
 }
 

@@ -26,6 +26,8 @@ export interface CaseWorkflowInput {
    * registry for what was published after it; not carried through continue-as-new.
    */
   registryPosition?: number;
+  /** The case's caseworker page at the API (timeline picture, deadline table), linked from its current details; carried through continue-as-new. */
+  caseworkerPageUrl?: string;
 }
 
 export interface CaseOutcome {

@@ -6,6 +6,8 @@ import { type CaseService } from '../case-service';
 import { allow } from '../auth';
 import { parse } from '../errors';
 import { type Metrics } from '../observability';
+import { CASEWORKER_CSP } from '../caseworker-page';
+import { timelineSvg } from '../timeline-svg';
 
 const caseIdParam = z.object({ caseId: identifier('caseId') });
 
@@ -23,6 +25,13 @@ export function casesRouter(cases: CaseService, metrics: Metrics): Router {
   router.get('/:caseId', allow('case-system', 'reader'), async (req, res) => {
     const { caseId } = parse(caseIdParam, req.params, 'path');
     res.json(await cases.getCase(caseId));
+  });
+
+  router.get('/:caseId/timeline.svg', allow('case-system', 'reader'), async (req, res) => {
+    const { caseId } = parse(caseIdParam, req.params, 'path');
+    const view = await cases.getCase(caseId);
+    res.set({ 'Content-Security-Policy': CASEWORKER_CSP, 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+    res.type('image/svg+xml').send(timelineSvg(view));
   });
 
   router.post('/:caseId/events', allow('case-system'), async (req, res) => {

@@ -8,6 +8,8 @@ import { type CaseEvent, type CaseFacts, type PolicyRevision } from '../../workf
 import { rejectEvent } from '../../workflows/domain/validate-event';
 import { allow } from '../auth';
 import { ApiError, parse } from '../errors';
+import { CASEWORKER_CSP } from '../caseworker-page';
+import { timelineSvg } from '../timeline-svg';
 
 export const simulateSchema = z
   .object({
@@ -19,7 +21,10 @@ export const simulateSchema = z
   })
   .strict();
 
-/** What-if answers: the same engine as the workflows, on facts, events and policies given in the body. */
+/**
+ * What-if answers: the same engine as the workflows, on facts, events and policies given in the body. JSON, or
+ * the timeline picture with `Accept: image/svg+xml`.
+ */
 export function timelineRouter(now: () => number = Date.now): Router {
   const router = Router();
   router.post('/simulate', allow('case-system', 'reader'), (req, res) => {
@@ -37,7 +42,13 @@ export function timelineRouter(now: () => number = Date.now): Router {
       const event = candidate as CaseEvent;
       if (!events.some((e) => e.eventId === event.eventId)) events.push(event);
     });
-    res.json(computeTimeline(facts, events, policies, ruleSet, asOf));
+    const timeline = computeTimeline(facts, events, policies, ruleSet, asOf);
+    if (req.accepts(['application/json', 'image/svg+xml']) === 'image/svg+xml') {
+      res.set({ 'Content-Security-Policy': CASEWORKER_CSP, 'X-Content-Type-Options': 'nosniff' });
+      res.type('image/svg+xml').send(timelineSvg(timeline));
+      return;
+    }
+    res.json(timeline);
   });
   return router;
 }

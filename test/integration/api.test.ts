@@ -179,11 +179,58 @@ test('a caseworker filters overdue cases of a municipality; the UI shows summari
   const history = await handle.fetchHistory();
   const timer = history.events?.find((e) => e.timerStartedEventAttributes);
   const summary = defaultPayloadConverter.fromPayload(timer!.userMetadata!.summary!);
-  expect(summary).toBe(`Første opfølgningssamtale senest ${addDays(fresh.firstAbsenceDay, 55)}`);
+  const due = addDays(fresh.firstAbsenceDay, 55);
+  expect(summary).toBe(`Første opfølgningssamtale senest ${due} · overskredet fra ${addDays(due, 1)}, hvis ikke opfyldt`);
   const metadata = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
-  expect(metadata.currentDetails).toContain(`**Sag ${fresh.caseId}** · Frederiksberg (147)`);
-  expect(metadata.currentDetails).toContain(`- Første opfølgningssamtale senest ${addDays(fresh.firstAbsenceDay, 55)}: afventer, personligt fremmøde`);
+  const page = `http://localhost:3000/caseworker/cases/${fresh.caseId}`;
+  expect(metadata.currentDetails).toContain(`**Sag ${fresh.caseId.replace(/-/g, '\\-')}** · Frederiksberg (147)`);
+  expect(metadata.currentDetails.split('\n')).toContain(`- **Første opfølgningssamtale** · afventer · senest ${due} · personligt fremmøde`);
+  expect(metadata.currentDetails).toContain(`[Tidslinje og alle frister](${page})`);
+  expect(await description.staticDetails()).toContain(`- [Tidslinje og alle frister](${page})`);
   expect(metadata.currentDetails).not.toContain(fresh.citizenRef);
+  expect(await description.staticDetails()).not.toContain(fresh.citizenRef);
+});
+
+test("a case's timeline picture and its caseworker page, behind the case-read keys", async () => {
+  const body = newCase({ municipality: '461', firstAbsenceDay: addDays(today(), -70) });
+  const started = await api('POST', '/api/v1/cases', body);
+  expect(started.body.caseworkerPageUrl).toBe(`http://localhost:3000/caseworker/cases/${body.caseId}`);
+  await eventually(() => api('GET', `/api/v1/cases/${body.caseId}`), (r) => r.status === 200, 'case readable');
+  const get = (path: string, headers: Record<string, string>) => fetch(`${system.base}${path}`, { headers });
+  const bearer = (role: 'case-system' | 'reader' | 'ops') => ({ authorization: `Bearer ${system.keys[role]}` });
+  const basic = (key: string) => ({ authorization: `Basic ${Buffer.from(`sagsbehandler:${key}`).toString('base64')}` });
+
+  const svg = await get(`/api/v1/cases/${body.caseId}/timeline.svg`, bearer('reader'));
+  expect(svg.status).toBe(200);
+  expect(svg.headers.get('content-type')).toBe('image/svg+xml; charset=utf-8');
+  expect(svg.headers.get('content-security-policy')).toContain("default-src 'none'");
+  const picture = await svg.text();
+  expect(picture).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  expect(picture).toContain(`<g class="deadline" data-id="first-conversation" data-status="missed" data-due="${addDays(body.firstAbsenceDay, 55)}"`);
+  expect(picture).toContain(`<g class="today" data-date="${today()}">`);
+  expect(picture).not.toContain(body.citizenRef);
+  expect((await get(`/api/v1/cases/${body.caseId}/timeline.svg`, bearer('case-system'))).status).toBe(200);
+  expect((await get(`/api/v1/cases/${body.caseId}/timeline.svg`, bearer('ops'))).status).toBe(403);
+  const unknown = await get('/api/v1/cases/NO-SUCH-CASE/timeline.svg', bearer('reader'));
+  expect([unknown.status, ((await unknown.json()) as any).error.code]).toEqual([404, 'case-not-found']);
+
+  // The browser asks for the key (HTTP Basic) when the page answers 401; the key is the password.
+  const page = `/caseworker/cases/${body.caseId}`;
+  const asked = await get(page, {});
+  expect(asked.status).toBe(401);
+  expect(asked.headers.get('www-authenticate')).toMatch(/^Basic realm="/);
+  expect((await get(page, basic('not-a-key-not-a-key'))).status).toBe(401);
+  expect((await get(page, basic(system.keys.ops))).status).toBe(403);
+  const html = await get(page, basic(system.keys.reader));
+  expect(html.status).toBe(200);
+  expect(html.headers.get('content-type')).toBe('text/html; charset=utf-8');
+  const text = await html.text();
+  expect(text).toContain(`<h1>Sag ${body.caseId} · Odense (461)</h1>`);
+  expect(text).toContain('<tr class="deadline" data-id="first-conversation" data-status="missed">');
+  expect(text).toContain('<svg xmlns="http://www.w3.org/2000/svg"');
+  expect(text).not.toContain(body.citizenRef);
+  expect((await get(page, bearer('case-system'))).status).toBe(200);
+  expect((await get('/caseworker/cases/NO-SUCH-CASE', basic(system.keys.reader))).status).toBe(404);
 });
 
 test('every change of a case reaches the Postgres read model, newest revision only', async () => {
@@ -227,6 +274,24 @@ test('the what-if endpoint runs the engine on the body and starts nothing', asyn
   });
   expect(rejected.status).toBe(400);
   expect(rejected.body.error.message).toBe('events.0: occurredOn 2020-01-01 is before the first day of absence 2020-02-03');
+});
+
+test('the what-if answer as a picture, with Accept: image/svg+xml', async () => {
+  const res = await fetch(`${system.base}/api/v1/timeline/simulate`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${system.keys.reader}`, 'content-type': 'application/json', accept: 'image/svg+xml' },
+    body: JSON.stringify({
+      facts: { caseId: 'WHAT-IF-SVG', citizenRef: 'REF-SVG', municipality: '101', firstAbsenceDay: '2020-02-03' },
+      policies: [{ policyId: 'suspension', revision: 1, title: 'Suspension', effectiveFrom: '2020-03-20', effectiveTo: '2020-05-26', scope: { type: 'all' }, effects: [{ type: 'pauseDeadlines', kinds: ['first-conversation'] }] }],
+      asOf: '2020-06-01',
+    }),
+  });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toBe('image/svg+xml; charset=utf-8');
+  const svg = await res.text();
+  expect(svg).toContain('<g class="deadline" data-id="first-conversation" data-status="pending" data-due="2020-06-05" data-original="2020-03-29">');
+  expect(svg).toContain('<g class="policy-window" data-type="pause" data-policy="suspension" data-from="2020-03-20" data-to="2020-05-26">');
+  expect(svg).not.toContain('REF-SVG');
 });
 
 test('/readyz answers 503 naming Postgres when it is down', async () => {

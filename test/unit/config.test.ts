@@ -18,6 +18,7 @@ test('defaults fill everything but the database', () => {
     temporal: { address: 'localhost:7233', namespace: 'default', taskQueue: 'sickness-benefit-cases', apiKey: undefined, tls: undefined, uiUrl: 'http://localhost:8233' },
     databaseUrl: 'postgres://u:p@db:5432/cases',
     port: 3000,
+    apiPublicUrl: 'http://localhost:3000',
     apiKeys: [],
     writeRatePerSecond: 100,
     fanoutSignalsPerSecond: 2000,
@@ -26,6 +27,12 @@ test('defaults fill everything but the database', () => {
     workerMetricsPort: undefined,
     workerWorkflowThreads: 2,
   });
+});
+
+test("links to caseworker pages use API_PUBLIC_URL, else the API's own port on localhost", () => {
+  expect(loadConfig({ DATABASE_URL: 'postgres://x/y', API_PUBLIC_URL: 'https://sygedagpenge.kommune.dk/' }).apiPublicUrl).toBe('https://sygedagpenge.kommune.dk');
+  expect(loadConfig({ DATABASE_URL: 'postgres://x/y', PORT: '13000' }).apiPublicUrl).toBe('http://localhost:13000');
+  expect(problemsOf({ DATABASE_URL: 'postgres://x/y', API_PUBLIC_URL: 'ftp://x' })).toEqual([expect.stringMatching(/^API_PUBLIC_URL: .*\(the API's address as caseworkers' browsers reach it/)]);
 });
 
 test('every bad variable is named with its problem', () => {
