@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Quick start, second command: sets up and passes every test (lint, types, unit, workflow, integration).
+# Quick start, second command: sets up and passes every test (lint, types, unit, workflow, integration, browser).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/tools.sh
+source scripts/lib/browser.sh
 ensure_engine_tools
 ensure_test_server
+# The browser tests (test/browser) drive a headless Chromium: installed here when missing (Debian, as root).
+ensure_chromium
 echo "==> Lint" >&2
 npx eslint .
 echo "==> Type check" >&2
