@@ -114,14 +114,15 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   let changed = false;
   let revision = input.revision ?? 0;
   let written = revision - 1;
-  const published = { searchAttributes: '' };
+  const published = { searchAttributes: '', convergence: false };
 
   const refresh = (): Timeline => {
     timeline = compute();
     revision++;
-    publish(timeline, published, patched(CONVERGENCE_ATTRIBUTES) ? { policyKeys: [...appliedPolicies].sort(), revision } : null, input.caseworkerPageUrl);
+    publishTimeline();
     return timeline;
   };
+  const publishTimeline = () => publish(timeline, published, patched(CONVERGENCE_ATTRIBUTES) ? { policyKeys: newestPolicyKeys(policies), revision } : null, input.caseworkerPageUrl);
 
   const rejectPolicy = (candidate: unknown): string | null => {
     const { policyRevisionSchema, issuesMessage } = schemas();
@@ -139,7 +140,12 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
 
   const acceptPolicy = (policy: PolicyRevision): MessageResult => {
     const key = policyKey(policy);
-    if (appliedPolicies.has(key) || ignoredPolicies.has(key)) return { applied: false, timeline: compute() };
+    if (appliedPolicies.has(key) || ignoredPolicies.has(key)) {
+      // A run that began before PolicyRevisions was published shows what it holds on the first repeat, so a
+      // fan-out's predicate stops listing it (its counter stays: nothing changed).
+      if (!published.convergence && patched(CONVERGENCE_ATTRIBUTES)) publishTimeline();
+      return { applied: false, timeline: compute() };
+    }
     // A revision reaches a case through its scope or its endedFor (policy-scope.ts); one that narrows the
     // policy always names the cases it leaves, so a case holding an earlier revision is always reached.
     if (!revisionCovers(policy, facts.municipality)) {
@@ -277,7 +283,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
  */
 function publish(
   timeline: Timeline,
-  published: { searchAttributes: string },
+  published: { searchAttributes: string; convergence: boolean },
   convergence: { policyKeys: string[]; revision: number } | null,
   caseworkerPageUrl: string | undefined,
 ): void {
@@ -299,6 +305,7 @@ function publish(
         ]
       : []),
   ] as const;
+  published.convergence ||= convergence !== null;
   const fingerprint = JSON.stringify(attributes.map((a) => a.value));
   if (fingerprint !== published.searchAttributes) {
     published.searchAttributes = fingerprint;
@@ -307,3 +314,13 @@ function publish(
   setCurrentDetails(describe(timeline, { caseworkerPageUrl }));
 }
 
+/**
+ * The newest revision of each policy the case holds, as `policyId#revision`: what PolicyRevisions shows. A
+ * fan-out and verify ask only about newest revisions (an older revision's fan-out stops once a newer one is
+ * published), and the attribute stays small however often a policy is revised.
+ */
+function newestPolicyKeys(policies: readonly PolicyRevision[]): string[] {
+  const newest = new Map<string, number>();
+  for (const p of policies) newest.set(p.policyId, Math.max(newest.get(p.policyId) ?? 0, p.revision));
+  return [...newest].map(([policyId, revision]) => policyKey({ policyId, revision })).sort();
+}
