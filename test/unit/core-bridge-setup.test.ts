@@ -12,6 +12,7 @@ import path from 'node:path';
  */
 const repo = path.resolve(__dirname, '..', '..');
 const linuxX64 = process.platform === 'linux' && process.arch === 'x64';
+const hasChrt = spawnSync('bash', ['-c', 'command -v chrt']).status === 0;
 
 let dir: string;
 let owners: ChildProcess[];
@@ -30,7 +31,7 @@ case "$1" in
   run) echo /bin/true ;;
   build)
     mkdir -p "$CARGO_TARGET_DIR/release"
-    echo "build niceness=$(nice) resumed=$([ -f "$CARGO_TARGET_DIR/started" ] && echo yes || echo no) pid=$$" >>"$STUB_DIR/cargo.log"
+    echo "build niceness=$(nice) policy=$(chrt -p $$ 2>/dev/null | sed -n 's/.*scheduling policy: //p' | head -1) resumed=$([ -f "$CARGO_TARGET_DIR/started" ] && echo yes || echo no) pid=$$" >>"$STUB_DIR/cargo.log"
     touch "$CARGO_TARGET_DIR/started"
     while [ -e "$STUB_DIR/block" ]; do sleep 0.1; done
     cp src/lib.rs "$CARGO_TARGET_DIR/release/libtemporal_sdk_typescript_bridge.so" ;;
@@ -81,7 +82,8 @@ function ensure(mode: 'build' | 'background', ownerPid?: number, pathEnv = `${pa
   const messages = path.join(dir, 'messages.txt');
   const result = spawnSync(
     'bash',
-    ['-c', `exec 2>>"$1"; source "$2"; ensure_core_bridge ${mode} ${ownerPid ?? ''}; echo "$SFE_CORE_BRIDGE_STATE"; echo "$SFE_CORE_BRIDGE_NOTE"`, 'ensure', messages, path.join(repo, 'scripts', 'lib', 'tools.sh')],
+    // As the scripts that source it run: set -euo pipefail.
+    ['-c', `set -euo pipefail; exec 2>>"$1"; source "$2"; ensure_core_bridge ${mode} ${ownerPid ?? ''}; echo "$SFE_CORE_BRIDGE_STATE"; echo "$SFE_CORE_BRIDGE_NOTE"`, 'ensure', messages, path.join(repo, 'scripts', 'lib', 'tools.sh')],
     // A bound so that a hang fails the test instead of blocking Jest (spawnSync holds its event loop).
     { cwd: path.join(dir, 'root'), encoding: 'utf8', timeout: 60_000, env: { ...process.env, PATH: pathEnv, SFE_TOOLS_DIR: path.join(dir, 'tools'), STUB_DIR: dir, PROTOC: '' } },
   );
@@ -112,6 +114,7 @@ const read = (file: string) => readFileSync(file, 'utf8');
     expect(read(installed())).toBe('patched\n');
     expect(read(path.join(cacheDir(), 'index.node'))).toBe('patched\n');
     expect(cargoLog()).toContain(`niceness=${os.getPriority()} `);
+    expect(cargoLog()).not.toContain('SCHED_IDLE');
   });
 
   test('a cached patched bridge is installed by renaming a new file over the old one, never by writing into it', () => {
@@ -139,6 +142,7 @@ const read = (file: string) => readFileSync(file, 'utf8');
     expect(messages()).toMatch(/this run uses the SDK's prebuilt one .*the next start uses it/);
     await until(() => existsSync(path.join(cacheDir(), 'index.node')), 'the background build');
     expect(cargoLog()).toContain('niceness=19 ');
+    if (hasChrt) expect(cargoLog()).toContain('policy=SCHED_IDLE ');
     // This run keeps the module it started with; the background build never touches node_modules.
     expect(read(installed())).toBe('prebuilt\n');
     await until(() => messages().includes('built in the background'), 'the note that the build is done');
@@ -160,6 +164,8 @@ const read = (file: string) => readFileSync(file, 'utf8');
     await until(() => !lockHeld(), 'the lock to be released');
     expect(existsSync(path.join(cacheDir(), 'index.node'))).toBe(false);
     expect(read(installed())).toBe('prebuilt\n');
+    await until(() => read(`${cacheDir()}.log`).includes('stopped with the local stack'), 'the log to say the build stopped');
+    expect(existsSync(path.join(dir, 'tools', '.core-bridge.background'))).toBe(false);
 
     rmSync(path.join(dir, 'block'));
     expect(ensure('build').state).toBe('patched');
