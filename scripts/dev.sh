@@ -6,13 +6,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/tools.sh
 SFE_DEV_STARTED_MS="$(tools_now_ms)"
 export SFE_DEV_STARTED_MS
+# The first run's longest step, building the Temporal CLI, runs in the background while the npm packages
+# install and the TypeScript builds (scripts/lib/tools.sh, start_temporal_cli).
+start_temporal_cli
+ensure_node_modules
 # The patched SDK bridge is not waited for: when it is not built yet, this run uses the SDK's prebuilt one
-# and builds the patched one in the background (scripts/lib/tools.sh, ensure_core_bridge).
-# SFE_CORE_BRIDGE_BUILD=build waits for it instead, as npm test does.
-ensure_engine_tools "${SFE_CORE_BRIDGE_BUILD:-background}"
+# and builds the patched one in the background at the lowest priority (ensure_core_bridge); the next start
+# uses it. SFE_CORE_BRIDGE_BUILD=build waits for it instead, as npm test does.
+ensure_core_bridge "${SFE_CORE_BRIDGE_BUILD:-background}"
 step_begin "Building the TypeScript sources into dist/ (tsc)"
 npm run --silent build
 step_end "built"
+finish_temporal_cli
 echo "==> Setup done in $(tools_duration $(($(tools_now_ms) - SFE_DEV_STARTED_MS))); starting the servers" >&2
 # exec: the stack keeps this process's id, which the background bridge build watches (it stops with the stack).
 exec node dist/scripts/local-stack.js
