@@ -199,3 +199,57 @@ const read = (file: string) => readFileSync(file, 'utf8');
     expect(read(installed())).toBe('prebuilt\n');
   });
 });
+
+/**
+ * The Temporal CLI's first build (scripts/lib/tools.sh, start_temporal_cli / finish_temporal_cli) runs in the
+ * background while the next setup steps run, and never outlives the script that started it. A stub go:
+ * `go install -n` (the module download) returns at once; the compile waits for the file `go-may-finish`.
+ */
+const stubGo = `#!/usr/bin/env bash
+echo "go $* pid=$$" >>"$STUB_DIR/go.log"
+[ "$2" = "-n" ] && exit 0
+while [ ! -e "$STUB_DIR/go-may-finish" ]; do sleep 0.1; done
+printf '#!/bin/sh\\necho "temporal version 1.5.1"\\n' >"$GOBIN/temporal"
+chmod +x "$GOBIN/temporal"
+`;
+
+(linuxX64 ? describe : describe.skip)('the Temporal CLI built in the background (scripts/lib/tools.sh)', () => {
+  let goDir: string;
+  beforeEach(() => {
+    goDir = mkdtempSync(path.join(os.tmpdir(), 'sfe-go-'));
+    mkdirSync(path.join(goDir, 'bin'));
+    writeFileSync(path.join(goDir, 'bin', 'go'), stubGo);
+    chmodSync(path.join(goDir, 'bin', 'go'), 0o755);
+  });
+  afterEach(() => rmSync(goDir, { recursive: true, force: true }));
+
+  // Another `temporal` on PATH would be used instead of building one: PATH keeps only the stub's folder and the system's.
+  const run = (script: string) =>
+    spawnSync('bash', ['-c', `set -euo pipefail; source "$1"; ${script}`, 'run', path.join(repo, 'scripts', 'lib', 'tools.sh')], {
+      cwd: repo,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, PATH: `${path.join(goDir, 'bin')}:/usr/local/bin:/usr/bin:/bin`, SFE_TOOLS_DIR: path.join(goDir, 'tools'), STUB_DIR: goDir, TEMPORAL_CLI_PATH: '' },
+    });
+  const goLog = () => (existsSync(path.join(goDir, 'go.log')) ? read(path.join(goDir, 'go.log')) : '');
+
+  test('the next steps run while it builds; then it is waited for, with each pass and the whole timed', () => {
+    // The compile can only finish once a step after start_temporal_cli has run.
+    const result = run(`start_temporal_cli; touch "$STUB_DIR/go-may-finish"; finish_temporal_cli; "$TEMPORAL_CLI_PATH"`);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('temporal version 1.5.1');
+    expect(goLog()).toMatch(/^go install -n github.com\/temporalio\/cli\/cmd\/temporal@v1.5.1 /m);
+    expect(result.stderr).toMatch(/Temporal CLI: Go modules downloaded \(\d+\.\d s\); compiling/);
+    expect(result.stderr).toMatch(/==> Building the Temporal CLI v1.5.1: built \(\d/);
+    // Cached from now on.
+    expect(run('start_temporal_cli; finish_temporal_cli').stderr).toContain('Temporal CLI v1.5.1: cached in');
+  });
+
+  test('a step that fails meanwhile stops the build: nothing is left building', async () => {
+    const result = run('start_temporal_cli; until grep -q "temporalcli.Version" "$STUB_DIR/go.log" 2>/dev/null; do sleep 0.1; done; false');
+    expect(result.status).toBe(1);
+    const compilePid = Number(/temporalcli.Version\S* \S+ pid=(\d+)/.exec(goLog())![1]);
+    await until(() => !existsSync(`/proc/${compilePid}`), 'the compile to stop');
+    expect(existsSync(path.join(goDir, 'tools', 'temporal-cli-1.5.1', 'temporal'))).toBe(false);
+  });
+});
