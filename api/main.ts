@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     writeRatePerSecond: config.writeRatePerSecond,
     fanoutSignalsPerSecond: config.fanoutSignalsPerSecond,
     fanoutVisibilityLagMs: config.fanoutVisibilityLagMs,
+    publicUrl: config.apiPublicUrl,
   });
   const server = app.listen(config.port, () => logger.info('api listening', { port: config.port }));
   // A publication whose API died (or lost Temporal) between storing it and starting its fan-out left a
