@@ -38,15 +38,33 @@ tools_duration() {
   fi
 }
 
+# TOOLS_CPU_MS: CPU time (ms) of the processes this shell has waited for (not callable in $(...), a subshell
+# of its own). With the wall time it says how much of a slow step was the machine busy with other work.
+tools_read_cpu() {
+  local f pid="$BASHPID"
+  TOOLS_CPU_MS=0
+  read -r -a f < <(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || return 0
+  TOOLS_CPU_MS=$(((${f[13]:-0} + ${f[14]:-0}) * 1000 / $(getconf CLK_TCK)))
+}
+
+# "<wall>" or "<wall>, <cpu> CPU" since <started ms>, with <cpu ms used meanwhile>.
+tools_took() {
+  local wall=$(($(tools_now_ms) - $1)) cpu="$2"
+  if [ "$cpu" -ge 1000 ]; then printf '%s, %s CPU' "$(tools_duration "$wall")" "$(tools_duration "$cpu")"; else tools_duration "$wall"; fi
+}
+
 step_begin() {
   TOOLS_STEP="$1"
   TOOLS_STEP_STARTED="$(tools_now_ms)"
+  tools_read_cpu
+  TOOLS_STEP_CPU="$TOOLS_CPU_MS"
   echo "==> $1 ..." >&2
 }
 
 step_end() {
-  # step_end [outcome]: "==> <step>: <outcome> (<duration>)"
-  echo "==> $TOOLS_STEP: ${1:-done} ($(tools_duration $(($(tools_now_ms) - TOOLS_STEP_STARTED))))" >&2
+  # step_end [outcome]: "==> <step>: <outcome> (<wall time>, <CPU time>)"
+  tools_read_cpu
+  echo "==> $TOOLS_STEP: ${1:-done} ($(tools_took "$TOOLS_STEP_STARTED" $((TOOLS_CPU_MS - TOOLS_STEP_CPU))))" >&2
 }
 
 step_cached() {
@@ -115,7 +133,7 @@ tool_lock_waiting() {
 }
 
 build_temporal_cli() {
-  local dest="$SFE_TOOLS_DIR/temporal-cli-$TEMPORAL_CLI_VERSION" started
+  local dest="$SFE_TOOLS_DIR/temporal-cli-$TEMPORAL_CLI_VERSION" started cpu
   [ -x "$dest/temporal" ] && return 0
   local tmp="$dest.tmp.$$" pkg="github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_CLI_VERSION"
   # go's own output goes to the log (start_temporal_cli), the progress lines to stderr.
@@ -125,20 +143,23 @@ build_temporal_cli() {
   # Two passes, each timed. First the ~160 modules (1.8 GB unpacked): `go install -n` loads every package
   # without compiling, fetching modules as many at a time as GOMAXPROCS allows, so 16 rather than the cores
   # (2 cores: 111 s with 2, 77 s with 8 or 32, measured under load). Then the compile at the usual parallelism.
-  started="$(tools_now_ms)"
+  tools_read_cpu
+  started="$(tools_now_ms)" cpu="$TOOLS_CPU_MS"
   echo "    Temporal CLI: downloading its Go modules ..." >&2
   if ! with_heartbeat "Temporal CLI: downloading" to_log "$log" env GOMAXPROCS=16 go install -n "$pkg"; then
     rm -rf "$tmp"
     tools_die "downloading the Temporal CLI's Go modules failed (see $log)"
   fi
-  echo "    Temporal CLI: Go modules downloaded ($(tools_duration $(($(tools_now_ms) - started)))); compiling ..." >&2
-  started="$(tools_now_ms)"
+  tools_read_cpu
+  echo "    Temporal CLI: Go modules downloaded ($(tools_took "$started" $((TOOLS_CPU_MS - cpu)))); compiling ..." >&2
+  started="$(tools_now_ms)" cpu="$TOOLS_CPU_MS"
   if ! with_heartbeat "Temporal CLI: compiling" \
       to_log "$log" env GOBIN="$tmp" go install -ldflags "-X github.com/temporalio/cli/temporalcli.Version=$TEMPORAL_CLI_VERSION" "$pkg"; then
     rm -rf "$tmp"
     tools_die "building the Temporal CLI v$TEMPORAL_CLI_VERSION with 'go install' failed (see $log)"
   fi
-  echo "    Temporal CLI: compiled ($(tools_duration $(($(tools_now_ms) - started))))" >&2
+  tools_read_cpu
+  echo "    Temporal CLI: compiled ($(tools_took "$started" $((TOOLS_CPU_MS - cpu))))" >&2
   rm -rf "$dest" && mv "$tmp" "$dest"
 }
 
