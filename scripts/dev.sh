@@ -10,14 +10,15 @@ export SFE_DEV_STARTED_MS
 # install and the TypeScript builds (scripts/lib/tools.sh, start_temporal_cli).
 start_temporal_cli
 ensure_node_modules
-# The patched SDK bridge is not waited for: when it is not built yet, this run uses the SDK's prebuilt one
-# and builds the patched one in the background at the lowest priority (ensure_core_bridge); the next start
-# uses it. SFE_CORE_BRIDGE_BUILD=build waits for it instead, as npm test does.
-ensure_core_bridge "${SFE_CORE_BRIDGE_BUILD:-background}"
 step_begin "Building the TypeScript sources into dist/ (tsc)"
 npm run --silent build
 step_end "built"
 finish_temporal_cli
+# The patched SDK bridge is not waited for: when it is not built yet, this run uses the SDK's prebuilt one
+# and builds the patched one in the background at the lowest priority (ensure_core_bridge); the next start
+# uses it. It starts only now: next to the Temporal CLI's compile, even at nice 19 and SCHED_IDLE, cargo
+# stretched that compile from 4 to 7.5 minutes. SFE_CORE_BRIDGE_BUILD=build waits for it instead, as npm test does.
+ensure_core_bridge "${SFE_CORE_BRIDGE_BUILD:-background}"
 echo "==> Setup done in $(tools_duration $(($(tools_now_ms) - SFE_DEV_STARTED_MS))); starting the servers" >&2
 # exec: the stack keeps this process's id, which the background bridge build watches (it stops with the stack).
 exec node dist/scripts/local-stack.js
