@@ -311,8 +311,9 @@ ensure_node_modules() {
 # `npm test`, the benchmarks and scripts/tools.sh run what production runs: `ensure_core_bridge build` builds
 # it first when it is missing. `npm run dev` does not wait for it: `ensure_core_bridge background` leaves the
 # SDK's prebuilt bridge in place for this run (correct; slower only with thousands of cases in one worker's
-# memory) and builds the patched one at nice 19 while the stack runs; the next start installs it. The
-# background build stops with the stack and resumes at the next start from what cargo compiled.
+# memory) and builds the patched one at the lowest priority (nice 19, SCHED_IDLE) while the stack runs; the
+# next start installs it. The background build stops with the stack and resumes at the next start from what
+# cargo compiled. dev.sh starts it only once the Temporal CLI is built (beside that compile it slowed it).
 #
 # Exports for the local stack's notice: SFE_CORE_BRIDGE_STATE (patched, prebuilt or building),
 # SFE_CORE_BRIDGE_NOTE (why, in words) and SFE_CORE_BRIDGE_CACHE (the patched build's folder).
