@@ -6,7 +6,7 @@ import { Worker } from '@temporalio/worker';
 import { Context } from '@temporalio/activity';
 import { type CaseSnapshot } from '../../activities';
 import { type caseWorkflow } from '../../workflows';
-import { addDays, copenhagenDate, endOfMonth } from '../../workflows/domain/dates';
+import { addDays, copenhagenDate, endOfMonth, startOfCopenhagenDay } from '../../workflows/domain/dates';
 import { ruleSetFor } from '../../workflows/domain/rules';
 import { computeTimeline } from '../../workflows/domain/timeline';
 import { type CaseEvent, type CaseFacts, type Deadline, type PolicyRevision, type Timeline } from '../../workflows/domain/types';
@@ -60,6 +60,12 @@ beforeAll(async () => {
     },
   });
   running = worker.run();
+  // The time-skipping clock starts at the wall clock and runs on with it: started late in a Copenhagen
+  // evening, a suite that sleeps whole days would cross midnight mid-test and count a day too many. Move it
+  // to the next Copenhagen noon first, so whole-day sleeps keep the dates the tests compute.
+  const now = await env.currentTimeMs();
+  const noon = startOfCopenhagenDay(addDays(copenhagenDate(now), 1)) + 12 * 3_600_000;
+  await env.sleep(noon - now);
 });
 
 afterAll(async () => {
