@@ -19,6 +19,8 @@ import { healthRouter } from './routes/health';
 import { opsRouter } from './routes/ops';
 import { timelineRouter } from './routes/timeline';
 import { caseworkerRouter } from './routes/caseworker';
+import { codecServer } from './codec-server';
+import { type Keyring } from '../platform/payload-codec';
 
 export interface AppDeps {
   client: Client;
@@ -35,6 +37,8 @@ export interface AppDeps {
   registryCopyMaxAgeMs?: number;
   /** The API's address as caseworkers' browsers reach it (API_PUBLIC_URL), for links to caseworker pages. */
   publicUrl?: string;
+  /** The codec server for the Temporal UI and CLI (/codec): the payload keys and the UI origins it answers. */
+  codec?: { keyring: Keyring; corsOrigins: string[] };
 }
 
 /** The app and its policy service (the API process starts pending fan-outs with it). */
@@ -48,7 +52,7 @@ export function createApp(deps: AppDeps): Express {
   return createApi(deps).app;
 }
 
-export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, fanoutSignalsPerSecond = 2_000, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl }: AppDeps): Api {
+export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, fanoutSignalsPerSecond = 2_000, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl, codec }: AppDeps): Api {
   if (apiKeys.length === 0) throw new Error('no API keys: the API does not run open (set API_KEYS)');
   const registry = createPolicyRegistry(db, { copyMaxAgeMs: registryCopyMaxAgeMs });
   const policies = createPolicyService({ client, db, registry, temporal, logger, signalsPerSecond: fanoutSignalsPerSecond, visibilityLagMs: fanoutVisibilityLagMs });
@@ -59,6 +63,8 @@ export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerS
   // no ETag, so no hash of every response body.
   app.disable('etag');
   app.use(requestLogging(logger, metrics));
+  // Before the API's body parser: a history's payloads are larger than any API request.
+  if (codec) app.use('/codec', codecServer({ ...codec, namespace: temporal.namespace, keys: apiKeys }));
   app.use(express.json({ limit: '256kb' }));
   app.use(metricsRouter(metrics));
   app.use(

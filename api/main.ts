@@ -1,4 +1,4 @@
-import { loadConfigOrExit } from '../platform/config';
+import { loadConfigOrExit, requirePayloadKeyring } from '../platform/config';
 import { createDb, migrate } from '../platform/db';
 import { createLogger } from '../platform/logger';
 import { connectClient } from '../platform/temporal';
@@ -16,11 +16,12 @@ async function main(): Promise<void> {
     process.stderr.write('api: API_KEYS is required (role:key pairs; roles case-system, ops, reader): the API does not run open\n');
     process.exit(78);
   }
+  const keyring = requirePayloadKeyring(config, 'api');
   // `service`, not `role`: `role` is the key's role in each request line.
   const logger = createLogger(config.logLevel, { service: 'api' });
   const db = createDb(config.databaseUrl);
   await migrate(db, { logger });
-  const client = await connectClient(config.temporal);
+  const client = await connectClient(config.temporal, keyring);
   const { app, policies } = createApi({
     client,
     db,
@@ -31,6 +32,7 @@ async function main(): Promise<void> {
     fanoutSignalsPerSecond: config.fanoutSignalsPerSecond,
     fanoutVisibilityLagMs: config.fanoutVisibilityLagMs,
     publicUrl: config.apiPublicUrl,
+    codec: { keyring, corsOrigins: config.codecCorsOrigins },
   });
   const server = app.listen(config.port, () => logger.info('api listening', { port: config.port }));
   // A publication whose API died (or lost Temporal) between storing it and starting its fan-out left a

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { type Keyring, parseKeyring } from './payload-codec';
 
 /**
  * Every setting of the worker and API processes, read once from the environment, validated and typed.
@@ -23,6 +24,9 @@ export const ENVIRONMENT_VARIABLES = {
   PORT: 'port the API listens on',
   API_PUBLIC_URL: "the API's address as caseworkers' browsers reach it, for the link from a case's details to its caseworker page",
   API_KEYS: 'API keys of the API, role:key pairs separated by commas (roles case-system, ops, reader)',
+  PAYLOAD_KEYS: 'keys that encrypt what the engine hands to Temporal: id:base64 pairs (32 bytes each) separated by commas, the first encrypting, the others still decrypting',
+  PAYLOAD_KEY_FILE: 'a file holding the payload keys in the PAYLOAD_KEYS form (one pair a line or comma-separated), instead of PAYLOAD_KEYS',
+  CODEC_CORS_ORIGINS: "origins (scheme://host:port, comma-separated) of the Temporal UIs whose browsers may call the codec server; the origin of TEMPORAL_UI_URL when unset",
   API_WRITE_RATE_PER_SECOND: 'writes a second allowed per API key (bursts up to twice that)',
   FANOUT_SIGNALS_PER_SECOND: 'upper bound on the rate a policy fan-out signals cases',
   FANOUT_VISIBILITY_LAG_MS: 'how long visibility may take to show a change; a fan-out ends on a count taken at least this long after its last signal',
@@ -70,6 +74,33 @@ const schema = z
           ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^API_KEYS: /, '') });
         }
       }),
+    PAYLOAD_KEYS: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        try {
+          if (value) parseKeyring(value, 'PAYLOAD_KEYS');
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^PAYLOAD_KEYS: /, '') });
+        }
+      }),
+    PAYLOAD_KEY_FILE: existingFile
+      .optional()
+      .superRefine((file, ctx) => {
+        try {
+          if (file) parseKeyring(readFileSync(file, 'utf8').replace(/\s+/g, ','), 'PAYLOAD_KEY_FILE');
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^PAYLOAD_KEY_FILE: /, '') });
+        }
+      }),
+    CODEC_CORS_ORIGINS: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        for (const origin of (value ?? '').split(',').map((o) => o.trim()).filter(Boolean)) {
+          if (!/^https?:\/\/[^/\s]+$/.test(origin)) ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin (scheme://host[:port], no path)` });
+        }
+      }),
     API_WRITE_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(100),
     FANOUT_SIGNALS_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(2_000),
     FANOUT_VISIBILITY_LAG_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),
@@ -81,6 +112,10 @@ const schema = z
   .refine((c) => Boolean(c.TEMPORAL_TLS_CERT_PATH) === Boolean(c.TEMPORAL_TLS_KEY_PATH), {
     message: 'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together',
     path: ['TEMPORAL_TLS_CERT_PATH'],
+  })
+  .refine((c) => !(c.PAYLOAD_KEYS && c.PAYLOAD_KEY_FILE), {
+    message: 'set PAYLOAD_KEYS or PAYLOAD_KEY_FILE, not both',
+    path: ['PAYLOAD_KEYS'],
   });
 
 export interface TemporalSettings {
@@ -123,6 +158,13 @@ export interface Config {
   port: number;
   /** Base of the links to the caseworker pages (API_PUBLIC_URL; http://localhost:<PORT> when unset), without a trailing slash. */
   apiPublicUrl: string;
+  /**
+   * The keys that encrypt payloads (PAYLOAD_KEYS or PAYLOAD_KEY_FILE); undefined when neither is set, and
+   * then the worker and the API refuse to start (payloads are never written in clear).
+   */
+  payloadKeyring?: Keyring;
+  /** Browser origins allowed to call the codec server (CODEC_CORS_ORIGINS; the Temporal UI's origin by default). */
+  codecCorsOrigins: string[];
   /** Empty when API_KEYS is unset: the API refuses to start then (nothing is open by default). */
   apiKeys: ApiKey[];
   writeRatePerSecond: number;
@@ -183,6 +225,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: c.PORT,
     apiPublicUrl: (c.API_PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
     apiKeys: c.API_KEYS ? parseApiKeys(c.API_KEYS) : [],
+    payloadKeyring: c.PAYLOAD_KEYS
+      ? parseKeyring(c.PAYLOAD_KEYS, 'PAYLOAD_KEYS')
+      : c.PAYLOAD_KEY_FILE
+        ? parseKeyring(readFileSync(c.PAYLOAD_KEY_FILE, 'utf8').replace(/\s+/g, ','), 'PAYLOAD_KEY_FILE')
+        : undefined,
+    codecCorsOrigins: c.CODEC_CORS_ORIGINS
+      ? c.CODEC_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)
+      : [new URL(c.TEMPORAL_UI_URL).origin],
     writeRatePerSecond: c.API_WRITE_RATE_PER_SECOND,
     fanoutSignalsPerSecond: c.FANOUT_SIGNALS_PER_SECOND,
     fanoutVisibilityLagMs: c.FANOUT_VISIBILITY_LAG_MS,
@@ -191,6 +241,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerMaxCachedWorkflows: c.WORKER_MAX_CACHED_WORKFLOWS,
     workerWorkflowThreads: c.WORKER_WORKFLOW_THREADS,
   };
+}
+
+/**
+ * The payload keyring a worker or API process must have: without one it stops with a message saying how
+ * to give one (and exit status 78), since it would otherwise write health data in clear into Temporal.
+ */
+export function requirePayloadKeyring(config: Config, role: string): Keyring {
+  if (config.payloadKeyring) return config.payloadKeyring;
+  process.stderr.write(
+    `${role}: PAYLOAD_KEYS or PAYLOAD_KEY_FILE is required: every payload handed to Temporal is encrypted (AES-256-GCM). ` +
+      'Make a key with `node -e "console.log(\'k1:\'+require(\'crypto\').randomBytes(32).toString(\'base64\'))"` ' +
+      '(README: Payload encryption); `npm run dev` keeps one in its data folder.\n',
+  );
+  process.exit(78);
 }
 
 /** For process entry points: load the config or print the problems and exit with status 78 (EX_CONFIG). */

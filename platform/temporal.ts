@@ -1,6 +1,8 @@
 import { Client, Connection } from '@temporalio/client';
+import { type DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { type TemporalSettings } from './config';
+import { EncryptionCodec, type Keyring } from './payload-codec';
 
 function connectionOptions(settings: TemporalSettings) {
   return {
@@ -16,10 +18,26 @@ function connectionOptions(settings: TemporalSettings) {
   };
 }
 
-/** Client for the API process (starting cases, updates, queries). */
-export async function connectClient(settings: TemporalSettings): Promise<Client> {
+/** The failure converter module (platform/failure-converter.ts), loaded by path as the SDK requires. */
+export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
+
+/**
+ * How every process of the engine (worker, API, ops tools, tests) turns values into Temporal payloads:
+ * the SDK's JSON payloads, then the encryption codec (platform/payload-codec.ts). Failures carry their
+ * message and stack trace inside the encrypted details instead of in clear (`encodeCommonAttributes`):
+ * an error message can name a case's facts.
+ */
+export function caseDataConverter(keyring: Keyring): DataConverter {
+  return {
+    payloadCodecs: [new EncryptionCodec(keyring)],
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+  };
+}
+
+/** Client for the API process (starting cases, updates, queries), encrypting with `keyring`. */
+export async function connectClient(settings: TemporalSettings, keyring: Keyring): Promise<Client> {
   const connection = await Connection.connect(connectionOptions(settings));
-  return new Client({ connection, namespace: settings.namespace });
+  return new Client({ connection, namespace: settings.namespace, dataConverter: caseDataConverter(keyring) });
 }
 
 /** Native connection for the worker process. */

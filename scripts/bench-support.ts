@@ -14,6 +14,8 @@ import { devServerDynamicConfigArgs, devServerGoEnv, workerCommand } from '../pl
 import { createLogger } from '../platform/logger';
 import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgres';
 import { searchAttributeCliArgs } from '../workflows/search-attributes';
+import { newKeySpec, parseKeyring } from '../platform/payload-codec';
+import { caseDataConverter } from '../platform/temporal';
 import { commandLine, numberOption } from './cli';
 
 /**
@@ -104,6 +106,8 @@ export async function startBenchStack(options: {
   const db = createDb(pgUrl, { max: 20 });
   await migrate(db);
   const taskQueue = 'bench';
+  // Encrypted as in production: the benchmark measures the codec's cost too.
+  const payloadKeys = newKeySpec('bench');
   let address = '127.0.0.1:1';
   let connection: Connection;
   let worker: ChildProcess | undefined;
@@ -120,7 +124,7 @@ export async function startBenchStack(options: {
     connection = connected;
     const niced = workerCommand(process.execPath, [...(options.workerNodeArgs ?? []), path.join(root, 'dist', 'worker', 'main.js')]);
     worker = spawn(niced.command, niced.args, {
-      env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: pgUrl, LOG_LEVEL: 'warn' },
+      env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: pgUrl, LOG_LEVEL: 'warn', PAYLOAD_KEYS: payloadKeys },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     children.push(worker);
@@ -128,7 +132,7 @@ export async function startBenchStack(options: {
     // Reports read Postgres only; the client is never used.
     connection = Connection.lazy({ address });
   }
-  const client = new Client({ connection });
+  const client = new Client({ connection, dataConverter: caseDataConverter(parseKeyring(payloadKeys)) });
   const keys = { 'case-system': randomBytes(24).toString('base64url'), ops: randomBytes(24).toString('base64url'), reader: randomBytes(24).toString('base64url') };
   const app = createApp({
     client,
@@ -156,6 +160,7 @@ export async function startBenchStack(options: {
           LOG_LEVEL: 'error',
           API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
           API_WRITE_RATE_PER_SECOND: '100000',
+          PAYLOAD_KEYS: payloadKeys,
         },
         stdio: ['ignore', 'ignore', 'inherit'],
       })),

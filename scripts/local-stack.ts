@@ -9,6 +9,7 @@ import { createDb, migrate } from '../platform/db';
 import { devServerDynamicConfigArgs, devServerGoEnv, workerCommand } from '../platform/dev-server';
 import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgres';
 import { searchAttributeCliArgs } from '../workflows/search-attributes';
+import { newKeySpec, parseKeyring } from '../platform/payload-codec';
 
 /**
  * The whole system on one machine, without Docker: the Temporal dev server (with its Web UI and the
@@ -117,6 +118,7 @@ async function shutdown(code: number): Promise<void> {
 }
 
 const keysFile = () => path.join(dataDir, 'api-keys.json');
+const payloadKeyFile = () => path.join(dataDir, 'payload-keys');
 
 /** One key per role for local use, made at the first start and kept with the data (npm run ops reads them). */
 function developmentKeys(): Record<string, string> {
@@ -124,6 +126,21 @@ function developmentKeys(): Record<string, string> {
   const keys = Object.fromEntries(ROLES.map((role) => [role, randomBytes(24).toString('base64url')]));
   writeFileSync(keysFile(), JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });
   return keys;
+}
+
+/**
+ * The payload encryption key of the local stack (README: Payload encryption), made at the first start and
+ * kept with the data: Temporal's SQLite file holds only what this key encrypted. PAYLOAD_KEYS or
+ * PAYLOAD_KEY_FILE in the environment win.
+ */
+function developmentPayloadKeys(): Record<string, string> {
+  if (env.PAYLOAD_KEYS || env.PAYLOAD_KEY_FILE) return {};
+  if (!existsSync(payloadKeyFile())) {
+    writeFileSync(payloadKeyFile(), `${newKeySpec(`local-${new Date().toISOString().slice(0, 10)}`)}\n`, { mode: 0o600 });
+    say(`payload encryption key made in ${payloadKeyFile()}`);
+  }
+  parseKeyring(readFileSync(payloadKeyFile(), 'utf8').replace(/\s+/g, ','), payloadKeyFile());
+  return { PAYLOAD_KEY_FILE: payloadKeyFile() };
 }
 
 async function main(): Promise<void> {
@@ -159,6 +176,7 @@ async function main(): Promise<void> {
   await db.close();
   done(applied.length > 0 ? `migrations applied: ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}` : 'database schema is current', migrationsStarted);
 
+  const payloadKeys = developmentPayloadKeys();
   say(`starting the Temporal dev server (history in ${path.join(dataDir, 'temporal.sqlite')})`);
   start('temporal', cli, [
     'server',
@@ -169,6 +187,8 @@ async function main(): Promise<void> {
     '--db-filename', path.join(dataDir, 'temporal.sqlite'),
     '--namespace', env.TEMPORAL_NAMESPACE ?? 'default',
     '--log-level', 'warn',
+    // The UI decodes the encrypted payloads through the API's codec server (api/codec-server.ts).
+    '--ui-codec-endpoint', `http://localhost:${apiPort}/codec`,
     ...searchAttributeCliArgs(),
     ...devServerDynamicConfigArgs(),
   ], devServerGoEnv(env));
@@ -182,6 +202,8 @@ async function main(): Promise<void> {
     API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
     TEMPORAL_ADDRESS: address,
     TEMPORAL_UI_URL: `http://localhost:${uiPort}`,
+    CODEC_CORS_ORIGINS: env.CODEC_CORS_ORIGINS ?? `http://localhost:${uiPort},http://127.0.0.1:${uiPort}`,
+    ...payloadKeys,
     DATABASE_URL: databaseUrl,
     PORT: String(apiPort),
   };

@@ -1,6 +1,6 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { loadConfigOrExit } from '../platform/config';
+import { loadConfigOrExit, requirePayloadKeyring } from '../platform/config';
 import { createDb, migrate } from '../platform/db';
 import { createLogger } from '../platform/logger';
 import { connectClient, connectWorker } from '../platform/temporal';
@@ -9,6 +9,7 @@ import { createCaseWorker } from './worker';
 /** Production entry point of the worker role, configured only by environment variables. */
 async function main(): Promise<void> {
   const config = loadConfigOrExit('worker');
+  const keyring = requirePayloadKeyring(config, 'worker');
   // `service`, not `role`: `role` is an API key's role in the API's request lines.
   const logger = createLogger(config.logLevel, { service: 'worker' });
   // The SDK's own logs (worker, workflows, activities) as lines of the same logger at the same level, and its
@@ -24,16 +25,17 @@ async function main(): Promise<void> {
   await migrate(db, { logger });
   const connection = await connectWorker(config.temporal);
   // The fan-out's activities list cases through visibility and signal them: they need a client.
-  const client = await connectClient(config.temporal);
+  const client = await connectClient(config.temporal, keyring);
   const worker = await createCaseWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities: createActivities({ db, logger, client }),
+    keyring,
     maxCachedWorkflows: config.workerMaxCachedWorkflows,
     workflowThreads: config.workerWorkflowThreads,
   });
-  logger.info('worker started', { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, address: config.temporal.address });
+  logger.info('worker started', { payloadKeyId: keyring.currentKeyId, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, address: config.temporal.address });
   // Worker.run() returns after SIGINT or SIGTERM, once in-flight tasks are done.
   await worker.run();
   await connection.close();

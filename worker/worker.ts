@@ -2,12 +2,16 @@ import { getHeapStatistics } from 'node:v8';
 import { type BundleOptions, type NativeConnection, Worker } from '@temporalio/worker';
 import { type CaseActivities } from '../activities';
 import { DEFAULT_WORKFLOW_THREADS } from '../platform/config';
+import { type Keyring } from '../platform/payload-codec';
+import { caseDataConverter, FAILURE_CONVERTER_PATH } from '../platform/temporal';
 
 export interface CaseWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   activities: CaseActivities;
+  /** The payload keys: every payload the worker hands to Temporal is encrypted with the current one. */
+  keyring: Keyring;
   /** A prebuilt bundle (tests share one per file); otherwise the workflows are bundled at start. */
   workflowBundle?: { code: string };
   /** How many cases the worker keeps in memory; by default as many as fit the heap (defaultCaseCacheSize). */
@@ -33,9 +37,11 @@ export function defaultCaseCacheSize(heapLimitBytes = getHeapStatistics().heap_s
  * worker's shared V8 context instead of once per case (see workflows/domain/shared-schemas.ts): a case then
  * starts in about 4 ms instead of 11 ms and holds no copy of the schemas.
  */
-export function workflowBundleOptions(): Pick<BundleOptions, 'workflowsPath' | 'preloadModules'> {
+export function workflowBundleOptions(): Pick<BundleOptions, 'workflowsPath' | 'preloadModules' | 'failureConverterPath'> {
   return {
     workflowsPath: require.resolve('../workflows'),
+    // Failures from workflow code carry their message inside the encrypted details (platform/failure-converter.ts).
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     preloadModules: ['zod', require.resolve('../workflows/domain/shared-schemas')],
   };
 }
@@ -56,6 +62,7 @@ export function createCaseWorker(options: CaseWorkerOptions): Promise<Worker> {
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: options.activities,
+    dataConverter: caseDataConverter(options.keyring),
     maxCachedWorkflows: options.maxCachedWorkflows ?? defaultCaseCacheSize(),
     workflowThreadPoolSize: options.workflowThreads ?? DEFAULT_WORKFLOW_THREADS,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath, bundlerOptions: { preloadModules } }),

@@ -12,7 +12,8 @@ import { devServerDynamicConfigArgs } from '../../platform/dev-server';
 import { createLogger } from '../../platform/logger';
 import { createCaseWorker } from '../../worker/worker';
 import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
-import { bundleCaseWorkflows, freePort, quietRuntime, startPostgres, type TestPostgres, toolPaths } from '../support/servers';
+import { bundleCaseWorkflows, freePort, quietRuntime, startPostgres, type TestPostgres, testKeyring, toolPaths } from '../support/servers';
+import { caseDataConverter } from '../../platform/temporal';
 
 /**
  * What the browser tests run against: the real Temporal dev server serving its Web UI (the UI a caseworker
@@ -72,9 +73,11 @@ export async function startSystemWithUi(taskQueue: string): Promise<UiSystem> {
         ui: true,
         uiPort,
         searchAttributes: [...CASE_SEARCH_ATTRIBUTES],
-        extraArgs: devServerDynamicConfigArgs(),
+        // The UI decodes the encrypted payloads through the API's codec server, as in `npm run dev`.
+        extraArgs: [...devServerDynamicConfigArgs(), '--ui-codec-endpoint', `http://127.0.0.1:${apiPort}/codec`],
         log: { format: 'pretty', level: 'error' },
       },
+      client: { dataConverter: caseDataConverter(testKeyring().keyring) },
     }),
   ]);
   const db = createDb(pg.url);
@@ -86,6 +89,7 @@ export async function startSystemWithUi(taskQueue: string): Promise<UiSystem> {
     taskQueue,
     workflowBundle: await bundleCaseWorkflows(),
     activities: createActivities({ db, logger, client: env.client }),
+    keyring: testKeyring().keyring,
   });
   const running = worker.run();
   const address = (env.connection as unknown as { options: { address: string } }).options.address;
@@ -101,6 +105,7 @@ export async function startSystemWithUi(taskQueue: string): Promise<UiSystem> {
     logger,
     fanoutVisibilityLagMs: 1_000,
     publicUrl: base,
+    codec: { keyring: testKeyring().keyring, corsOrigins: [ui] },
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(apiPort, '127.0.0.1', () => resolve(s));

@@ -4,7 +4,8 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { caseWorkflowId } from '../../workflows/messages';
-import { toolPaths } from '../support/servers';
+import { testKeyring, toolPaths } from '../support/servers';
+import { EncryptionCodec } from '../../platform/payload-codec';
 import { eventually, startSystem, type TestSystem } from '../support/system';
 
 /**
@@ -178,7 +179,12 @@ test('a caseworker filters overdue cases of a municipality; the UI shows summari
   expect(await description.staticSummary()).toBe(`Sygedagpengesag ${fresh.caseId} · Frederiksberg (147) · første fraværsdag ${fresh.firstAbsenceDay}`);
   const history = await handle.fetchHistory();
   const timer = history.events?.find((e) => e.timerStartedEventAttributes);
-  const summary = defaultPayloadConverter.fromPayload(timer!.userMetadata!.summary!);
+  // Stored encrypted (the store holds ciphertext); the engine's codec reads it.
+  const stored = timer!.userMetadata!.summary!;
+  expect(Buffer.from(stored.metadata!.encoding!).toString()).toBe('binary/encrypted');
+  expect(Buffer.from(stored.data!).toString('latin1')).not.toContain('opfølgningssamtale');
+  const [plain] = await new EncryptionCodec(testKeyring().keyring).decode([stored]);
+  const summary = defaultPayloadConverter.fromPayload(plain!);
   const due = addDays(fresh.firstAbsenceDay, 55);
   expect(summary).toBe(`Første opfølgningssamtale senest ${due} · overskredet fra ${addDays(due, 1)}, hvis ikke opfyldt`);
   const metadata = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');

@@ -9,7 +9,8 @@ import { devServerDynamicConfigArgs, devServerGoEnv } from '../../platform/dev-s
 import { type LocalPostgres, startLocalPostgres } from '../../platform/local-postgres';
 import { type Role } from '../../platform/config';
 import { searchAttributeCliArgs } from '../../workflows/search-attributes';
-import { freePort, toolPaths } from './servers';
+import { freePort, testKeyring, toolPaths } from './servers';
+import { caseDataConverter } from '../../platform/temporal';
 import { eventually } from './system';
 
 /**
@@ -63,6 +64,7 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
     TEMPORAL_TASK_QUEUE: options.taskQueue,
     DATABASE_URL: pgUrl,
     LOG_LEVEL: 'error',
+    PAYLOAD_KEYS: testKeyring().spec,
   };
 
   const system: ProcessSystem = {
@@ -104,7 +106,7 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
         (ok) => ok,
         'Temporal ready',
       );
-      if (!system.client) system.client = new Client({ connection: connection!, namespace: 'default' });
+      if (!system.client) system.client = new Client({ connection: connection!, namespace: 'default', dataConverter: caseDataConverter(testKeyring().keyring) });
       else await connection!.close();
     },
     async killTemporal() {

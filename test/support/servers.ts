@@ -10,6 +10,8 @@ import { workflowBundleOptions } from '../../worker/worker';
 import { devServerDynamicConfigArgs } from '../../platform/dev-server';
 import { type LocalPostgres, startLocalPostgres } from '../../platform/local-postgres';
 import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { type Keyring, newKeySpec, parseKeyring } from '../../platform/payload-codec';
+import { caseDataConverter } from '../../platform/temporal';
 
 /**
  * Real servers for the suites, each on free ports, each torn down by the suite that started it.
@@ -30,6 +32,20 @@ export function toolPaths(): { cli: string; testServer: string } {
   if (!cli || !testServer) throw new Error('scripts/tools.sh did not report the Temporal tool paths');
   tools = { cli, testServer };
   return tools;
+}
+
+let keyring: { spec: string; keyring: Keyring } | undefined;
+
+/**
+ * The payload keys of this test process (a new random key each run): tests encrypt as production does.
+ * `spec` is the PAYLOAD_KEYS form, for processes the test starts.
+ */
+export function testKeyring(): { spec: string; keyring: Keyring } {
+  if (!keyring) {
+    const spec = newKeySpec('test-key');
+    keyring = { spec, keyring: parseKeyring(spec) };
+  }
+  return keyring;
 }
 
 let runtimeInstalled = false;
@@ -83,6 +99,7 @@ export async function startDevServer(): Promise<TestWorkflowEnvironment> {
       extraArgs: devServerDynamicConfigArgs(),
       log: { format: 'pretty', level: 'error' },
     },
+    client: { dataConverter: caseDataConverter(testKeyring().keyring) },
   });
 }
 

@@ -8,9 +8,9 @@ import { createActivities } from '../../activities';
 import { createCaseWorker } from '../../worker/worker';
 import { createApp } from '../../api/app';
 import { createDb, type Db, migrate } from '../../platform/db';
-import { type Role } from '../../platform/config';
+import { type ApiKey, type Role } from '../../platform/config';
 import { createLogger } from '../../platform/logger';
-import { bundleCaseWorkflows, startDevServer, startPostgres, type TestPostgres } from './servers';
+import { bundleCaseWorkflows, startDevServer, startPostgres, type TestPostgres, testKeyring } from './servers';
 
 /**
  * The whole system in one test process: the real Temporal dev server and Postgres, a worker running the
@@ -48,6 +48,8 @@ export async function startSystem(options: {
   writeRatePerSecond?: number;
   /** Cases the in-process worker keeps in memory (the worker's default otherwise). */
   maxCachedWorkflows?: number;
+  /** More API keys besides one national key per role (`keys`), e.g. keys bound to municipalities. */
+  extraApiKeys?: ApiKey[];
 }): Promise<TestSystem> {
   const [pg, env] = await Promise.all([startPostgres(), startDevServer()]);
   const db = createDb(pg.url);
@@ -63,6 +65,7 @@ export async function startSystem(options: {
       taskQueue: options.taskQueue,
       workflowBundle: await bundleCaseWorkflows(),
       activities: createActivities({ db, logger, client: env.client }),
+      keyring: testKeyring().keyring,
       maxCachedWorkflows: options.maxCachedWorkflows,
     });
     running = worker.run();
@@ -72,13 +75,14 @@ export async function startSystem(options: {
   const app = createApp({
     client: env.client,
     db,
-    apiKeys: Object.entries(keys).map(([role, key]) => ({ role: role as Role, key })),
+    apiKeys: [...Object.entries(keys).map(([role, key]) => ({ role: role as Role, key })), ...(options.extraApiKeys ?? [])],
     writeRatePerSecond: options.writeRatePerSecond ?? 10_000,
     temporal: { address, namespace: 'default', taskQueue: options.taskQueue, uiUrl: 'http://localhost:8233' },
     logger,
     fanoutSignalsPerSecond: options.fanoutSignalsPerSecond,
     // The dev server's visibility follows a change within milliseconds; a fan-out's last count waits a second.
     fanoutVisibilityLagMs: 1_000,
+    codec: { keyring: testKeyring().keyring, corsOrigins: ['http://localhost:8233'] },
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
