@@ -3,12 +3,38 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { ENVIRONMENT_VARIABLES, loadConfig } from '../../platform/config';
 import { CASE_SEARCH_ATTRIBUTES, searchAttributeCliArgs } from '../../workflows/search-attributes';
+import { missingComposeKeys } from '../../scripts/compose-env';
 
 /** docker-compose.yml cannot run here (no Docker engine), so it is checked by parsing against the code. */
 const root = path.resolve(__dirname, '..', '..');
-const compose = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8')) as {
+const text = readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
+/** The file as docker compose reads it, with the `.env` that `npm run compose:env` writes. */
+const dotEnv = Object.fromEntries(missingComposeKeys('').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+const compose = parse(text.replace(/\$\{(\w+):\?[^}]*\}/g, (_m, name: string) => dotEnv[name] ?? '')) as {
   services: Record<string, { environment?: Record<string, string>; ports?: string[]; command?: string[] | string; build?: string; depends_on?: unknown }>;
 };
+
+test('no key is written in the file: API and payload keys come from .env, and compose stops without them', () => {
+  const raw = parse(text) as typeof compose;
+  for (const name of ['worker', 'api']) {
+    const env = raw.services[name]!.environment!;
+    expect(env.PAYLOAD_KEYS).toMatch(/^\$\{PAYLOAD_KEYS:\?.+\}$/);
+    if (name === 'api') expect(env.API_KEYS).toMatch(/^\$\{API_KEYS:\?.+\}$/);
+  }
+  expect(text).not.toMatch(/(case-system|ops|reader):[A-Za-z0-9_-]{16,}/);
+  expect(Object.keys(dotEnv).sort()).toEqual(['API_KEYS', 'PAYLOAD_KEYS']);
+  expect(missingComposeKeys(`API_KEYS=x\nPAYLOAD_KEYS=y\n`)).toEqual([]);
+});
+
+test('the UI decodes through the API codec server, which lets that UI origin call it', () => {
+  const ui = compose.services['temporal-ui']!.environment!;
+  expect(ui.TEMPORAL_CODEC_ENDPOINT).toBe(`http://localhost:${compose.services.api!.environment!.PORT}/codec`);
+  expect(ui.TEMPORAL_CODEC_INCLUDE_CREDENTIALS).toBe('true');
+  const api = loadConfig(compose.services.api!.environment);
+  expect(api.codecCorsOrigins).toEqual(['http://localhost:8233']);
+  expect(api.payloadKeyring?.keys.size).toBe(1);
+  expect(loadConfig(compose.services.worker!.environment).payloadKeyring?.currentKeyId).toBe(api.payloadKeyring?.currentKeyId);
+});
 
 test('the services are Temporal on Postgres, the Temporal UI, Postgres, the worker and the API', () => {
   expect(Object.keys(compose.services).sort()).toEqual(['api', 'postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);

@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { ConfigError, loadConfig } from '../../platform/config';
 import { defaultCaseCacheSize } from '../../worker/worker';
 import { workerCommand } from '../../platform/dev-server';
+import { newKeySpec } from '../../platform/payload-codec';
 
 const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
   try {
@@ -20,6 +24,8 @@ test('defaults fill everything but the database', () => {
     port: 3000,
     apiPublicUrl: 'http://localhost:3000',
     apiKeys: [],
+    codecCorsOrigins: ['http://localhost:8233'],
+    payloadKeyring: undefined,
     writeRatePerSecond: 100,
     fanoutSignalsPerSecond: 2000,
     fanoutVisibilityLagMs: 3000,
@@ -65,6 +71,28 @@ test('API keys are role:key pairs of known roles and long enough keys', () => {
     expect.stringMatching(/^API_KEYS: "admin" is not a role \(case-system, ops, reader\); write role:key/),
   ]);
   expect(problemsOf({ DATABASE_URL: 'postgres://x/y', API_KEYS: 'ops:short' })).toEqual([expect.stringMatching(/^API_KEYS: the ops key is shorter than 16 characters/)]);
+});
+
+test('payload keys: id:base64 pairs or a key file, the first encrypting; errors name the variable, never a key', () => {
+  const base = { DATABASE_URL: 'postgres://u:p@db:5432/cases' };
+  const [a, b] = [newKeySpec('2026-11'), newKeySpec('2026-05')];
+  const ring = loadConfig({ ...base, PAYLOAD_KEYS: `${a},${b}` }).payloadKeyring!;
+  expect(ring.currentKeyId).toBe('2026-11');
+  expect([...ring.keys.keys()]).toEqual(['2026-11', '2026-05']);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sfe-keys-'));
+  writeFileSync(path.join(dir, 'keys'), `${b}\n${a}\n`);
+  expect(loadConfig({ ...base, PAYLOAD_KEY_FILE: path.join(dir, 'keys') }).payloadKeyring!.currentKeyId).toBe('2026-05');
+  const short = 'k1:' + Buffer.alloc(16).toString('base64');
+  expect(() => loadConfig({ ...base, PAYLOAD_KEYS: short })).toThrow('PAYLOAD_KEYS: key k1 must be 32 bytes in base64 (AES-256), not 16');
+  try {
+    loadConfig({ ...base, PAYLOAD_KEYS: short });
+  } catch (err) {
+    expect((err as Error).message).not.toContain(short.slice(3));
+  }
+  expect(() => loadConfig({ ...base, PAYLOAD_KEYS: a, PAYLOAD_KEY_FILE: path.join(dir, 'keys') })).toThrow('set PAYLOAD_KEYS or PAYLOAD_KEY_FILE, not both');
+  expect(() => loadConfig({ ...base, CODEC_CORS_ORIGINS: 'http://ui:8080/path' })).toThrow('is not an origin');
+  expect(loadConfig({ ...base, TEMPORAL_UI_URL: 'https://temporal.kommune.dk/ui' }).codecCorsOrigins).toEqual(['https://temporal.kommune.dk']);
+  rmSync(dir, { recursive: true });
 });
 
 test('the worker keeps as many cases as fit its heap, unless told a number', () => {
