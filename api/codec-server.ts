@@ -106,8 +106,9 @@ export function codecServer(options: CodecServerOptions): Router {
   };
 
   const namespaceCheck: RequestHandler = (req, _res, next) => {
+    // The Temporal CLI sends an empty X-Namespace; the UI sends the namespace it shows.
     const namespace = req.get('x-namespace');
-    if (namespace !== undefined && namespace !== options.namespace) {
+    if (namespace && namespace !== options.namespace) {
       throw new ApiError(403, 'wrong-namespace', `This codec server holds the keys of namespace ${options.namespace}, not ${namespace}`);
     }
     next();
