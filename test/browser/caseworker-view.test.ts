@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { type Browser, type Frame, type Page } from 'puppeteer-core';
+import { type Browser, type BrowserContext, type Frame, type Page } from 'puppeteer-core';
 import { deadlineLabel, STATUS_DA } from '../../workflows/case-details';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type Deadline, type PolicyRevision, type Timeline } from '../../workflows/domain/types';
@@ -18,6 +18,7 @@ jest.setTimeout(240_000);
 // The callbacks below run in the page (puppeteer serialises them); the project compiles without the DOM
 // library, so `document` is declared here, for this file only.
 declare const document: any;
+declare const localStorage: any;
 
 let system: UiSystem;
 let browser: Browser;
@@ -37,9 +38,29 @@ const citizenRefs = Object.values(cases).map((c) => c.citizenRef);
 const { publications: publications2020 } = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'fixtures', 'policies-2020.json'), 'utf8')) as { publications: { policy: PolicyRevision }[] };
 const shot = (name: string) => path.join(SCREENSHOT_DIR, `${name}.png`);
 
+/**
+ * What a caseworker does once to read cases in the UI (README, Payload encryption): signs in at the codec
+ * server with their key (the browser asks; the key is the password), and in the UI's Codec Server settings
+ * ticks "include cross-origin credentials", which `npm run dev`'s UI cannot preset. The UI then sends the
+ * session cookie with every decode request.
+ */
+async function signInToCodec(where: Browser | BrowserContext): Promise<void> {
+  const page = await where.newPage();
+  await page.authenticate({ username: 'sagsbehandler', password: system.keys.reader });
+  expect((await page.goto(`${system.base}/codec/login`, { waitUntil: 'load' }))!.status()).toBe(200);
+  await page.goto(system.ui, { waitUntil: 'load' });
+  await page.evaluate((endpoint: string) => {
+    localStorage.setItem('endpoint', JSON.stringify(endpoint));
+    localStorage.setItem('includeCredentials', 'true');
+    localStorage.setItem('overrideRemoteCodecConfiguration', 'true');
+  }, `${system.base}/codec`);
+  await page.close();
+}
+
 beforeAll(async () => {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   [system, browser] = await Promise.all([startSystemWithUi('browser-view'), launchBrowser()]);
+  await signInToCodec(browser);
   const ok = (r: { status: number; body: any }, what: string) => {
     if (r.status >= 300) throw new Error(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
   };
@@ -71,6 +92,33 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await system?.stop();
+});
+
+test('without signing in to the codec server the UI shows the case, but nothing of it in clear', async () => {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  await page.goto(`${system.ui}/namespaces/default/workflows/${encodeURIComponent(caseWorkflowId(cases.paused.caseId))}`, { waitUntil: 'load' });
+  await page.waitForSelector('a[href$="/user-metadata"]', { timeout: 60_000 });
+  await new Promise((r) => setTimeout(r, 2_000));
+  const text: string = await page.$eval('main', (m: any) => m.innerText);
+  await page.screenshot({ path: shot('ui-without-codec-session'), fullPage: true });
+  expect(text).toContain(caseWorkflowId(cases.paused.caseId));
+  for (const clear of [cases.paused.citizenRef, 'Sygedagpengesag', 'Opfølgning i bero', 'opfølgningssamtale']) expect({ clear, shown: text.includes(clear) }).toEqual({ clear, shown: false });
+  await context.close();
+});
+
+test('signed in, the History tab shows the input and the events in clear, decoded by the codec server', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${system.ui}/namespaces/default/workflows/${encodeURIComponent(caseWorkflowId(cases.jobClarification.caseId))}`, { waitUntil: 'load' });
+  await page.waitForFunction((ref: string) => document.querySelector('main')?.innerText.includes(ref), { timeout: 60_000 }, cases.jobClarification.citizenRef);
+  const text: string = await page.$eval('main', (m: any) => m.innerText);
+  await page.screenshot({ path: shot('ui-with-codec-session'), fullPage: true });
+  expect(text).not.toContain('Codec Server could not connect');
+  expect(text).toContain(`"caseId": "${cases.jobClarification.caseId}"`);
+  expect(text).toContain('"municipality": "851"');
+  expect(text).not.toContain('binary/encrypted');
+  expect(text).not.toContain('YmluYXJ5L2VuY3J5cHRlZA==');
+  await page.close();
 });
 
 const timelineOf = async (caseId: string): Promise<Timeline> => (await system.api('GET', `/api/v1/cases/${caseId}`, undefined, 'reader')).body;
