@@ -12,6 +12,8 @@ import { caseDataConverter } from '../../platform/temporal';
 import { createCaseWorker } from '../../worker/worker';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { caseWorkflowId, reportEventUpdate, timelineQuery } from '../../workflows/messages';
+import { DEADLINE_KINDS } from '../../workflows/domain/types';
+import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { bundleCaseWorkflows, testKeyring, toolPaths } from '../support/servers';
 import { eventually, startSystem, type TestSystem } from '../support/system';
 
@@ -148,6 +150,21 @@ test('the store holds ciphertext: read without the codec, a history shows no cit
   const whole = Buffer.from(temporal.api.history.v1.History.encode(history).finish()).toString('latin1');
   expect(whole.includes(caseId)).toBe(true);
   expect(whole.includes(citizenRef)).toBe(false);
+});
+
+test('search attributes stay plain by design, and none holds personal data: only codes, states, dates and policy ids', async () => {
+  const description = await system.env.client.workflow.getHandle(workflowId).describe();
+  const attributes = description.raw.workflowExecutionInfo!.searchAttributes!.indexedFields!;
+  const values = Object.fromEntries(Object.entries(attributes).map(([name, p]) => [name, JSON.parse(Buffer.from(p.data!).toString()) as unknown]));
+  // Ours, and Temporal's own (the patches a case went through, the worker builds that ran it).
+  const ours = CASE_SEARCH_ATTRIBUTES.map((k) => k.name);
+  expect(Object.keys(values).filter((n) => !ours.includes(n as (typeof ours)[number])).sort()).toEqual(['BuildIds', 'TemporalChangeVersion']);
+  expect(ours.filter((n) => !(n in values))).toEqual([]);
+  expect(values).toMatchObject({ CaseId: caseId, Municipality: '101', CaseStatus: 'open', Category: '3', ConversationMode: 'in-person', Overdue: false });
+  expect(DEADLINE_KINDS).toContain(values.NextDeadlineKind);
+  expect(String(values.NextDeadline)).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}/);
+  const text = JSON.stringify(values);
+  for (const personal of [citizenRef, 'certificate', 'ground']) expect(text).not.toContain(personal);
 });
 
 test('through the codec server the same history reads as before: input, events and summaries in clear', async () => {
