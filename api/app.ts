@@ -10,7 +10,7 @@ import { createPolicyRegistry } from '../platform/policy-registry';
 import { createConvergence } from './convergence';
 import { createPolicyService, type PolicyService } from './policy-service';
 import { createMetrics, metricsRouter, requestLogging } from './observability';
-import { docsPage, openApiDocument } from './openapi';
+import { docsPage, methodNotAllowed, OPERATIONS, openApiDocument } from './openapi';
 import { createReports } from './reports';
 import { casesRouter } from './routes/cases';
 import { reportsRouter } from './routes/reports';
@@ -37,6 +37,8 @@ export interface AppDeps {
   registryCopyMaxAgeMs?: number;
   /** The API's address as caseworkers' browsers reach it (API_PUBLIC_URL), for links to caseworker pages. */
   publicUrl?: string;
+  /** When set, /metrics answers only `Authorization: Bearer <metricsKey>` (METRICS_KEY). */
+  metricsKey?: string;
   /** The codec server for the Temporal UI and CLI (/codec): the payload keys and the UI origins it answers. */
   codec?: { keyring: Keyring; corsOrigins: string[] };
 }
@@ -52,7 +54,7 @@ export function createApp(deps: AppDeps): Express {
   return createApi(deps).app;
 }
 
-export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, fanoutSignalsPerSecond = 2_000, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl, codec }: AppDeps): Api {
+export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, fanoutSignalsPerSecond = 2_000, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl, codec, metricsKey }: AppDeps): Api {
   if (apiKeys.length === 0) throw new Error('no API keys: the API does not run open (set API_KEYS)');
   const registry = createPolicyRegistry(db, { copyMaxAgeMs: registryCopyMaxAgeMs });
   const policies = createPolicyService({ client, db, registry, temporal, logger, signalsPerSecond: fanoutSignalsPerSecond, visibilityLagMs: fanoutVisibilityLagMs });
@@ -66,7 +68,9 @@ export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerS
   // Before the API's body parser: a history's payloads are larger than any API request.
   if (codec) app.use('/codec', codecServer({ ...codec, namespace: temporal.namespace, keys: apiKeys }));
   app.use(express.json({ limit: '256kb' }));
-  app.use(metricsRouter(metrics));
+  // A method a documented path does not have is a 405 naming those it has, before any key is asked for.
+  app.use(methodNotAllowed(OPERATIONS));
+  app.use(metricsRouter(metrics, metricsKey));
   app.use(
     healthRouter({
       temporal: async () => {

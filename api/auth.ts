@@ -9,12 +9,16 @@ import { ApiError } from './errors';
  *   case-system  starts cases and reports events (and reads them)
  *   ops          publishes, lifts and re-sends policy changes
  *   reader       reads cases, policies and reports
+ * A key may be bound to municipalities (`role@101+147:key`): it then reaches only their cases, reports and
+ * policies (README, Municipality tenancy); an unbound key is national.
  */
 declare module 'express-serve-static-core' {
   interface Request {
     role?: Role;
-    /** Which configured key authenticated the request (its position), for rate limiting; never the key. */
+    /** Which configured key authenticated the request (`role#position`), for rate limiting; never the key. */
     keyId?: string;
+    /** The municipalities the key is bound to; undefined for a national key. */
+    municipalities?: readonly string[];
   }
 }
 
@@ -22,7 +26,7 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /** 401 without a valid `Authorization: Bearer <key>`. Keys are compared in constant time, as digests. */
 export function authenticate(keys: ApiKey[]): RequestHandler {
-  const known = keys.map((k, i) => ({ role: k.role, id: `${k.role}#${i}`, digest: digest(k.key) }));
+  const known = keys.map((k, i) => ({ role: k.role, id: `${k.role}#${i}`, municipalities: k.municipalities, digest: digest(k.key) }));
   return (req, _res, next) => {
     const header = req.get('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -34,6 +38,7 @@ export function authenticate(keys: ApiKey[]): RequestHandler {
     if (!found) throw new ApiError(401, 'unauthenticated', 'Unknown API key');
     req.role = found.role;
     req.keyId = found.id;
+    req.municipalities = found.municipalities;
     next();
   };
 }
@@ -47,6 +52,19 @@ export function allow(...roles: Role[]): RequestHandler {
     next();
   };
 }
+
+/** Whether the request's key reaches cases of `municipality` (a national key reaches all). */
+export function reaches(req: Request, municipality: string): boolean {
+  return req.municipalities === undefined || req.municipalities.includes(municipality);
+}
+
+/** 403 for a key bound to municipalities: the route acts on every municipality (verify, repair, rebuild). */
+export const nationalKeyOnly: RequestHandler = (req, _res, next) => {
+  if (req.municipalities !== undefined) {
+    throw new ApiError(403, 'national-key-required', `This acts on the cases of every municipality and needs a national key; this key is bound to ${req.municipalities.join(', ')}`);
+  }
+  next();
+};
 
 /** Writes per key at most `perSecond` on average, in bursts of up to twice that (token bucket). */
 export function rateLimitWrites(perSecond: number): RequestHandler {
@@ -70,22 +88,38 @@ export function rateLimitWrites(perSecond: number): RequestHandler {
   };
 }
 
-/** A CPR-like value (DDMMYY-XXXX or ten digits) anywhere in a request body is refused, naming the field. */
+const CPR_PROBLEM = 'looks like a CPR number; use a pseudonymous reference';
+
+/** Where a CPR-like value hides in a parsed value: the paths of its strings that look like one. */
+export function cprFields(value: unknown, path: string): string[] {
+  if (typeof value === 'string') return CPR_LIKE.test(value) ? [path] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => cprFields(v, path ? `${path}.${i}` : String(i)));
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => cprFields(v, path ? `${path}.${k}` : k));
+  return [];
+}
+
+/** The 400 for CPR-like values in the named fields; the values themselves are never repeated. */
+export function cprRefused(fields: string[]): ApiError {
+  return new ApiError(
+    400,
+    'cpr-number-refused',
+    `A value looks like a CPR number (DDMMYY-XXXX, DDMMYY XXXX or ten digits) in: ${fields.join(', ')}; use pseudonymous references`,
+    fields.map((field) => ({ field, problem: CPR_PROBLEM })),
+  );
+}
+
+/**
+ * A CPR-like value anywhere in a request's body, query string or path is refused, naming the field (body
+ * fields by their path, `query.<name>` and `path`), before anything is done or logged with it.
+ */
 export const refuseCprNumbers: RequestHandler = (req, _res, next) => {
-  const found: string[] = [];
-  const walk = (value: unknown, path: string) => {
-    if (typeof value === 'string' && CPR_LIKE.test(value)) found.push(path || '(body)');
-    else if (Array.isArray(value)) value.forEach((v, i) => walk(v, path ? `${path}.${i}` : String(i)));
-    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
-  };
-  walk(req.body, '');
-  if (found.length > 0) {
-    throw new ApiError(
-      400,
-      'cpr-number-refused',
-      `A value looks like a CPR number (DDMMYY-XXXX or ten digits) in: ${found.join(', ')}; use pseudonymous references`,
-      found.map((field) => ({ field, problem: 'looks like a CPR number; use a pseudonymous reference' })),
-    );
+  let path: string;
+  try {
+    path = decodeURIComponent(req.path);
+  } catch {
+    path = req.path;
   }
+  const found = [...cprFields(req.body, ''), ...cprFields(req.query, '').map((f) => `query.${f}`), ...(CPR_LIKE.test(path) ? ['path'] : [])].map((f) => f || '(body)');
+  if (found.length > 0) throw cprRefused(found);
   next();
 };

@@ -33,6 +33,12 @@ export interface CaseView extends Timeline {
   caseworkerPageUrl: string;
 }
 
+/** The municipalities a key is bound to (api/auth.ts); undefined for a national key, which reaches every case. */
+export type Reach = readonly string[] | undefined;
+
+/** One answer for an unknown case and for a case the key does not reach, so a bound key learns nothing of other municipalities' ids. */
+const caseNotFound = (caseId: string) => new ApiError(404, 'case-not-found', `No case ${caseId}`);
+
 /** The caseworker page of a case (api/routes/caseworker.ts) under the API's public address. */
 export const caseworkerPageUrl = (publicUrl: string, caseId: string): string => `${publicUrl}/caseworker/cases/${encodeURIComponent(caseId)}`;
 
@@ -60,16 +66,39 @@ export function createCaseService(client: Client, temporal: TemporalSettings, re
       .getHandle(caseWorkflowId(caseId))
       .describe()
       .catch((e: unknown) => {
-        if (e instanceof WorkflowNotFoundError) throw new ApiError(404, 'case-not-found', `No case ${caseId}`);
+        if (e instanceof WorkflowNotFoundError) throw caseNotFound(caseId);
         throw e;
       });
     if (description.status.name !== 'RUNNING') throw new ApiError(409, 'case-closed', `Case ${caseId} is closed (${description.status.name.toLowerCase()})`);
     throw err;
   }
 
+  /**
+   * A bound key reaches a case only in its municipalities; otherwise the case is "not found". The municipality
+   * comes from the case's search attribute (plain text by design), so the case's own payloads are not read.
+   */
+  async function ensureReach(caseId: string, reach: Reach): Promise<void> {
+    if (reach === undefined) return;
+    const handle = client.workflow.getHandle(caseWorkflowId(caseId));
+    const description = await handle.describe().catch((e: unknown) => {
+      if (e instanceof WorkflowNotFoundError) throw caseNotFound(caseId);
+      throw e;
+    });
+    const municipality = description.typedSearchAttributes.get(MunicipalityKey) ?? (await handle.query(caseFactsQuery)).facts.municipality;
+    if (!reach.includes(municipality)) throw caseNotFound(caseId);
+  }
+
   return {
-    /** Starts the case's workflow; the same facts again return the existing case, different facts are a conflict. */
-    async openCase(facts: CaseFacts): Promise<{ created: boolean; case: CaseView }> {
+    /**
+     * Starts the case's workflow; the same facts again return the existing case, different facts are a conflict.
+     * A bound key may start cases in its municipalities only (403: the caller named the municipality itself).
+     */
+    async openCase(facts: CaseFacts, reach?: Reach): Promise<{ created: boolean; case: CaseView }> {
+      if (reach !== undefined && !reach.includes(facts.municipality)) {
+        throw new ApiError(403, 'municipality-not-allowed', `This key may start cases in ${reach.join(', ')} only, not in ${facts.municipality}`, [
+          { field: 'municipality', problem: `not one of the key's municipalities (${reach.join(', ')})` },
+        ]);
+      }
       const workflowId = caseWorkflowId(facts.caseId);
       // A case started during a suspension is suspended from its first day: it inherits the policies in
       // force in its scope. A fan-out running meanwhile may signal it too; a case applies a revision once.
@@ -105,6 +134,10 @@ export function createCaseService(client: Client, temporal: TemporalSettings, re
       }
       const handle = client.workflow.getHandle(workflowId);
       const existing = await handle.query(caseFactsQuery);
+      if (reach !== undefined && !reach.includes(existing.facts.municipality)) {
+        // Case ids are one namespace for the whole country: the id is taken, but by whom and with what is not this key's business.
+        throw new ApiError(409, 'case-exists', `Case ${facts.caseId} already exists with different data`, null);
+      }
       if (canonical(existing.facts) !== canonical(facts)) {
         throw new ApiError(409, 'case-exists', `Case ${facts.caseId} already exists with different data`, {
           fields: differingFields(existing.facts, facts),
@@ -113,17 +146,22 @@ export function createCaseService(client: Client, temporal: TemporalSettings, re
       return { created, case: view(await handle.query(timelineQuery, today)) };
     },
 
-    async getCase(caseId: string): Promise<CaseView> {
+    async getCase(caseId: string, reach?: Reach): Promise<CaseView> {
+      await ensureReach(caseId, reach);
+      let timeline: Timeline;
       try {
-        return view(await client.workflow.getHandle(caseWorkflowId(caseId)).query(timelineQuery, copenhagenDate(Date.now())));
+        timeline = await client.workflow.getHandle(caseWorkflowId(caseId)).query(timelineQuery, copenhagenDate(Date.now()));
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw new ApiError(404, 'case-not-found', `No case ${caseId}`);
+        if (err instanceof WorkflowNotFoundError) throw caseNotFound(caseId);
         throw err;
       }
+      if (reach !== undefined && !reach.includes(timeline.municipality)) throw caseNotFound(caseId);
+      return view(timeline);
     },
 
     /** Reports an event through the workflow's update; a rejected event is a 400 with the workflow's reason. */
-    async reportEvent(caseId: string, event: CaseEvent): Promise<{ applied: boolean; case: CaseView }> {
+    async reportEvent(caseId: string, event: CaseEvent, reach?: Reach): Promise<{ applied: boolean; case: CaseView }> {
+      await ensureReach(caseId, reach);
       try {
         const result = await client.workflow.getHandle(caseWorkflowId(caseId)).executeUpdate(reportEventUpdate, { args: [event] });
         return { applied: result.applied, case: view(result.timeline) };

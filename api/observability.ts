@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { type RequestHandler, Router } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
+import { CPR_LIKE } from '../workflows/domain/schemas';
+import { ApiError } from './errors';
 
 /** The API's Prometheus metrics; one registry per app, so tests can build several apps in one process. */
 export function createMetrics(db: Db) {
@@ -52,37 +54,66 @@ export function createMetrics(db: Db) {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export function metricsRouter(metrics: Metrics): Router {
+/**
+ * GET /metrics. With a key (METRICS_KEY) it answers only `Authorization: Bearer <key>` (Prometheus'
+ * `authorization` setting), compared in constant time; without one it is open.
+ */
+export function metricsRouter(metrics: Metrics, key?: string): Router {
   const router = Router();
-  router.get('/metrics', async (_req, res) => {
+  const expected = key === undefined ? undefined : createHash('sha256').update(key).digest();
+  router.get('/metrics', async (req, res) => {
+    if (expected) {
+      const presented = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
+      if (!presented || !timingSafeEqual(expected, createHash('sha256').update(presented).digest())) {
+        res.set('WWW-Authenticate', 'Bearer realm="metrics"');
+        throw new ApiError(401, 'unauthenticated', 'The metrics need the metrics key as Authorization: Bearer <key>');
+      }
+    }
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   return router;
 }
 
+/** What a request id may be: short, plain, and never a CPR number (it is logged with every line of the request). */
+const REQUEST_ID = /^[\w.-]{1,64}$/;
+const CASE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+
 /**
  * One structured log line per request, with a request id (taken from X-Request-Id or made), the route
- * pattern and the case id when the path has one; never a body, a key or personal data.
+ * pattern and the case id when the path has one; never a body, a key or personal data. An X-Request-Id
+ * that looks like a CPR number is refused (400 naming the header) and logged under a made id instead.
  */
 export function requestLogging(logger: Logger, metrics: Metrics): RequestHandler {
   return (req, res, next) => {
-    const requestId = /^[\w.-]{1,64}$/.test(req.get('x-request-id') ?? '') ? req.get('x-request-id')! : randomUUID();
+    const given = req.get('x-request-id') ?? '';
+    const refused = CPR_LIKE.test(given);
+    const requestId = !refused && REQUEST_ID.test(given) ? given : randomUUID();
     res.set('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = req.route ? `${req.baseUrl}${req.route.path as string}` : 'unmatched';
       metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
+      const caseId = req.params?.caseId;
       logger.info('request', {
         requestId,
         method: req.method,
         route,
         status: res.statusCode,
         durationMs: Math.round(seconds * 1000),
-        ...(typeof req.params?.caseId === 'string' ? { caseId: req.params.caseId } : {}),
+        // Only what has the shape of a case id: a refused path may hold anything.
+        ...(typeof caseId === 'string' && CASE_ID.test(caseId) && !CPR_LIKE.test(caseId) ? { caseId } : {}),
         ...(req.role ? { role: req.role } : {}),
       });
     });
+    if (refused) {
+      next(
+        new ApiError(400, 'cpr-number-refused', 'The X-Request-Id header looks like a CPR number (DDMMYY-XXXX, DDMMYY XXXX or ten digits); send an id without personal data', [
+          { field: 'header X-Request-Id', problem: 'looks like a CPR number; use an id without personal data' },
+        ]),
+      );
+      return;
+    }
     next();
   };
 }

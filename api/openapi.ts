@@ -1,13 +1,19 @@
+import { type RequestHandler } from 'express';
 import { z } from 'zod';
 import { type Role } from '../platform/config';
-import { caseEventSchema, caseStartSchema, policyRevisionSchema } from '../workflows/domain/schemas';
+import { caseEventSchema, caseStartSchema, identifier, policyRevisionSchema } from '../workflows/domain/schemas';
+import { ApiError } from './errors';
 import { rebuildSchema, repairSchema } from './routes/ops';
 import { reportQuerySchemas } from './routes/reports';
-import { simulateSchema } from './routes/timeline';
+import { SIMULATE_LIMITS, simulateSchema } from './routes/timeline';
+
+/** A JSON Schema (2020-12, as OpenAPI 3.1 takes it). */
+type JsonSchema = Record<string, unknown>;
 
 /**
  * The API's operations, described once: the OpenAPI 3.1 document is generated from this list and from the
- * same zod schemas that validate the requests (a test checks the list against the routes Express serves).
+ * same zod schemas that validate the requests (a test checks the list against the routes Express serves, and a
+ * property-based test checks every answer against it: test/integration/contract.test.ts).
  */
 export interface Operation {
   method: 'get' | 'post';
@@ -18,38 +24,115 @@ export interface Operation {
   roles: Role[] | null;
   body?: z.ZodType;
   query?: z.ZodObject | z.ZodType;
+  /** The answers of this route itself; those every route can give (400, 405, 413, and 401, 403, 429 where keys and writes apply) are added. */
   responses: Record<string, string>;
+  /** The JSON body of each success status; a status not named here answers the Error shape (4xx) or `{ type: object }`. */
+  schemas?: Record<string, JsonSchema>;
   csv?: boolean;
   /** The 200 answer is also an SVG picture, with `Accept: image/svg+xml`. */
   svg?: boolean;
-  /** The 200 answer is only this type (a picture or a page), not JSON. */
-  produces?: 'image/svg+xml' | 'text/html';
+  /** The 200 answer is only this type (a picture, a page, Prometheus text), not JSON. */
+  produces?: 'image/svg+xml' | 'text/html' | 'text/plain';
+  /** The 401 of a route that takes its own key (HTTP Basic for the caseworker page, METRICS_KEY for /metrics). */
+  unauthorized?: string;
 }
 
-const errors = { '400': 'Invalid input; `error.details` names each bad field', '401': 'No or unknown API key', '403': 'The key lacks the role' };
+const str = { type: 'string' } as const;
+const int = { type: 'integer' } as const;
+const date = { type: 'string', format: 'date' } as const;
+const nullable = (schema: JsonSchema): JsonSchema => ({ anyOf: [schema, { type: 'null' }] });
+const object = (properties: Record<string, JsonSchema>, required: string[] = Object.keys(properties)): JsonSchema => ({ type: 'object', required, properties });
+const arrayOf = (items: JsonSchema): JsonSchema => ({ type: 'array', items });
+
+const deadline = object(
+  { id: str, kind: str, title: str, dueDate: nullable(date), originalDueDate: date, status: str, metOn: nullable(date), daysLate: nullable(int), reasons: arrayOf(str), policyIds: arrayOf(str) },
+  ['id', 'kind', 'title', 'dueDate', 'originalDueDate', 'status', 'metOn', 'daysLate', 'reasons', 'policyIds'],
+);
+const timeline = object(
+  {
+    caseId: str,
+    municipality: str,
+    firstAbsenceDay: date,
+    employment: str,
+    ruleSetId: str,
+    asOf: date,
+    status: { enum: ['open', 'job-clarification', 'closed'] },
+    closedOn: nullable(date),
+    reviewPoint: date,
+    deadlines: arrayOf(deadline),
+    policies: arrayOf(object({ policyId: str, revision: int, state: str }, ['policyId', 'revision', 'state'])),
+    nextChangeOn: nullable(date),
+  },
+  ['caseId', 'municipality', 'firstAbsenceDay', 'status', 'reviewPoint', 'deadlines', 'policies'],
+);
+const caseView = { ...timeline, properties: { ...(timeline.properties as object), workflowId: str, temporalUiUrl: str, caseworkerPageUrl: str }, required: [...(timeline.required as string[]), 'workflowId', 'temporalUiUrl', 'caseworkerPageUrl'] };
+const fanout = object({ workflowId: str, kind: { enum: ['publish', 'resend'] }, status: { enum: ['pending', 'running', 'completed', 'superseded'] }, matched: int, signalled: int, failed: int, passes: int, missing: nullable(int) }, ['workflowId', 'kind', 'status']);
+const revision = object(
+  { policyId: str, revision: int, title: str, effectiveFrom: date, effectiveTo: nullable(date), scope: { type: 'object' }, effects: arrayOf({ type: 'object' }), state: { enum: ['scheduled', 'active', 'ended'] }, applied: int, fanouts: arrayOf(fanout) },
+  ['policyId', 'revision', 'title', 'effectiveFrom', 'scope', 'effects', 'state', 'applied', 'fanouts'],
+);
+const policy = { ...revision, properties: { ...(revision.properties as object), history: arrayOf(revision) }, required: [...(revision.required as string[]), 'history'] };
+const reportRow = object({ caseId: str, municipality: str, deadlineId: str, kind: str, dueDate: date }, ['caseId', 'municipality', 'deadlineId', 'kind', 'dueDate']);
+/** The reach of a bound key's report (absent for a national key). */
+const reach = { municipalities: arrayOf(str) };
+
+const base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/);
+/** The codec server's request (api/codec-server.ts validates it). */
+const CODEC_PAYLOADS = z.object({ payloads: z.array(z.object({ metadata: z.record(z.string(), base64).optional(), data: base64.optional() }).strict()).max(10_000) });
+
+/** Bodies that every route can answer with besides its own, by status. */
+const COMMON = {
+  '400': 'Invalid input; `error.details` names each bad field (a CPR-like value in the body, query, path or X-Request-Id is refused too)',
+  '405': 'The path does not have this method; the Allow header lists those it has',
+  '413': 'The request body is larger than 256 kB',
+};
+const KEYED = { '401': 'No or unknown API key', '403': 'The key lacks the role, or is bound to municipalities the request reaches beyond' };
+const WRITES = { '429': 'More writes a second than this key may make; Retry-After says when to try again' };
+const NOT_FOUND_CASE = 'No such case (or a case in a municipality the key is not bound to: the same answer, so ids do not leak)';
 
 export const OPERATIONS: Operation[] = [
-  { method: 'get', path: '/healthz', summary: 'The process is up', roles: null, responses: { '200': 'Up' } },
-  { method: 'get', path: '/readyz', summary: 'Temporal and Postgres answer', roles: null, responses: { '200': 'Ready', '503': 'Names what does not answer' } },
-  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', roles: null, responses: { '200': 'Metrics in the Prometheus text format' } },
-  { method: 'get', path: '/api/v1/openapi.json', summary: 'This document', roles: null, responses: { '200': 'OpenAPI 3.1' } },
-  { method: 'get', path: '/api/v1/docs', summary: 'Browsable documentation of this API', roles: null, responses: { '200': 'HTML' } },
+  { method: 'get', path: '/healthz', summary: 'The process is up', roles: null, responses: { '200': 'Up' }, schemas: { '200': object({ status: { const: 'ok' } }) } },
+  {
+    method: 'get',
+    path: '/readyz',
+    summary: 'Temporal and Postgres answer',
+    roles: null,
+    responses: { '200': 'Ready', '503': 'Names what does not answer' },
+    schemas: { '200': object({ status: { const: 'ready' }, checks: { type: 'object' } }), '503': object({ status: { const: 'not-ready' }, checks: { type: 'object' } }) },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics; behind `Authorization: Bearer <METRICS_KEY>` when METRICS_KEY is set',
+    roles: null,
+    produces: 'text/plain',
+    unauthorized: 'METRICS_KEY is set and the request does not carry it',
+    responses: { '200': 'Metrics in the Prometheus text format' },
+  },
+  { method: 'get', path: '/api/v1/openapi.json', summary: 'This document', roles: null, responses: { '200': 'OpenAPI 3.1' }, schemas: { '200': object({ openapi: str, paths: { type: 'object' } }) } },
+  { method: 'get', path: '/api/v1/docs', summary: 'Browsable documentation of this API', roles: null, produces: 'text/html', responses: { '200': 'HTML' } },
   {
     method: 'post',
     path: '/api/v1/cases',
-    summary: 'Start a case (one workflow per case)',
+    summary: 'Start a case (one workflow per case). A key bound to municipalities starts cases in those only',
     roles: ['case-system'],
     body: caseStartSchema,
-    responses: { '201': 'Started; the timeline', '200': 'The same case again; the existing timeline', '409': 'The case exists with other data', ...errors },
+    responses: {
+      '201': 'Started; the timeline',
+      '200': 'The same case again; the existing timeline',
+      '403': 'The key lacks the role, or is bound to other municipalities than the case\'s (`municipality-not-allowed`)',
+      '409': 'The case exists with other data (for a bound key and a case elsewhere, without naming the fields)',
+    },
+    schemas: { '201': caseView, '200': caseView },
   },
-  { method: 'get', path: '/api/v1/cases/{caseId}', summary: 'A case and its timeline', roles: ['case-system', 'reader'], responses: { '200': 'The timeline', '404': 'No such case', ...errors } },
+  { method: 'get', path: '/api/v1/cases/{caseId}', summary: 'A case and its timeline', roles: ['case-system', 'reader'], responses: { '200': 'The timeline', '404': NOT_FOUND_CASE }, schemas: { '200': caseView } },
   {
     method: 'get',
     path: '/api/v1/cases/{caseId}/timeline.svg',
     summary: "The case's deadlines over time as a picture: original and current due dates, pause and waiver windows, met and missed marks, the review point and today",
     roles: ['case-system', 'reader'],
     produces: 'image/svg+xml',
-    responses: { '200': 'SVG', '404': 'No such case', ...errors },
+    responses: { '200': 'SVG', '404': NOT_FOUND_CASE },
   },
   {
     method: 'get',
@@ -57,7 +140,8 @@ export const OPERATIONS: Operation[] = [
     summary: "The caseworker's page of a case (linked from its details in the Temporal UI): the timeline picture and the deadline table. The API key as Bearer, or as the password of HTTP Basic, which the browser asks for",
     roles: ['case-system', 'reader'],
     produces: 'text/html',
-    responses: { '200': 'HTML', '404': 'No such case', ...errors },
+    unauthorized: 'No or unknown key; `WWW-Authenticate: Basic` makes the browser ask for it',
+    responses: { '200': 'HTML', '404': NOT_FOUND_CASE },
   },
   {
     method: 'post',
@@ -65,94 +149,186 @@ export const OPERATIONS: Operation[] = [
     summary: 'Report an event of a case',
     roles: ['case-system'],
     body: caseEventSchema,
-    responses: { '200': '`applied` (false for a repeated eventId) and the new timeline', '400': 'Invalid or refused event, with the reason', '404': 'No such case', '409': 'The case is closed', '401': errors['401'], '403': errors['403'] },
+    responses: { '200': '`applied` (false for a repeated eventId) and the new timeline', '400': 'Invalid or refused event, with the reason', '404': NOT_FOUND_CASE, '409': 'The case is closed' },
+    schemas: { '200': { ...caseView, properties: { ...(caseView.properties as object), applied: { type: 'boolean' } }, required: [...caseView.required, 'applied'] } },
   },
-  { method: 'post', path: '/api/v1/timeline/simulate', summary: 'What-if: the timeline engine on given facts, events and policies', roles: ['case-system', 'reader'], body: simulateSchema, responses: { '200': 'The timeline', ...errors }, svg: true },
+  {
+    method: 'post',
+    path: '/api/v1/timeline/simulate',
+    summary: `What-if: the timeline engine on given facts, events and policies (at most ${SIMULATE_LIMITS.events} events, ${SIMULATE_LIMITS.policies} policies and ${SIMULATE_LIMITS.effects} effects in all). Any municipality, bound key or not: nothing is read or started`,
+    roles: ['case-system', 'reader'],
+    body: simulateSchema,
+    responses: { '200': 'The timeline' },
+    schemas: { '200': timeline },
+    svg: true,
+  },
   {
     method: 'post',
     path: '/api/v1/policy-changes',
-    summary: 'Publish a policy change or a new revision of it (lifting sets effectiveTo)',
+    summary: 'Publish a policy change or a new revision of it (lifting sets effectiveTo). A key bound to municipalities publishes only revisions whose scope and endedFor reach its municipalities alone (a region only when it holds all of the region), of policies that reach nothing else',
     roles: ['ops'],
     body: policyRevisionSchema,
-    responses: { '201': 'Stored; fan-out started', '202': 'Stored; Temporal did not answer, so the fan-out is pending and is started by the next to notice (a retry, any API instance, ops repair)', '200': 'The same revision again; its fan-out made sure of', '409': 'The revision exists with other content', ...errors },
+    responses: {
+      '201': 'Stored; fan-out started',
+      '202': 'Stored; Temporal did not answer, so the fan-out is pending and is started by the next to notice (a retry, any API instance, ops repair)',
+      '200': 'The same revision again; its fan-out made sure of',
+      '403': 'The key lacks the role, or the revision (or the stored one it revises) reaches municipalities the key is not bound to (`municipality-not-allowed`)',
+      '409': 'The revision exists with other content',
+    },
+    schemas: { '201': policy, '202': policy, '200': policy },
   },
-  { method: 'get', path: '/api/v1/policy-changes', summary: 'Newest revision of every policy with fan-out progress', roles: ['ops', 'reader'], responses: { '200': 'Policies', ...errors } },
-  { method: 'get', path: '/api/v1/policy-changes/{policyId}', summary: 'A policy: newest revision, fan-outs, history', roles: ['ops', 'reader'], responses: { '200': 'The policy', '404': 'No such policy', ...errors } },
-  { method: 'get', path: '/api/v1/policy-changes/{policyId}/impact', summary: 'Cases touched and deadlines moved by a policy', roles: ['ops', 'reader'], responses: { '200': 'Impact', '404': 'No such policy', ...errors }, csv: true },
-  { method: 'post', path: '/api/v1/policy-changes/{policyId}/resend', summary: "Run a policy's fan-out again", roles: ['ops'], responses: { '202': 'Fan-out started', '404': 'No such policy', ...errors } },
+  { method: 'get', path: '/api/v1/policy-changes', summary: 'Newest revision of every policy with fan-out progress (every key with the role sees every policy: policies are public acts)', roles: ['ops', 'reader'], responses: { '200': 'Policies' }, schemas: { '200': object({ policies: arrayOf(revision) }) } },
+  { method: 'get', path: '/api/v1/policy-changes/{policyId}', summary: 'A policy: newest revision, fan-outs, history', roles: ['ops', 'reader'], responses: { '200': 'The policy', '404': 'No such policy' }, schemas: { '200': policy } },
+  {
+    method: 'get',
+    path: '/api/v1/policy-changes/{policyId}/impact',
+    summary: 'Cases touched and deadlines moved by a policy (a bound key: in its municipalities only)',
+    roles: ['ops', 'reader'],
+    responses: { '200': 'Impact', '404': 'No such policy' },
+    schemas: { '200': object({ policyId: str, ...reach, casesTouched: int, deadlinesAffected: int, deadlinesMoved: int, byKind: arrayOf({ type: 'object' }) }, ['policyId', 'casesTouched', 'deadlinesAffected', 'deadlinesMoved', 'byKind']) },
+    csv: true,
+  },
+  {
+    method: 'post',
+    path: '/api/v1/policy-changes/{policyId}/resend',
+    summary: "Run a policy's fan-out again (a bound key: only a policy that reaches its municipalities alone)",
+    roles: ['ops'],
+    responses: { '202': 'Fan-out started', '404': 'No such policy' },
+    schemas: { '202': { ...policy, properties: { ...(policy.properties as object), fanoutWorkflowId: str }, required: [...policy.required, 'fanoutWorkflowId'] } },
+  },
   {
     method: 'get',
     path: '/api/v1/ops/verify',
-    summary: 'Convergence: per newest policy revision the open cases in scope that lack it, read-model rows behind or ahead of their case, fan-outs not started',
+    summary: 'Convergence: per newest policy revision the open cases in scope that lack it, read-model rows behind or ahead of their case, fan-outs not started. National keys only',
     roles: ['ops'],
-    responses: { '200': 'The report; `ok` is true when nothing is missing, stale or pending', ...errors },
+    responses: { '200': 'The report; `ok` is true when nothing is missing, stale or pending', '403': 'The key lacks the role or is bound to municipalities (`national-key-required`)' },
+    schemas: { '200': object({ checkedAt: str, policies: arrayOf({ type: 'object' }), pendingFanouts: arrayOf(str), readModel: { type: 'object' }, ok: { type: 'boolean' } }) },
   },
   {
     method: 'post',
     path: '/api/v1/ops/repair',
-    summary: 'One round of repair: start pending fan-outs, signal the missing cases, rewrite stale rows from their case',
+    summary: 'One round of repair: start pending fan-outs, signal the missing cases, rewrite stale rows from their case. National keys only',
     roles: ['ops'],
     body: repairSchema,
-    responses: { '200': 'What was done', ...errors },
+    responses: { '200': 'What was done', '403': 'The key lacks the role or is bound to municipalities (`national-key-required`)' },
+    schemas: { '200': object({ fanoutsStarted: int, signalled: int, rewritten: int }) },
   },
   {
     method: 'post',
     path: '/api/v1/ops/read-model/rebuild',
-    summary: "Rewrite a page of cases' read-model rows from their workflows (after a restore of Postgres)",
+    summary: "Rewrite a page of cases' read-model rows from their workflows (after a restore of Postgres). National keys only",
     roles: ['ops'],
     body: rebuildSchema,
-    responses: { '200': 'Cases in the page, rows written, and the next page token', ...errors },
+    responses: { '200': 'Cases in the page, rows written, and the next page token', '403': 'The key lacks the role or is bound to municipalities (`national-key-required`)' },
+    schemas: { '200': object({ cases: int, rewritten: int, nextPageToken: nullable(str) }) },
   },
-  { method: 'get', path: '/api/v1/reports/overdue', summary: 'Open deadlines past due, days overdue', roles: ['reader'], query: reportQuerySchemas.overdue, responses: { '200': 'Rows', ...errors }, csv: true },
-  { method: 'get', path: '/api/v1/reports/upcoming', summary: 'Deadlines due in the next days', roles: ['reader'], query: reportQuerySchemas.upcoming, responses: { '200': 'Rows', ...errors }, csv: true },
   {
     method: 'get',
-    path: '/api/v1/reports/timeliness',
-    summary: 'Timeliness of first conversations, deadlines moved by policy excluded',
-    roles: ['reader'],
-    query: reportQuerySchemas.timeliness,
-    responses: { '200': 'Figures and the days-late distribution', ...errors },
-    csv: true,
+    path: '/codec/login',
+    summary: 'Signs a browser in to the codec server (HTTP Basic, the API key as password): a session cookie the Temporal UI sends with its codec calls. National case-system and reader keys only',
+    roles: ['case-system', 'reader'],
+    produces: 'text/html',
+    unauthorized: 'No or unknown key; `WWW-Authenticate: Basic` makes the browser ask for it',
+    responses: { '200': 'Signed in', '403': 'The key lacks the role or is bound to municipalities (`national-key-required`)' },
   },
-  { method: 'get', path: '/api/v1/reports/conversation-modes', summary: 'Conversations held, by mode', roles: ['reader'], query: reportQuerySchemas.conversationModes, responses: { '200': 'Counts by mode', ...errors }, csv: true },
+  ...(['decode', 'encode'] as const).map(
+    (way): Operation => ({
+      method: 'post',
+      path: `/codec/${way}`,
+      summary: `Temporal's remote codec protocol: ${way}s payloads with the engine's keys, for the Temporal UI and CLI. A key (Bearer) or a browser session from /codec/login; national case-system and reader keys only`,
+      roles: ['case-system', 'reader'],
+      body: CODEC_PAYLOADS,
+      responses: {
+        '200': `The payloads ${way}d`,
+        '403': 'The key lacks the role or is bound to municipalities, another namespace (X-Namespace), or a browser origin not in CODEC_CORS_ORIGINS',
+        '413': 'The request body is larger than 8 MB',
+        ...(way === 'decode' ? { '422': 'A payload could not be decrypted (unknown key id, altered)' } : {}),
+      },
+      schemas: { '200': { type: 'object', required: ['payloads'], properties: { payloads: arrayOf(object({ metadata: { type: 'object' }, data: str })) } } },
+    }),
+  ),
+  ...(
+    [
+      ['overdue', 'Open deadlines past due, days overdue', object({ asOf: date, total: int, count: int, rows: arrayOf(reportRow) })],
+      ['upcoming', 'Deadlines due in the next days', object({ asOf: date, days: int, count: int, rows: arrayOf(reportRow) })],
+      ['timeliness', 'Timeliness of first conversations, deadlines moved by policy excluded', object({ from: date, to: date, asOf: date, municipality: nullable(str), ...reach, total: int, onTime: int, late: int, missed: int, excludedByPolicy: int, notYetDue: int, timelinessRate: nullable({ type: 'number' }), daysLateDistribution: { type: 'object' } }, ['from', 'to', 'asOf', 'municipality', 'total', 'onTime', 'late', 'missed', 'excludedByPolicy', 'notYetDue', 'timelinessRate', 'daysLateDistribution'])],
+      ['conversation-modes', 'Conversations held, by mode', object({ from: date, to: date, municipality: nullable(str), ...reach, total: int, modes: { type: 'object' } }, ['from', 'to', 'municipality', 'total', 'modes'])],
+    ] as const
+  ).map(
+    ([name, summary, schema]): Operation => ({
+      method: 'get',
+      path: `/api/v1/reports/${name}`,
+      summary: `${summary}. A key bound to municipalities counts those only`,
+      roles: ['reader'],
+      query: reportQuerySchemas[name === 'conversation-modes' ? 'conversationModes' : name],
+      responses: { '200': name === 'timeliness' ? 'Figures and the days-late distribution' : name === 'conversation-modes' ? 'Counts by mode' : 'Rows', '403': 'The key lacks the role, or asks for a municipality it is not bound to (`municipality-not-allowed`)' },
+      schemas: { '200': schema },
+      csv: true,
+    }),
+  ),
 ];
+
+/** Every status an operation can answer, its own and those every route shares. */
+export function responsesOf(op: Operation): Record<string, string> {
+  const keyed = op.roles !== null || op.unauthorized !== undefined;
+  return {
+    ...op.responses,
+    ...Object.fromEntries(Object.entries(COMMON).filter(([status]) => !(status in op.responses))),
+    ...(keyed ? { '401': op.unauthorized ?? KEYED['401'] } : {}),
+    ...(op.roles ? { '403': op.responses['403'] ?? KEYED['403'] } : {}),
+    ...(op.roles && op.method === 'post' && op.path.startsWith('/api/v1/') ? WRITES : {}),
+    ...(op.responses['400'] ? { '400': op.responses['400'] } : {}),
+  };
+}
 
 const jsonSchema = (schema: z.ZodType) => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return rest;
 };
 
+/** Path parameters are ids: the pattern and length the routes check. */
+const PATH_PARAMETERS: Record<string, JsonSchema> = { caseId: jsonSchema(identifier('caseId')), policyId: jsonSchema(identifier('policyId')) };
+
 function parameters(op: Operation) {
-  const pathParams = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  const pathParams = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: PATH_PARAMETERS[m[1]!] ?? str }));
   if (!op.query) return pathParams;
   const schema = jsonSchema(op.query) as { properties?: Record<string, unknown>; required?: string[] };
   const queryParams = Object.entries(schema.properties ?? {}).map(([name, s]) => ({ name, in: 'query', required: schema.required?.includes(name) ?? false, schema: s }));
   return [...pathParams, ...queryParams];
 }
 
+function content(op: Operation, status: string): Record<string, { schema: JsonSchema }> {
+  if (Number(status) >= 400) return { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } };
+  if (op.produces && status === '200') return { [op.produces]: { schema: str } };
+  return {
+    'application/json': { schema: op.schemas?.[status] ?? { type: 'object' } },
+    ...(op.csv && status === '200' ? { 'text/csv': { schema: str } } : {}),
+    ...(op.svg && status === '200' ? { 'image/svg+xml': { schema: str } } : {}),
+  };
+}
+
 export function openApiDocument(serverUrl?: string) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of OPERATIONS) {
     paths[op.path] ??= {};
+    const responses = responsesOf(op);
     paths[op.path]![op.method] = {
       summary: op.summary,
       ...(op.roles ? { security: [{ apiKey: [] }], 'x-roles': op.roles, description: `Roles: ${op.roles.join(', ')}` } : { security: [] }),
       parameters: parameters(op),
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body) } } } } : {}),
       responses: Object.fromEntries(
-        Object.entries(op.responses).map(([status, description]) => [
-          status,
-          {
-            description,
-            content: {
-              ...(op.produces && status === '200'
-                ? { [op.produces]: { schema: { type: 'string' } } }
-                : { 'application/json': { schema: Number(status) >= 400 ? { $ref: '#/components/schemas/Error' } : { type: 'object' } } }),
-              ...(op.csv && status === '200' ? { 'text/csv': { schema: { type: 'string' } } } : {}),
-              ...(op.svg && status === '200' ? { 'image/svg+xml': { schema: { type: 'string' } } } : {}),
+        Object.keys(responses)
+          .sort()
+          .map((status) => [
+            status,
+            {
+              description: responses[status],
+              ...(status === '405' ? { headers: { Allow: { description: 'The methods the path has', schema: str } } } : {}),
+              ...(status === '429' ? { headers: { 'Retry-After': { description: 'Seconds to wait', schema: int } } } : {}),
+              content: content(op, status),
             },
-          },
-        ]),
+          ]),
       ),
     };
   }
@@ -161,20 +337,48 @@ export function openApiDocument(serverUrl?: string) {
     info: {
       title: 'Sygedagpenge follow-up engine',
       version: '1',
-      description: 'Follow-up of Danish sickness-benefit cases: cases and events from case systems, policy changes from operations, reports for managers.',
+      description:
+        'Follow-up of Danish sickness-benefit cases: cases and events from case systems, policy changes from operations, reports for managers. ' +
+        'A key bound to municipalities reaches their cases, reports and policies only (README, Municipality tenancy).',
     },
     ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
     components: {
       securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key with the role the operation names' } },
       schemas: {
-        Error: {
-          type: 'object',
-          required: ['error'],
-          properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} } } },
-        },
+        Error: object({
+          error: object({
+            code: str,
+            message: str,
+            details: { anyOf: [{ type: 'null' }, arrayOf(object({ field: str, problem: str })), { type: 'object' }] },
+          }),
+        }),
       },
     },
     paths,
+  };
+}
+
+const PATH_PATTERNS = (operations: Operation[]) => {
+  const byPath = new Map<string, Set<string>>();
+  for (const op of operations) byPath.set(op.path, (byPath.get(op.path) ?? new Set()).add(op.method.toUpperCase()));
+  return [...byPath].map(([path, methods]) => ({
+    pattern: new RegExp(`^${path.replace(/[.]/g, '\\.').replace(/\{\w+\}/g, '[^/]+')}/?$`),
+    allow: [...methods, ...(methods.has('GET') ? ['HEAD'] : [])],
+  }));
+};
+
+/**
+ * 405 for a method a documented path does not have, with `Allow` naming those it has; before any key is
+ * asked for (the methods of a path are in the public document anyway). OPTIONS is left to Express.
+ */
+export function methodNotAllowed(operations: Operation[]): RequestHandler {
+  const paths = PATH_PATTERNS(operations);
+  return (req, res, next) => {
+    if (req.method === 'OPTIONS') return next();
+    const path = paths.find((p) => p.pattern.test(req.path));
+    if (!path || path.allow.includes(req.method)) return next();
+    res.set('Allow', path.allow.join(', '));
+    throw new ApiError(405, 'method-not-allowed', `${req.method} is not a method of ${req.path.replace(/\/$/, '')}; it has ${path.allow.join(', ')}`);
   };
 }
 
@@ -185,7 +389,7 @@ export function docsPage(): string {
   const sections = OPERATIONS.map((op) => {
     const schema = op.body ? `<details><summary>Request body</summary><pre>${escape(JSON.stringify(jsonSchema(op.body), null, 2))}</pre></details>` : '';
     const query = op.query ? `<details><summary>Query</summary><pre>${escape(JSON.stringify(jsonSchema(op.query), null, 2))}</pre></details>` : '';
-    const responses = Object.entries(op.responses).map(([s, d]) => `<li><code>${s}</code> ${escape(d)}</li>`).join('');
+    const responses = Object.entries(responsesOf(op)).sort().map(([s, d]) => `<li><code>${s}</code> ${escape(d)}</li>`).join('');
     return `<section><h2><span class="m ${op.method}">${op.method.toUpperCase()}</span> <code>${escape(op.path)}</code></h2>
 <p>${escape(op.summary)}. <em>${op.roles ? `Roles: ${op.roles.join(', ')}` : 'Open'}</em>${op.csv ? ' · JSON, or CSV with <code>Accept: text/csv</code>' : ''}${op.svg ? ' · JSON, or SVG with <code>Accept: image/svg+xml</code>' : ''}${op.produces ? ` · <code>${op.produces}</code>` : ''}</p>${schema}${query}<ul>${responses}</ul></section>`;
   }).join('\n');

@@ -5,8 +5,8 @@ import { type Logger } from '../platform/logger';
 import { type FanoutRow, type PolicyRegistry, revisionContent, type StoredRevision } from '../platform/policy-registry';
 import { copenhagenDate } from '../workflows/domain/dates';
 import { MUNICIPALITIES, regionOf } from '../workflows/domain/municipalities';
-import { droppedMunicipalities } from '../workflows/domain/policy-scope';
-import { type PolicyRevision } from '../workflows/domain/types';
+import { droppedMunicipalities, scopeCovers } from '../workflows/domain/policy-scope';
+import { type PolicyRevision, type PolicyScope } from '../workflows/domain/types';
 import { type PolicyFanoutInput, policyFanoutWorkflowId, POLICY_FANOUT_WORKFLOW_TYPE } from '../workflows/messages';
 import { canonical } from './canonical';
 import { ApiError } from './errors';
@@ -93,10 +93,13 @@ export function createPolicyService(deps: {
      * started by whoever notices first: the same request again, any API instance (startPendingFanouts) or
      * ops repair. The same policyId and revision again (same content) only makes sure of that.
      */
-    async publish(policy: PolicyRevision): Promise<{ created: boolean; started: boolean; policy: PolicyView }> {
+    async publish(policy: PolicyRevision, reach?: readonly string[]): Promise<{ created: boolean; started: boolean; policy: PolicyView }> {
+      if (reach) refuseOutsideReach(policy, reach);
       const created = await db.transaction(async (tx) => {
         await registry.lock(tx, policy.policyId);
         const stored = await registry.revisions(policy.policyId, tx);
+        // A bound key revises (or lifts) only a policy that reaches nothing but its municipalities already.
+        if (reach && stored[0]) refuseOutsideReach(revisionContent(stored[0]), reach, `revision ${stored[0].revision} of ${policy.policyId}`);
         const same = stored.find((s) => s.revision === policy.revision);
         if (same) {
           if (canonical(revisionContent(same)) !== canonical(asStored(policy))) {
@@ -122,11 +125,12 @@ export function createPolicyService(deps: {
     },
 
     /** Runs the fan-out of a policy's newest revision again; cases that have it are not in its set. */
-    async resend(policyId: string): Promise<{ workflowId: string; policy: PolicyView }> {
+    async resend(policyId: string, reach?: readonly string[]): Promise<{ workflowId: string; policy: PolicyView }> {
       const workflowId = await db.transaction(async (tx) => {
         await registry.lock(tx, policyId);
         const [newest] = await registry.revisions(policyId, tx);
         if (!newest) throw new ApiError(404, 'policy-not-found', `No policy ${policyId}`);
+        if (reach) refuseOutsideReach(revisionContent(newest), reach, `revision ${newest.revision} of ${policyId}`);
         const id = policyFanoutWorkflowId(policyId, newest.revision, (await registry.resendCount(tx, policyId, newest.revision)) + 1);
         await registry.insertFanout(tx, { workflowId: id, policyId, revision: newest.revision, kind: 'resend' });
         return id;
@@ -161,6 +165,27 @@ export function createPolicyService(deps: {
 }
 
 export type PolicyService = ReturnType<typeof createPolicyService>;
+
+/**
+ * An ops key bound to municipalities publishes, lifts and re-sends only what reaches its municipalities and
+ * nothing else: its scope and every endedFor entry (a region only if the key holds all of the region's
+ * municipalities). 403 naming the part that reaches further. `of` names a stored revision being revised.
+ */
+function refuseOutsideReach(p: Pick<PolicyRevision, 'scope' | 'endedFor'>, reach: readonly string[], of?: string): void {
+  const outside = (scope: PolicyScope) => Object.keys(MUNICIPALITIES).filter((code) => scopeCovers(scope, code) && !reach.includes(code));
+  const parts = [
+    { field: 'scope', outside: outside(p.scope) },
+    ...(p.endedFor ?? []).map((e, i) => ({ field: `endedFor.${i}.scope`, outside: outside(e.scope) })),
+  ].filter((part) => part.outside.length > 0);
+  if (parts.length === 0) return;
+  const list = (codes: string[]) => (codes.length <= 5 ? codes.join(', ') : `${codes.length} municipalities (${codes.slice(0, 5).join(', ')}, …)`);
+  throw new ApiError(
+    403,
+    'municipality-not-allowed',
+    `${of ? `${of} (stored)` : 'The revision'} reaches municipalities this key is not bound to (${reach.join(', ')}): ${parts.map((part) => `${part.field} ${list(part.outside)}`).join('; ')}; a national ops key publishes it`,
+    parts.map((part) => ({ field: of ? `(stored) ${part.field}` : part.field, problem: `reaches ${list(part.outside)}, outside the key's municipalities` })),
+  );
+}
 
 /**
  * A revision may not leave cases that an earlier revision reached: they would keep following it for ever.

@@ -8,7 +8,11 @@ import { type IsoDate } from '../workflows/domain/dates';
 export interface ReportFilter {
   municipality?: string;
   kind?: string;
+  /** The municipalities of a bound key: only their rows are counted (undefined: a national key, all). */
+  reach?: readonly string[];
 }
+
+const reachOf = (f: ReportFilter): string[] | null => (f.reach ? [...f.reach] : null);
 
 const DAYS_LATE_BUCKETS = [
   { label: '1-7', from: 1, to: 7 },
@@ -22,15 +26,16 @@ export function createReports(db: Db) {
     /** Open deadlines past due on asOf, most overdue first; `total` counts them all, `rows` up to `limit`. */
     async overdue(asOf: IsoDate, f: ReportFilter & { limit?: number }) {
       const where = `d.case_open AND d.status IN ('pending', 'missed') AND d.due_date < $1::date
-           AND ($2::text IS NULL OR d.municipality = $2) AND ($3::text IS NULL OR d.kind = $3)`;
-      const params = [asOf, f.municipality ?? null, f.kind ?? null];
+           AND ($2::text IS NULL OR d.municipality = $2) AND ($3::text IS NULL OR d.kind = $3)
+           AND ($4::text[] IS NULL OR d.municipality = ANY($4))`;
+      const params = [asOf, f.municipality ?? null, f.kind ?? null, reachOf(f)];
       const [rows, [total]] = await Promise.all([
         db.query<{ caseId: string; municipality: string; deadlineId: string; kind: string; dueDate: string; daysOverdue: number }>(
           `SELECT d.case_id AS "caseId", d.municipality, d.deadline_id AS "deadlineId", d.kind, d.due_date::text AS "dueDate",
                   ($1::date - d.due_date) AS "daysOverdue"
            FROM deadlines d WHERE ${where}
            ORDER BY d.due_date, d.case_id, d.deadline_id
-           LIMIT $4`,
+           LIMIT $5`,
           [...params, f.limit ?? 1000],
         ),
         db.query<{ n: string }>(`SELECT count(*) AS n FROM deadlines d WHERE ${where}`, params),
@@ -46,9 +51,10 @@ export function createReports(db: Db) {
          FROM deadlines d
          WHERE d.case_open AND d.status IN ('pending', 'paused') AND d.due_date BETWEEN $1::date AND $1::date + $2::int
            AND ($3::text IS NULL OR d.municipality = $3) AND ($4::text IS NULL OR d.kind = $4)
+           AND ($6::text[] IS NULL OR d.municipality = ANY($6))
          ORDER BY d.due_date, d.case_id, d.deadline_id
          LIMIT $5`,
-        [asOf, days, f.municipality ?? null, f.kind ?? null, f.limit ?? 1000],
+        [asOf, days, f.municipality ?? null, f.kind ?? null, f.limit ?? 1000, reachOf(f)],
       );
       return { asOf, days, count: rows.length, rows };
     },
@@ -64,7 +70,7 @@ export function createReports(db: Db) {
                   (status IN ('paused', 'waived') OR cardinality(policy_ids) > 0) AS excluded
            FROM deadlines
            WHERE kind = 'first-conversation' AND original_due_date BETWEEN $1::date AND $2::date
-             AND ($4::text IS NULL OR municipality = $4))
+             AND ($4::text IS NULL OR municipality = $4) AND ($5::text[] IS NULL OR municipality = ANY($5)))
          SELECT count(*) AS total,
                 count(*) FILTER (WHERE excluded) AS excluded,
                 count(*) FILTER (WHERE NOT excluded AND status = 'met' AND days_late = 0) AS on_time,
@@ -76,7 +82,7 @@ export function createReports(db: Db) {
                     `count(*) FILTER (WHERE NOT excluded AND status = 'met' AND days_late >= ${b.from}${b.to === null ? '' : ` AND days_late <= ${b.to}`}) AS bucket_${i}`,
                 ).join(',\n                ')}
          FROM d`,
-        [from, to, asOf, f.municipality ?? null],
+        [from, to, asOf, f.municipality ?? null, reachOf(f)],
       );
       const n = (k: string) => Number(row?.[k] ?? 0);
       const judged = n('on_time') + n('late') + n('missed');
@@ -85,6 +91,7 @@ export function createReports(db: Db) {
         to,
         asOf,
         municipality: f.municipality ?? null,
+        ...(f.reach ? { municipalities: [...f.reach] } : {}),
         total: n('total'),
         onTime: n('on_time'),
         late: n('late'),
@@ -102,18 +109,23 @@ export function createReports(db: Db) {
       const rows = await db.query<{ mode: string; n: string }>(
         `SELECT coalesce(mode, 'unknown') AS mode, count(*) AS n FROM deadlines
          WHERE status = 'met' AND kind IN ('first-conversation', 'follow-up-conversation') AND met_on BETWEEN $1::date AND $2::date
-           AND ($3::text IS NULL OR municipality = $3)
+           AND ($3::text IS NULL OR municipality = $3) AND ($4::text[] IS NULL OR municipality = ANY($4))
          GROUP BY 1 ORDER BY 1`,
-        [from, to, f.municipality ?? null],
+        [from, to, f.municipality ?? null, reachOf(f)],
       );
       const modes: Record<string, number> = { 'in-person': 0, phone: 0, video: 0 };
       for (const r of rows) modes[r.mode] = Number(r.n);
-      return { from, to, municipality: f.municipality ?? null, total: rows.reduce((sum, r) => sum + Number(r.n), 0), modes };
+      return { from, to, municipality: f.municipality ?? null, ...(f.reach ? { municipalities: [...f.reach] } : {}), total: rows.reduce((sum, r) => sum + Number(r.n), 0), modes };
     },
 
-    /** What a policy did: cases that applied it, and the deadlines it moved and by how much. */
-    async policyImpact(policyId: string) {
-      const [touched] = await db.query<{ n: string }>('SELECT count(DISTINCT case_id) AS n FROM case_policies WHERE policy_id = $1', [policyId]);
+    /** What a policy did: cases that applied it, and the deadlines it moved and by how much (a bound key: in its municipalities). */
+    async policyImpact(policyId: string, reach?: readonly string[]) {
+      const r = reach ? [...reach] : null;
+      const [touched] = await db.query<{ n: string }>(
+        `SELECT count(DISTINCT cp.case_id) AS n FROM case_policies cp
+         WHERE cp.policy_id = $1 AND ($2::text[] IS NULL OR EXISTS (SELECT 1 FROM cases c WHERE c.case_id = cp.case_id AND c.municipality = ANY($2)))`,
+        [policyId, r],
+      );
       const byKind = await db.query<Record<string, string | null>>(
         `SELECT kind, count(*) AS deadlines,
                 count(*) FILTER (WHERE status = 'paused' AND due_date IS NULL) AS paused_without_date,
@@ -121,14 +133,18 @@ export function createReports(db: Db) {
                 count(*) FILTER (WHERE due_date IS NOT NULL AND due_date <> original_due_date) AS moved,
                 coalesce(sum(due_date - original_due_date) FILTER (WHERE due_date IS NOT NULL), 0) AS days_total,
                 max(due_date - original_due_date) AS days_max
-         FROM deadlines WHERE policy_ids @> ARRAY[$1]::text[] GROUP BY kind ORDER BY kind`,
-        [policyId],
+         FROM deadlines WHERE policy_ids @> ARRAY[$1]::text[] AND ($2::text[] IS NULL OR municipality = ANY($2)) GROUP BY kind ORDER BY kind`,
+        [policyId, r],
       );
-      const [cases] = await db.query<{ n: string }>('SELECT count(DISTINCT case_id) AS n FROM deadlines WHERE policy_ids @> ARRAY[$1]::text[]', [policyId]);
+      const [cases] = await db.query<{ n: string }>(
+        'SELECT count(DISTINCT case_id) AS n FROM deadlines WHERE policy_ids @> ARRAY[$1]::text[] AND ($2::text[] IS NULL OR municipality = ANY($2))',
+        [policyId, r],
+      );
       const sum = (k: string) => byKind.reduce((total, row) => total + Number(row[k] ?? 0), 0);
       const maxima = byKind.map((row) => row.days_max).filter((v): v is string => v !== null).map(Number);
       return {
         policyId,
+        ...(reach ? { municipalities: [...reach] } : {}),
         casesTouched: Number(touched?.n ?? 0),
         casesWithDeadlinesAffected: Number(cases?.n ?? 0),
         deadlinesAffected: sum('deadlines'),

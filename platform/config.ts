@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { isMunicipality } from '../workflows/domain/municipalities';
 import { type Keyring, parseKeyring } from './payload-codec';
 
 /**
@@ -23,7 +24,8 @@ export const ENVIRONMENT_VARIABLES = {
   DATABASE_URL: 'Postgres connection string',
   PORT: 'port the API listens on',
   API_PUBLIC_URL: "the API's address as caseworkers' browsers reach it, for the link from a case's details to its caseworker page",
-  API_KEYS: 'API keys of the API, role:key pairs separated by commas (roles case-system, ops, reader)',
+  API_KEYS: 'API keys of the API, role:key pairs separated by commas (roles case-system, ops, reader); role@101+147:key binds a key to those municipalities',
+  METRICS_KEY: 'when set, /metrics answers only requests with Authorization: Bearer <METRICS_KEY>; open when unset',
   PAYLOAD_KEYS: 'keys that encrypt what the engine hands to Temporal: id:base64 pairs (32 bytes each) separated by commas, the first encrypting, the others still decrypting',
   PAYLOAD_KEY_FILE: 'a file holding the payload keys in the PAYLOAD_KEYS form (one pair a line or comma-separated), instead of PAYLOAD_KEYS',
   CODEC_CORS_ORIGINS: "origins (scheme://host:port, comma-separated) of the Temporal UIs whose browsers may call the codec server; the origin of TEMPORAL_UI_URL when unset",
@@ -74,6 +76,7 @@ const schema = z
           ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^API_KEYS: /, '') });
         }
       }),
+    METRICS_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
     PAYLOAD_KEYS: z
       .string()
       .optional()
@@ -133,9 +136,14 @@ export type Role = (typeof ROLES)[number];
 export interface ApiKey {
   role: Role;
   key: string;
+  /** The municipality codes the key is bound to (it sees and acts on their cases only); undefined: national. */
+  municipalities?: readonly string[];
 }
 
-/** Parses API_KEYS: `role:key,role:key`; each key at least 16 characters. */
+/**
+ * Parses API_KEYS: `role:key,role@101+147:key`; each key at least 16 characters. `@` binds the key to the
+ * municipalities listed (codes of workflows/domain/municipalities.ts, joined by `+`); without it the key is national.
+ */
 export function parseApiKeys(value: string): ApiKey[] {
   return value
     .split(',')
@@ -143,12 +151,19 @@ export function parseApiKeys(value: string): ApiKey[] {
     .filter(Boolean)
     .map((entry) => {
       const at = entry.indexOf(':');
-      const role = entry.slice(0, Math.max(at, 0)) as Role;
+      if (at < 1) throw new Error(`API_KEYS: an entry has no role; write role:key or role@101+147:key (roles ${ROLES.join(', ')})`);
+      const [role, bound] = entry.slice(0, at).split('@', 2) as [Role, string | undefined];
       const key = entry.slice(at + 1);
-      if (at < 1) throw new Error(`API_KEYS: an entry has no role; write role:key (roles ${ROLES.join(', ')})`);
       if (!ROLES.includes(role)) throw new Error(`API_KEYS: "${role}" is not a role (${ROLES.join(', ')}); write role:key`);
       if (key.length < 16) throw new Error(`API_KEYS: the ${role} key is shorter than 16 characters`);
-      return { role, key };
+      if (bound === undefined) return { role, key };
+      const municipalities = bound.split('+');
+      const unknown = municipalities.filter((code) => !isMunicipality(code));
+      if (unknown.length > 0) {
+        const named = unknown.map((c) => `"${c}"`).join(', ');
+        throw new Error(`API_KEYS: a ${role} key is bound to ${named}, ${unknown.length === 1 ? 'which is not a municipality code' : 'which are not municipality codes'}; write role@101+147:key with codes of the 98 municipalities`);
+      }
+      return { role, key, municipalities: [...new Set(municipalities)] };
     });
 }
 
@@ -167,6 +182,8 @@ export interface Config {
   codecCorsOrigins: string[];
   /** Empty when API_KEYS is unset: the API refuses to start then (nothing is open by default). */
   apiKeys: ApiKey[];
+  /** When set, /metrics needs `Authorization: Bearer <metricsKey>` (METRICS_KEY). */
+  metricsKey?: string;
   writeRatePerSecond: number;
   fanoutSignalsPerSecond: number;
   fanoutVisibilityLagMs: number;
@@ -225,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: c.PORT,
     apiPublicUrl: (c.API_PUBLIC_URL ?? `http://localhost:${c.PORT}`).replace(/\/+$/, ''),
     apiKeys: c.API_KEYS ? parseApiKeys(c.API_KEYS) : [],
+    metricsKey: c.METRICS_KEY,
     payloadKeyring: c.PAYLOAD_KEYS
       ? parseKeyring(c.PAYLOAD_KEYS, 'PAYLOAD_KEYS')
       : c.PAYLOAD_KEY_FILE

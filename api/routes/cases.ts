@@ -17,19 +17,19 @@ export function casesRouter(cases: CaseService, metrics: Metrics): Router {
 
   router.post('/', allow('case-system'), async (req, res) => {
     const facts = parse(caseStartSchema, req.body) as CaseFacts;
-    const { created, case: view } = await cases.openCase(facts);
+    const { created, case: view } = await cases.openCase(facts, req.municipalities);
     if (created) metrics.casesStarted.inc();
     res.status(created ? 201 : 200).json(view);
   });
 
   router.get('/:caseId', allow('case-system', 'reader'), async (req, res) => {
     const { caseId } = parse(caseIdParam, req.params, 'path');
-    res.json(await cases.getCase(caseId));
+    res.json(await cases.getCase(caseId, req.municipalities));
   });
 
   router.get('/:caseId/timeline.svg', allow('case-system', 'reader'), async (req, res) => {
     const { caseId } = parse(caseIdParam, req.params, 'path');
-    const view = await cases.getCase(caseId);
+    const view = await cases.getCase(caseId, req.municipalities);
     res.set({ 'Content-Security-Policy': CASEWORKER_CSP, 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
     res.type('image/svg+xml').send(timelineSvg(view));
   });
@@ -37,7 +37,7 @@ export function casesRouter(cases: CaseService, metrics: Metrics): Router {
   router.post('/:caseId/events', allow('case-system'), async (req, res) => {
     const { caseId } = parse(caseIdParam, req.params, 'path');
     const event = parse(caseEventSchema, req.body) as CaseEvent;
-    const { applied, case: view } = await cases.reportEvent(caseId, event);
+    const { applied, case: view } = await cases.reportEvent(caseId, event, req.municipalities);
     res.status(200).json({ applied, ...view });
   });
 

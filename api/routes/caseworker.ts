@@ -38,7 +38,8 @@ export function caseworkerRouter(cases: CaseService, keys: ApiKey[]): Router {
   router.use(browserAuthentication(keys));
   router.get('/cases/:caseId', allow('case-system', 'reader'), async (req, res) => {
     const { caseId } = parse(caseIdParam, req.params, 'path');
-    const view = await cases.getCase(caseId);
+    // A key bound to municipalities sees their cases only; another's answers as an unknown case.
+    const view = await cases.getCase(caseId, req.municipalities);
     res.set({ 'Content-Security-Policy': CASEWORKER_CSP, 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
     res.type('html').send(caseworkerPage(view));
   });

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { allow } from '../auth';
+import { allow, nationalKeyOnly } from '../auth';
 import { type Convergence } from '../convergence';
 import { parse } from '../errors';
 
@@ -12,17 +12,17 @@ export const rebuildSchema = z
   .strict();
 export const repairSchema = z.object({ limit: z.number().int().min(1).max(10_000).optional() }).strict();
 
-/** Verify and repair convergence, for operations (README, Verify and repair). */
+/** Verify and repair convergence, for operations (README, Verify and repair); they span every municipality, so national keys only. */
 export function opsRouter(convergence: Convergence): Router {
   const router = Router();
-  router.get('/verify', allow('ops'), async (_req, res) => {
+  router.get('/verify', allow('ops'), nationalKeyOnly, async (_req, res) => {
     res.json(await convergence.verify());
   });
-  router.post('/repair', allow('ops'), async (req, res) => {
+  router.post('/repair', allow('ops'), nationalKeyOnly, async (req, res) => {
     const { limit } = parse(repairSchema, req.body);
     res.json(await convergence.repair(limit));
   });
-  router.post('/read-model/rebuild', allow('ops'), async (req, res) => {
+  router.post('/read-model/rebuild', allow('ops'), nationalKeyOnly, async (req, res) => {
     const { pageToken, pageSize } = parse(rebuildSchema, req.body);
     res.json(await convergence.rebuildPage(pageToken ?? null, pageSize));
   });

@@ -18,7 +18,7 @@ export function policyChangesRouter(policies: PolicyService, reports: Reports): 
     const policy = parse(policyRevisionSchema, req.body) as PolicyRevision;
     // 201: stored and its fan-out started; 202: stored, and its fan-out will be started by whoever notices
     // first (Temporal could not be reached); 200: this revision was stored before (its fan-out made sure of).
-    const { created, started, policy: view } = await policies.publish(policy);
+    const { created, started, policy: view } = await policies.publish(policy, req.municipalities);
     res.status(created ? (started ? 201 : 202) : 200).json(view);
   });
 
@@ -34,12 +34,12 @@ export function policyChangesRouter(policies: PolicyService, reports: Reports): 
   router.get('/:policyId/impact', allow('ops', 'reader'), async (req, res) => {
     const { policyId } = parse(policyIdParam, req.params, 'path');
     await policies.get(policyId); // 404 for an unknown policy
-    sendReport(req, res, await reports.policyImpact(policyId));
+    sendReport(req, res, await reports.policyImpact(policyId, req.municipalities));
   });
 
   router.post('/:policyId/resend', allow('ops'), async (req, res) => {
     const { policyId } = parse(policyIdParam, req.params, 'path');
-    const { workflowId, policy } = await policies.resend(policyId);
+    const { workflowId, policy } = await policies.resend(policyId, req.municipalities);
     res.status(202).json({ fanoutWorkflowId: workflowId, ...policy });
   });
 

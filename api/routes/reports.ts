@@ -5,7 +5,7 @@ import { copenhagenDate } from '../../workflows/domain/dates';
 import { isoDate, municipalityCode } from '../../workflows/domain/schemas';
 import { DEADLINE_KINDS } from '../../workflows/domain/types';
 import { allow } from '../auth';
-import { parse } from '../errors';
+import { ApiError, parse } from '../errors';
 import { type Reports } from '../reports';
 
 const kind = z.enum(DEADLINE_KINDS as [string, ...string[]]);
@@ -76,24 +76,38 @@ function flatten(value: Record<string, unknown>, prefix = ''): [string, unknown]
   );
 }
 
+/**
+ * A report's filter with the key's reach: a bound key's report counts its municipalities only (filtered in
+ * SQL), and asking for another municipality is refused with 403 (the caller named it; codes are public).
+ */
+function withReach<Q extends { municipality?: string }>(req: Request, q: Q): Q & { reach?: readonly string[] } {
+  const reach = req.municipalities;
+  if (reach && q.municipality !== undefined && !reach.includes(q.municipality)) {
+    throw new ApiError(403, 'municipality-not-allowed', `This key reads reports of ${reach.join(', ')} only, not of ${q.municipality}`, [
+      { field: 'query.municipality', problem: `not one of the key's municipalities (${reach.join(', ')})` },
+    ]);
+  }
+  return reach ? { ...q, reach } : q;
+}
+
 /** Reports for managers and the state, from the read model. */
 export function reportsRouter(reports: Reports, today: () => string = () => copenhagenDate(Date.now())): Router {
   const router = Router();
   router.use(allow('reader'));
   router.get('/overdue', async (req, res) => {
-    const q = parse(reportQuerySchemas.overdue, req.query, 'query');
+    const q = withReach(req, parse(reportQuerySchemas.overdue, req.query, 'query'));
     sendReport(req, res, await reports.overdue(q.asOf ?? today(), q), ROW_COLUMNS.overdue);
   });
   router.get('/upcoming', async (req, res) => {
-    const q = parse(reportQuerySchemas.upcoming, req.query, 'query');
+    const q = withReach(req, parse(reportQuerySchemas.upcoming, req.query, 'query'));
     sendReport(req, res, await reports.upcoming(q.asOf ?? today(), q.days, q), ROW_COLUMNS.upcoming);
   });
   router.get('/timeliness', async (req, res) => {
-    const q = parse(reportQuerySchemas.timeliness, req.query, 'query');
+    const q = withReach(req, parse(reportQuerySchemas.timeliness, req.query, 'query'));
     sendReport(req, res, await reports.timeliness(q.from, q.to, q.asOf ?? today(), q));
   });
   router.get('/conversation-modes', async (req, res) => {
-    const q = parse(reportQuerySchemas.conversationModes, req.query, 'query');
+    const q = withReach(req, parse(reportQuerySchemas.conversationModes, req.query, 'query'));
     sendReport(req, res, await reports.conversationModes(q.from, q.to, q));
   });
   return router;

@@ -9,13 +9,25 @@ import { CASE_EVENT_TYPES, DEADLINE_KINDS, type PolicyScope } from './types';
  * the workflow's update validators validate with the same ones, so a message that passes one passes both.
  */
 
-/** A CPR number (DDMMYY-XXXX, or ten digits in a row) must never become an id or free text. */
-export const CPR_LIKE = /(^|\D)\d{6}-?\d{4}(\D|$)/;
+/**
+ * A CPR number must never become an id or free text: DDMMYY-XXXX, DDMMYY XXXX (a space, as letters and
+ * forms write it, or any other blank or dash) or ten digits in a row.
+ */
+export const CPR_LIKE = /(^|\D)\d{6}[\s\-\u2010-\u2015]?\d{4}(\D|$)/;
+
+/**
+ * Dates the engine works with: years 1900 to 2199. The engine adds months and days to them, and a date past
+ * year 9999 has no YYYY-MM-DD form; no case or policy is dated outside these years.
+ */
+export const DATE_RANGE = { from: '1900-01-01', to: '2199-12-31' } as const;
 
 export const isoDate = z
   .string()
-  .refine(isIsoDate, 'must be a calendar date written YYYY-MM-DD')
-  .meta({ format: 'date', description: 'A calendar date in Copenhagen, YYYY-MM-DD' });
+  .superRefine((d, ctx) => {
+    if (!isIsoDate(d)) ctx.addIssue({ code: 'custom', message: 'must be a calendar date written YYYY-MM-DD' });
+    else if (d < DATE_RANGE.from || d > DATE_RANGE.to) ctx.addIssue({ code: 'custom', message: `must be from ${DATE_RANGE.from} to ${DATE_RANGE.to}` });
+  })
+  .meta({ format: 'date', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: `A calendar date in Copenhagen, YYYY-MM-DD, from ${DATE_RANGE.from} to ${DATE_RANGE.to}` });
 
 const noCpr = (field: string) => (value: string) => !CPR_LIKE.test(value) || `${field} looks like a CPR number; use the case system's pseudonymous reference`;
 
@@ -25,12 +37,12 @@ export const identifier = (field: string) =>
     .min(1, `${field} is required`)
     .max(100)
     .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, `${field} may contain letters, digits and . _ : - only`)
-    .refine((v) => noCpr(field)(v) === true, { message: `${field} looks like a CPR number (DDMMYY-XXXX or ten digits); use a pseudonymous id` });
+    .refine((v) => noCpr(field)(v) === true, { message: `${field} looks like a CPR number (DDMMYY-XXXX, DDMMYY XXXX or ten digits); use a pseudonymous id` });
 
 export const municipalityCode = z
   .string()
   .refine(isMunicipality, 'must be one of the 98 Danish municipality codes, e.g. "101" for København')
-  .meta({ description: 'Danish municipality code (kommunekode), e.g. "101" for København', pattern: '^[0-9]{3}$' });
+  .meta({ description: 'Danish municipality code (kommunekode), e.g. "101" for København', enum: Object.keys(MUNICIPALITIES) });
 
 export const category = z.union([z.literal(1), z.literal(2), z.literal(3)], { error: 'must be 1, 2 or 3' });
 
@@ -94,7 +106,7 @@ export const caseEventSchema = z.discriminatedUnion(
   { error: (issue) => (issue.code === 'invalid_union' ? `type must be one of: ${CASE_EVENT_TYPES.join(', ')}` : undefined) },
 );
 
-const deadlineKinds = z.array(z.enum(DEADLINE_KINDS as [string, ...string[]])).optional();
+const deadlineKinds = z.array(z.enum(DEADLINE_KINDS as [string, ...string[]])).max(DEADLINE_KINDS.length).optional();
 
 export const policyEffectSchema = z.discriminatedUnion(
   'type',
@@ -102,12 +114,12 @@ export const policyEffectSchema = z.discriminatedUnion(
     z.object({ type: z.literal('pauseDeadlines'), kinds: deadlineKinds }).strict(),
     z.object({ type: z.literal('waiveDeadlines'), kinds: deadlineKinds }).strict(),
     z
-      .object({ type: z.literal('extendCertificateValidity'), days: z.number().int().positive().optional(), months: z.number().int().positive().optional() })
+      .object({ type: z.literal('extendCertificateValidity'), days: z.number().int().positive().max(3_660).optional(), months: z.number().int().positive().max(120).optional() })
       .strict()
       .refine((e) => (e.days === undefined) !== (e.months === undefined), 'give exactly one of days or months'),
     z.object({ type: z.literal('switchConversationMode'), mode: z.enum(['phone', 'video']), consentRequired: z.boolean().optional() }).strict(),
     z
-      .object({ type: z.literal('extendBenefitPeriod'), months: z.number().int().positive(), reviewPointsFrom: isoDate, reviewPointsTo: isoDate })
+      .object({ type: z.literal('extendBenefitPeriod'), months: z.number().int().positive().max(120), reviewPointsFrom: isoDate, reviewPointsTo: isoDate })
       .strict()
       .refine((e) => e.reviewPointsFrom <= e.reviewPointsTo, { message: 'reviewPointsTo is before reviewPointsFrom', path: ['reviewPointsTo'] }),
   ],
@@ -116,8 +128,8 @@ export const policyEffectSchema = z.discriminatedUnion(
 
 export const policyScopeSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('all') }).strict(),
-  z.object({ type: z.literal('municipalities'), municipalities: z.array(municipalityCode).min(1) }).strict(),
-  z.object({ type: z.literal('regions'), regions: z.array(z.enum(REGIONS as [string, ...string[]])).min(1) }).strict(),
+  z.object({ type: z.literal('municipalities'), municipalities: z.array(municipalityCode).min(1).max(Object.keys(MUNICIPALITIES).length) }).strict(),
+  z.object({ type: z.literal('regions'), regions: z.array(z.enum(REGIONS as [string, ...string[]])).min(1).max(REGIONS.length) }).strict(),
 ]);
 
 export const policyRevisionSchema = z
@@ -129,7 +141,7 @@ export const policyRevisionSchema = z
     effectiveFrom: isoDate,
     effectiveTo: isoDate.nullable().optional(),
     scope: policyScopeSchema,
-    effects: z.array(policyEffectSchema).min(1),
+    effects: z.array(policyEffectSchema).min(1).max(10),
     endedFor: z.array(z.object({ scope: policyScopeSchema, effectiveTo: isoDate }).strict()).max(20).optional(),
   })
   .strict()
