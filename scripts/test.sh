@@ -6,6 +6,8 @@ source scripts/lib/tools.sh
 source scripts/lib/browser.sh
 ensure_engine_tools
 ensure_test_server
+# The cluster suite (test/integration/cluster.test.ts) runs the Temporal server on Postgres, built once per machine.
+ensure_temporal_cluster_tools
 # The browser tests (test/browser) drive a headless Chromium: installed here when missing (Debian, as root).
 ensure_chromium
 echo "==> Lint" >&2

@@ -7,6 +7,11 @@
 
 TEMPORAL_CLI_VERSION="${TEMPORAL_CLI_VERSION:-1.5.1}"
 TEMPORAL_TEST_SERVER_VERSION="${TEMPORAL_TEST_SERVER_VERSION:-1.31.0}"
+# The cluster topology (`npm run dev -- --cluster`, the cluster tests): the Temporal server and its SQL schema
+# tool, and the standalone Web UI server of the version the CLI above embeds. docker-compose.yml runs the same
+# versions (test/unit/compose.test.ts), and platform/temporal-cluster.ts names them too.
+TEMPORAL_SERVER_VERSION="${TEMPORAL_SERVER_VERSION:-1.29.1}"
+TEMPORAL_UI_SERVER_VERSION="${TEMPORAL_UI_SERVER_VERSION:-2.42.1}"
 # The oldest CLI whose `server start-dev` has everything the project uses (--search-attribute, --db-filename, UI).
 TEMPORAL_CLI_MIN_VERSION="1.1.0"
 SFE_TOOLS_DIR="${SFE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sygedagpenge-engine/tools}"
@@ -200,6 +205,85 @@ exec java ${TEMPORAL_TEST_SERVER_JAVA_OPTS:--Xmx512m -XX:+UseSerialGC} -cp "$her
 WRAPPER
   chmod +x "$tmp/temporal-test-server"
   rm -rf "$dest" && mv "$tmp" "$dest"
+}
+
+# go_install_timed <what> <GOBIN> <log> <package@version...>: the modules first (as build_temporal_cli, with
+# GOMAXPROCS=16 for the downloads), then the compile, each pass timed; without debug information and with
+# -trimpath, as Temporal's release binaries.
+go_install_timed() {
+  local what="$1" bin="$2" log="$3" started cpu
+  shift 3
+  tools_read_cpu
+  started="$(tools_now_ms)" cpu="$TOOLS_CPU_MS"
+  echo "    $what: downloading its Go modules ..." >&2
+  with_heartbeat "$what: downloading" to_log "$log" env GOMAXPROCS=16 go install -n "$@" ||
+    { tail -n 30 "$log" >&2; tools_die "downloading the Go modules of $what failed (the end of $log is above)"; }
+  tools_read_cpu
+  echo "    $what: Go modules downloaded ($(tools_took "$started" $((TOOLS_CPU_MS - cpu)))); compiling ..." >&2
+  started="$(tools_now_ms)" cpu="$TOOLS_CPU_MS"
+  with_heartbeat "$what: compiling" to_log "$log" env GOBIN="$bin" go install -trimpath -gcflags=all=-dwarf=false -ldflags "-s -w" "$@" ||
+    { tail -n 30 "$log" >&2; tools_die "building $what with 'go install' failed (the end of $log is above)"; }
+  tools_read_cpu
+  echo "    $what: compiled ($(tools_took "$started" $((TOOLS_CPU_MS - cpu))))" >&2
+}
+
+# The Temporal server (cmd/server) and its schema tool (cmd/tools/sql) of one version, with the PostgreSQL
+# schema files of that version from the module, into temporal-server-<version>/: temporal-server,
+# temporal-sql-tool, schema/postgresql/v12/{temporal,visibility}/versioned.
+build_temporal_server() {
+  local dest="$SFE_TOOLS_DIR/temporal-server-$TEMPORAL_SERVER_VERSION"
+  [ -x "$dest/temporal-server" ] && [ -x "$dest/temporal-sql-tool" ] && [ -d "$dest/schema/postgresql/v12" ] && return 0
+  local tmp="$dest.tmp.$$" module="go.temporal.io/server@v$TEMPORAL_SERVER_VERSION" log="$dest.log" dir
+  rm -rf "$dest".tmp.* && mkdir -p "$tmp/bin"
+  : >"$log"
+  go_install_timed "Temporal server v$TEMPORAL_SERVER_VERSION" "$tmp/bin" "$log" \
+    "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION"
+  dir="$(go mod download -json "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [ -d "$dir/schema/postgresql/v12" ] || tools_die "the module $module has no schema/postgresql/v12 (looked in '$dir')"
+  mkdir -p "$tmp/schema" && cp -R "$dir/schema/postgresql" "$tmp/schema/" && chmod -R u+w "$tmp/schema"
+  mv "$tmp/bin/server" "$tmp/temporal-server" && mv "$tmp/bin/sql" "$tmp/temporal-sql-tool" && rmdir "$tmp/bin"
+  rm -rf "$dest" && mv "$tmp" "$dest"
+}
+
+# The Temporal Web UI as its own server (github.com/temporalio/ui-server, the UI's assets embedded), the
+# version the Temporal CLI above serves in its dev server.
+build_temporal_ui_server() {
+  local dest="$SFE_TOOLS_DIR/temporal-ui-server-$TEMPORAL_UI_SERVER_VERSION"
+  [ -x "$dest/temporal-ui-server" ] && return 0
+  local tmp="$dest.tmp.$$" log="$dest.log"
+  rm -rf "$dest".tmp.* && mkdir -p "$tmp/bin"
+  : >"$log"
+  go_install_timed "Temporal UI server v$TEMPORAL_UI_SERVER_VERSION" "$tmp/bin" "$log" \
+    "github.com/temporalio/ui-server/v2/cmd/server@v$TEMPORAL_UI_SERVER_VERSION"
+  mv "$tmp/bin/server" "$tmp/temporal-ui-server" && rmdir "$tmp/bin"
+  rm -rf "$dest" && mv "$tmp" "$dest"
+}
+
+# What the cluster topology runs, built once per machine: exports TEMPORAL_SERVER_PATH, TEMPORAL_SQL_TOOL_PATH,
+# TEMPORAL_SCHEMA_DIR (the PostgreSQL v12 schema folder) and TEMPORAL_UI_SERVER_PATH.
+ensure_temporal_cluster_tools() {
+  local server="$SFE_TOOLS_DIR/temporal-server-$TEMPORAL_SERVER_VERSION" ui="$SFE_TOOLS_DIR/temporal-ui-server-$TEMPORAL_UI_SERVER_VERSION"
+  if [ -x "$server/temporal-server" ] && [ -x "$server/temporal-sql-tool" ] && [ -d "$server/schema/postgresql/v12" ]; then
+    step_cached "Temporal server v$TEMPORAL_SERVER_VERSION and its SQL tool: cached in $server"
+  else
+    tools_require go "to build the Temporal server once" "Go 1.23 or newer (Debian: apt-get install golang-go, or the tarball from the Go website)"
+    step_begin "Building the Temporal server v$TEMPORAL_SERVER_VERSION and its SQL tool with go install into $server (once per machine; go's output: $server.log)"
+    with_tool_lock temporal-server build_temporal_server
+    step_end "built"
+  fi
+  if [ -x "$ui/temporal-ui-server" ]; then
+    step_cached "Temporal UI server v$TEMPORAL_UI_SERVER_VERSION: cached in $ui"
+  else
+    tools_require go "to build the Temporal UI server once" "Go 1.23 or newer"
+    step_begin "Building the Temporal UI server v$TEMPORAL_UI_SERVER_VERSION with go install into $ui (once per machine; go's output: $ui.log)"
+    with_tool_lock temporal-ui-server build_temporal_ui_server
+    step_end "built"
+  fi
+  TEMPORAL_SERVER_PATH="$server/temporal-server"
+  TEMPORAL_SQL_TOOL_PATH="$server/temporal-sql-tool"
+  TEMPORAL_SCHEMA_DIR="$server/schema/postgresql/v12"
+  TEMPORAL_UI_SERVER_PATH="$ui/temporal-ui-server"
+  export TEMPORAL_SERVER_PATH TEMPORAL_SQL_TOOL_PATH TEMPORAL_SCHEMA_DIR TEMPORAL_UI_SERVER_PATH
 }
 
 # start_temporal_cli; ...; finish_temporal_cli: finds the Temporal CLI, or builds it in the background

@@ -9,31 +9,55 @@ import { devServerDynamicConfigArgs, devServerGoEnv } from '../../platform/dev-s
 import { type LocalPostgres, startLocalPostgres } from '../../platform/local-postgres';
 import { type Role } from '../../platform/config';
 import { searchAttributeCliArgs } from '../../workflows/search-attributes';
-import { freePort, testKeyring, toolPaths } from './servers';
+import { clusterToolPaths, freePort, freeSmallintPort, testKeyring, toolPaths } from './servers';
 import { caseDataConverter } from '../../platform/temporal';
 import { eventually } from './system';
+import {
+  type ClusterPorts,
+  prepareNamespace,
+  setupTemporalSchemas,
+  spawnTemporalServer,
+  waitForFrontend,
+  writeServerConfig,
+} from '../../platform/temporal-cluster';
 
 /**
- * The system as production runs it, every part a real process the test can kill and start again: the Temporal
- * dev server on a SQLite file, Postgres, the worker (dist/worker/main.js) and the API (dist/api/main.js), each
- * configured by environment variables only. For the fault-injection suite.
+ * The system as production runs it, every part a real process the test can kill and start again: Temporal,
+ * Postgres, the worker (dist/worker/main.js) and the API (dist/api/main.js), each configured by environment
+ * variables only. For the fault-injection suite and the cluster suite.
+ *
+ * Two topologies: 'dev' is the Temporal dev server on a SQLite file, one worker and one API (what `npm run dev`
+ * runs); 'cluster' is the Temporal server on Postgres with SQL visibility (its own Postgres, as production keeps
+ * Temporal's database apart from the read model's), its namespace and search attributes created through the API,
+ * two workers and two API instances (what `npm run dev -- --cluster` and production run).
  */
 const root = path.resolve(__dirname, '..', '..');
 
+export type Topology = 'dev' | 'cluster';
+
 export interface ProcessSystem {
+  topology: Topology;
   client: Client;
   db: Db;
   keys: Record<Role, string>;
   taskQueue: string;
-  api(method: string, path: string, body?: unknown, role?: Role): Promise<{ status: number; body: any }>;
-  /** Runs the ops CLI against the API: its exit code and output. */
+  /** How many worker and API processes this topology runs. */
+  workers: number;
+  apis: number;
+  /** Calls an API instance (`instance`, or each running one in turn) with the key of `role`. */
+  api(method: string, path: string, body?: unknown, role?: Role, instance?: number): Promise<{ status: number; body: any }>;
+  /** Runs the ops CLI against the (first running) API: its exit code and output. */
   ops(...args: string[]): Promise<{ code: number; stdout: string }>;
   startTemporal(): Promise<void>;
   killTemporal(): Promise<void>;
-  startWorker(): void;
-  killWorker(signal?: NodeJS.Signals): Promise<void>;
-  startApi(): Promise<void>;
-  killApi(): Promise<void>;
+  /** Starts worker `index`, or every worker not running. */
+  startWorker(index?: number): void;
+  /** Kills worker `index`, or every worker. */
+  killWorker(signal?: NodeJS.Signals, index?: number): Promise<void>;
+  /** Starts API instance `index`, or every instance not running, and waits until it answers ready. */
+  startApi(index?: number): Promise<void>;
+  /** Kills API instance `index`, or every instance. */
+  killApi(index?: number): Promise<void>;
   stopPostgres(): Promise<void>;
   startPostgres(): Promise<void>;
   /** A file-level backup of the stopped Postgres cluster, and restoring it (Postgres stopped and started around it). */
@@ -44,19 +68,27 @@ export interface ProcessSystem {
 
 const exited = (child: ChildProcess | undefined) =>
   new Promise<void>((resolve) => (!child || child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+const running = (child: ChildProcess | undefined): child is ChildProcess => Boolean(child && child.exitCode === null && child.signalCode === null);
 
-export async function startProcessSystem(options: { taskQueue: string; signalsPerSecond: number }): Promise<ProcessSystem> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sfe-faults-'));
+export async function startProcessSystem(options: { taskQueue: string; signalsPerSecond: number; topology?: Topology }): Promise<ProcessSystem> {
+  const topology = options.topology ?? 'dev';
+  const count = topology === 'cluster' ? 2 : 1;
+  const dir = mkdtempSync(path.join(os.tmpdir(), topology === 'cluster' ? 'sfe-cluster-' : 'sfe-faults-'));
   chmodSync(dir, 0o755); // Postgres runs as its own user (we are root) and must enter the folder
-  const [temporalPort, pgPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const [temporalPort, pgPort] = [await freePort(), await freePort()];
+  const apiPorts: number[] = [];
+  for (let i = 0; i < count; i++) apiPorts.push(await freePort());
   const temporalAddress = `127.0.0.1:${temporalPort}`;
   const keys: Record<Role, string> = { 'case-system': 'fault-key-case-system-001', ops: 'fault-key-ops-0000000001', reader: 'fault-key-reader-00000001' };
   let pg: LocalPostgres | undefined = await startLocalPostgres({ dataDir: path.join(dir, 'pg'), port: pgPort, database: 'sygedagpenge_faults' });
   const pgUrl = pg.url;
   const db = createDb(pgUrl);
+  // The cluster's Temporal keeps its history and visibility in a Postgres of its own.
+  const cluster = topology === 'cluster' ? await prepareCluster(dir, temporalPort) : undefined;
   let temporal: ChildProcess | undefined;
-  let worker: ChildProcess | undefined;
-  let apiProcess: ChildProcess | undefined;
+  const workers: (ChildProcess | undefined)[] = Array(count).fill(undefined);
+  const apiProcesses: (ChildProcess | undefined)[] = Array(count).fill(undefined);
+  let nextApi = 0;
   const env = {
     ...process.env,
     TEMPORAL_ADDRESS: temporalAddress,
@@ -66,15 +98,25 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
     LOG_LEVEL: 'error',
     PAYLOAD_KEYS: testKeyring().spec,
   };
+  const indexes = (index: number | undefined) => (index === undefined ? [...workers.keys()] : [index]);
+  /** The instance to call: the one asked for, else each running one in turn. */
+  const apiPort = (instance?: number) => {
+    if (instance !== undefined) return apiPorts[instance]!;
+    const up = apiPorts.filter((_, i) => running(apiProcesses[i]));
+    return up.length === 0 ? apiPorts[0]! : up[nextApi++ % up.length]!;
+  };
 
   const system: ProcessSystem = {
+    topology,
     client: undefined as unknown as Client,
     db,
     keys,
     taskQueue: options.taskQueue,
-    async api(method, p, body, role) {
+    workers: count,
+    apis: count,
+    async api(method, p, body, role, instance) {
       const as = role ?? (p.startsWith('/api/v1/policy-changes') || p.startsWith('/api/v1/ops') ? 'ops' : 'case-system');
-      const res = await fetch(`http://127.0.0.1:${apiPort}${p}`, {
+      const res = await fetch(`http://127.0.0.1:${apiPort(instance)}${p}`, {
         method,
         headers: { authorization: `Bearer ${keys[as]}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -82,8 +124,9 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
       return { status: res.status, body: await res.json() };
     },
     async ops(...args) {
+      const port = apiPorts.find((_, i) => running(apiProcesses[i])) ?? apiPorts[0]!;
       try {
-        const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, 'dist', 'scripts', 'ops.js'), ...args, '--api', `http://127.0.0.1:${apiPort}`, '--key', keys.ops]);
+        const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, 'dist', 'scripts', 'ops.js'), ...args, '--api', `http://127.0.0.1:${port}`, '--key', keys.ops]);
         return { code: 0, stdout };
       } catch (err) {
         const e = err as { code?: number; stdout?: string };
@@ -91,11 +134,18 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
       }
     },
     async startTemporal() {
-      temporal = spawn(
-        toolPaths().cli,
-        ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(temporalPort), '--db-filename', path.join(dir, 'temporal.sqlite'), '--log-level', 'error', ...searchAttributeCliArgs(), ...devServerDynamicConfigArgs()],
-        { stdio: 'ignore', env: { ...process.env, ...devServerGoEnv() } },
-      );
+      if (cluster) {
+        temporal = spawnTemporalServer({ server: cluster.server }, cluster.args);
+        let log = '';
+        for (const stream of [temporal.stdout, temporal.stderr]) stream?.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
+        await waitForFrontend(temporalAddress, temporal, 120_000, () => log);
+      } else {
+        temporal = spawn(
+          toolPaths().cli,
+          ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(temporalPort), '--db-filename', path.join(dir, 'temporal.sqlite'), '--log-level', 'error', ...searchAttributeCliArgs(), ...devServerDynamicConfigArgs()],
+          { stdio: 'ignore', env: { ...process.env, ...devServerGoEnv() } },
+        );
+      }
       const connection = await eventually(
         () => Connection.connect({ address: temporalAddress, connectTimeout: 1_000 }).catch(() => null),
         (c) => c !== null,
@@ -106,6 +156,8 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
         (ok) => ok,
         'Temporal ready',
       );
+      // As production: the namespace and the search attributes through the API (idempotent on a restart).
+      if (cluster) await prepareNamespace(connection!, 'default');
       if (!system.client) system.client = new Client({ connection: connection!, namespace: 'default', dataConverter: caseDataConverter(testKeyring().keyring) });
       else await connection!.close();
     },
@@ -113,34 +165,46 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
       temporal?.kill('SIGKILL');
       await exited(temporal);
     },
-    startWorker() {
-      worker = spawn(process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    startWorker(index) {
+      for (const i of indexes(index)) {
+        if (running(workers[i])) continue;
+        workers[i] = spawn(process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+      }
     },
-    async killWorker(signal = 'SIGKILL') {
-      worker?.kill(signal);
-      await exited(worker);
+    async killWorker(signal = 'SIGKILL', index) {
+      for (const i of indexes(index)) workers[i]?.kill(signal);
+      await Promise.all(indexes(index).map((i) => exited(workers[i])));
     },
-    async startApi() {
-      apiProcess = spawn(process.execPath, [path.join(root, 'dist', 'api', 'main.js')], {
-        env: {
-          ...env,
-          PORT: String(apiPort),
-          API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
-          API_WRITE_RATE_PER_SECOND: '10000',
-          FANOUT_SIGNALS_PER_SECOND: String(options.signalsPerSecond),
-          FANOUT_VISIBILITY_LAG_MS: '1000',
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
-      await eventually(
-        () => fetch(`http://127.0.0.1:${apiPort}/readyz`).then((r) => r.status, () => 0),
-        (status) => status === 200,
-        'API ready',
+    async startApi(index) {
+      const started = indexes(index).filter((i) => !running(apiProcesses[i]));
+      for (const i of started) {
+        apiProcesses[i] = spawn(process.execPath, [path.join(root, 'dist', 'api', 'main.js')], {
+          env: {
+            ...env,
+            PORT: String(apiPorts[i]),
+            // Every instance links to one public address (a load balancer's in production), not to its own port.
+            API_PUBLIC_URL: `http://localhost:${apiPorts[0]}`,
+            API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
+            API_WRITE_RATE_PER_SECOND: '10000',
+            FANOUT_SIGNALS_PER_SECOND: String(options.signalsPerSecond),
+            FANOUT_VISIBILITY_LAG_MS: '1000',
+          },
+          stdio: ['ignore', 'ignore', 'inherit'],
+        });
+      }
+      await Promise.all(
+        started.map((i) =>
+          eventually(
+            () => fetch(`http://127.0.0.1:${apiPorts[i]}/readyz`).then((r) => r.status, () => 0),
+            (status) => status === 200,
+            `API ${i + 1} ready`,
+          ),
+        ),
       );
     },
-    async killApi() {
-      apiProcess?.kill('SIGKILL');
-      await exited(apiProcess);
+    async killApi(index) {
+      for (const i of indexes(index)) apiProcesses[i]?.kill('SIGKILL');
+      await Promise.all(indexes(index).map((i) => exited(apiProcesses[i])));
     },
     async stopPostgres() {
       await pg?.stop();
@@ -166,13 +230,14 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
       await system.startPostgres();
     },
     async stop() {
-      for (const child of [apiProcess, worker]) child?.kill('SIGTERM');
-      await Promise.all([exited(apiProcess), exited(worker)]);
+      for (const child of [...apiProcesses, ...workers]) child?.kill('SIGTERM');
+      await Promise.all([...apiProcesses, ...workers].map(exited));
       await system.client?.connection.close().catch(() => undefined);
       temporal?.kill('SIGTERM');
       await exited(temporal);
       await db.close();
       await pg?.stop();
+      await cluster?.postgres.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -180,6 +245,31 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
   system.startWorker();
   await system.startApi();
   return system;
+}
+
+/**
+ * The cluster's Temporal before its first start: its own Postgres with the two databases and their schemas
+ * (the sql tool), and the server's config written into `dir` (platform/temporal-cluster.ts).
+ */
+async function prepareCluster(dir: string, frontendPort: number): Promise<{ server: string; args: string[]; postgres: LocalPostgres }> {
+  const tools = clusterToolPaths();
+  const postgres = await startLocalPostgres({ dataDir: path.join(dir, 'temporal-pg'), port: await freePort(), database: 'postgres' });
+  const endpoint = { host: '127.0.0.1', port: postgres.port, user: 'postgres', password: 'postgres' };
+  await setupTemporalSchemas(tools, endpoint);
+  // Membership ports are stored as smallints (freeSmallintPort); the others may be any.
+  const ports: ClusterPorts = {
+    frontend: frontendPort,
+    frontendHttp: await freePort(),
+    history: await freePort(),
+    matching: await freePort(),
+    worker: await freePort(),
+    frontendMembership: await freeSmallintPort(),
+    historyMembership: await freeSmallintPort(),
+    matchingMembership: await freeSmallintPort(),
+    workerMembership: await freeSmallintPort(),
+  };
+  const { args } = writeServerConfig(path.join(dir, 'temporal'), { ports, postgres: endpoint, logLevel: 'error' });
+  return { server: tools.server, args, postgres };
 }
 
 /** Gives every file under `to` the owner of `from` (the postgres user owns a cluster's files). */

@@ -12,6 +12,7 @@ import { type LocalPostgres, startLocalPostgres } from '../../platform/local-pos
 import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { type Keyring, newKeySpec, parseKeyring } from '../../platform/payload-codec';
 import { caseDataConverter } from '../../platform/temporal';
+import { type ClusterTools, clusterToolsFromEnv } from '../../platform/temporal-cluster';
 
 /**
  * Real servers for the suites, each on free ports, each torn down by the suite that started it.
@@ -32,6 +33,22 @@ export function toolPaths(): { cli: string; testServer: string } {
   if (!cli || !testServer) throw new Error('scripts/tools.sh did not report the Temporal tool paths');
   tools = { cli, testServer };
   return tools;
+}
+
+let cluster: ClusterTools | undefined;
+
+/**
+ * The cluster topology's tools (the Temporal server, its SQL tool and schema, the UI server): from scripts/test.sh's
+ * environment, or located or built once (scripts/tools.sh cluster) when a suite runs alone.
+ */
+export function clusterToolPaths(): ClusterTools {
+  cluster ??= clusterToolsFromEnv();
+  if (cluster) return cluster;
+  const out = execFileSync('bash', [path.join(root, 'scripts', 'tools.sh'), 'cluster'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const vars = Object.fromEntries([...out.matchAll(/^(TEMPORAL_\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
+  cluster = clusterToolsFromEnv(vars);
+  if (!cluster) throw new Error(`scripts/tools.sh cluster did not report the cluster's tool paths:\n${out}`);
+  return cluster;
 }
 
 let keyring: { spec: string; keyring: Keyring } | undefined;
@@ -66,6 +83,24 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A free port below 32768. The Temporal server records each service's membership port in Postgres as a
+ * smallint (cluster_membership.rpc_port): from an ephemeral port (32768 and up) it stops at start with
+ * `value "35013" is out of range for type smallint`. Tried at random from 10000 to 32767.
+ */
+export async function freeSmallintPort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (32_768 - 10_000));
+    const free = await new Promise<boolean>((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port found from 10000 to 32767');
 }
 
 export interface TestPostgres extends LocalPostgres {

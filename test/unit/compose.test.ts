@@ -4,6 +4,15 @@ import { parse } from 'yaml';
 import { ENVIRONMENT_VARIABLES, loadConfig } from '../../platform/config';
 import { CASE_SEARCH_ATTRIBUTES, searchAttributeCliArgs } from '../../workflows/search-attributes';
 import { missingComposeKeys } from '../../scripts/compose-env';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../platform/dev-server';
+import {
+  clusterDynamicConfigYaml,
+  NAMESPACE_RETENTION_DAYS,
+  schemaToolSteps,
+  TEMPORAL_DATABASES,
+  TEMPORAL_SERVER_VERSION,
+  TEMPORAL_UI_VERSION,
+} from '../../platform/temporal-cluster';
 
 /** docker-compose.yml cannot run here (no Docker engine), so it is checked by parsing against the code. */
 const root = path.resolve(__dirname, '..', '..');
@@ -11,7 +20,10 @@ const text = readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
 /** The file as docker compose reads it, with the `.env` that `npm run compose:env` writes. */
 const dotEnv = Object.fromEntries(missingComposeKeys('').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
 const compose = parse(text.replace(/\$\{(\w+):\?[^}]*\}/g, (_m, name: string) => dotEnv[name] ?? '')) as {
-  services: Record<string, { environment?: Record<string, string>; ports?: string[]; command?: string[] | string; build?: string; depends_on?: unknown }>;
+  services: Record<
+    string,
+    { image?: string; environment?: Record<string, string>; ports?: string[]; command?: string[] | string; build?: string; depends_on?: unknown; volumes?: string[]; deploy?: { replicas?: number } }
+  >;
 };
 
 test('no key is written in the file: API and payload keys come from .env, and compose stops without them', () => {
@@ -37,7 +49,7 @@ test('the UI decodes through the API codec server, which lets that UI origin cal
 });
 
 test('the services are Temporal on Postgres, the Temporal UI, Postgres, the worker and the API', () => {
-  expect(Object.keys(compose.services).sort()).toEqual(['api', 'postgres', 'temporal', 'temporal-setup', 'temporal-ui', 'worker']);
+  expect(Object.keys(compose.services).sort()).toEqual(['api', 'postgres', 'temporal', 'temporal-schema', 'temporal-setup', 'temporal-ui', 'worker']);
   expect(compose.services.temporal!.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
 });
 
@@ -78,4 +90,43 @@ test('the search attributes registered in compose are the workflow search attrib
   const expected = searchAttributeCliArgs().filter((a) => a !== '--search-attribute');
   expect(registered).toEqual(expected);
   expect(registered).toHaveLength(CASE_SEARCH_ATTRIBUTES.length);
+});
+
+/** The default of a version in scripts/lib/tools.sh: `NAME="${NAME:-1.2.3}"`. */
+const toolsVersion = (name: string) => new RegExp(`^${name}="\\$\\{${name}:-([^}]+)\\}"$`, 'm').exec(readFileSync(path.join(root, 'scripts', 'lib', 'tools.sh'), 'utf8'))?.[1];
+
+test('compose runs the Temporal server, admin tools and UI of the versions the cluster topology builds from Go modules', () => {
+  expect(toolsVersion('TEMPORAL_SERVER_VERSION')).toBe(TEMPORAL_SERVER_VERSION);
+  expect(toolsVersion('TEMPORAL_UI_SERVER_VERSION')).toBe(TEMPORAL_UI_VERSION);
+  expect(compose.services.temporal!.image).toBe(`temporalio/server:${TEMPORAL_SERVER_VERSION}`);
+  expect(compose.services['temporal-schema']!.image).toBe(`temporalio/admin-tools:${TEMPORAL_SERVER_VERSION}`);
+  expect(compose.services['temporal-setup']!.image).toBe(`temporalio/admin-tools:${TEMPORAL_SERVER_VERSION}`);
+  expect(compose.services['temporal-ui']!.image).toBe(`temporalio/ui:${TEMPORAL_UI_VERSION}`);
+});
+
+test("compose's Temporal reads the dynamic config file that holds the cluster's (and the dev server's) values", () => {
+  const temporal = compose.services.temporal!;
+  const mount = temporal.volumes!.map((v) => v.split(':')).find(([, inside]) => inside === temporal.environment!.DYNAMIC_CONFIG_FILE_PATH);
+  expect(mount?.[0]).toBe('./platform/temporal-dynamic-config.yaml');
+  const file = readFileSync(path.join(root, mount![0]!), 'utf8');
+  expect(file).toBe(clusterDynamicConfigYaml());
+  const values = Object.fromEntries(Object.entries(parse(file) as Record<string, { value: unknown }[]>).map(([key, [first]]) => [key, first!.value]));
+  expect(values).toEqual(DEV_SERVER_DYNAMIC_CONFIG);
+  expect(values['system.enableActivityEagerExecution']).toBe(true);
+  expect(temporal.environment).toMatchObject({ DBNAME: TEMPORAL_DATABASES.persistence, VISIBILITY_DBNAME: TEMPORAL_DATABASES.visibility });
+});
+
+test('compose sets up the schemas with the same schema tool steps, in the same order, as the cluster topology', () => {
+  const schema = compose.services['temporal-schema']!;
+  const command = String(schema.command);
+  const run = [...command.matchAll(/temporal-sql-tool ([^;|]+?)\s*(?:;|\|\||$)/g)].map((m) => m[1]!.trim());
+  const expected = (['persistence', 'visibility'] as const).flatMap((kind) => schemaToolSteps(kind, '/etc/temporal/schema/postgresql/v12').map((step) => step.join(' ')));
+  expect(run).toEqual(expected);
+  expect(schema.environment).toMatchObject({ SQL_PLUGIN: 'postgres12', SQL_HOST: 'postgres' });
+  expect(compose.services.temporal!.depends_on).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
+});
+
+test('compose creates the namespace through the API with the retention the cluster topology gives it, and runs two workers', () => {
+  expect(String(compose.services['temporal-setup']!.command)).toContain(`temporal operator namespace create --namespace default --retention ${NAMESPACE_RETENTION_DAYS * 24}h`);
+  expect(compose.services.worker!.deploy?.replicas).toBe(2);
 });

@@ -1,0 +1,97 @@
+import { temporal } from '@temporalio/proto';
+import { addDays } from '../../workflows/domain/dates';
+import { caseWorkflowId } from '../../workflows/messages';
+import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { caseSearchAttributeTypes, NAMESPACE_RETENTION_DAYS, TEMPORAL_SERVER_VERSION } from '../../platform/temporal-cluster';
+import { faultHelpers, faultScenarios } from '../support/fault-scenarios';
+import { type ProcessSystem, startProcessSystem } from '../support/processes';
+import { eventually } from '../support/system';
+
+/**
+ * The production topology (issue #14): the Temporal server v1.29.1 built from Go modules, its history and SQL
+ * visibility in Postgres, its namespace and the case search attributes created through the API, two workers
+ * and two API instances, every one a real process (test/support/processes.ts, topology 'cluster'). Cases
+ * start, take events and fan out across the instances; the fault scenarios of the dev-server suite
+ * (test/support/fault-scenarios.ts) run here too; and one worker dies while the other carries on.
+ */
+let system: ProcessSystem;
+const { today, openCases, pause, counters, convergedOnce, midway } = faultHelpers(() => system);
+
+beforeAll(async () => {
+  // 40 signals a second, as the dev-server fault suite: a fan-out over 80 cases is long enough to be hit in the middle.
+  system = await startProcessSystem({ taskQueue: 'cluster', signalsPerSecond: 40, topology: 'cluster' });
+}, 240_000);
+
+afterAll(async () => {
+  await system?.stop();
+});
+
+test('the cluster is the pinned Temporal server; its namespace and every case search attribute were created through the API', async () => {
+  const info = await system.client.workflowService.getSystemInfo({});
+  expect(info.serverVersion).toBe(TEMPORAL_SERVER_VERSION);
+  const ns = await system.client.workflowService.describeNamespace({ namespace: 'default' });
+  expect(Number(ns.config?.workflowExecutionRetentionTtl?.seconds)).toBe(NAMESPACE_RETENTION_DAYS * 86_400);
+  const { customAttributes, storageSchema } = await system.client.connection.operatorService.listSearchAttributes({ namespace: 'default' });
+  expect(customAttributes).toEqual(caseSearchAttributeTypes());
+  expect(Object.keys(customAttributes ?? {}).sort()).toEqual(CASE_SEARCH_ATTRIBUTES.map((k) => k.name).sort());
+  // SQL visibility: each custom attribute is an alias of one of the visibility table's pre-made columns.
+  expect(Object.keys(storageSchema ?? {})).toEqual([]);
+  expect(customAttributes!.PolicyRevisions).toBe(temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST);
+});
+
+test('a case started through one API instance takes an event through the other; both answer alike, and the read model and visibility follow', async () => {
+  const caseId = 'CLUSTER-1';
+  const start = { caseId, citizenRef: 'REF-CLUSTER-1', municipality: '101', firstAbsenceDay: addDays(today(), -20), employment: 'employee' };
+  const created = await system.api('POST', '/api/v1/cases', start, 'case-system', 0);
+  expect(created.status).toBe(201);
+  expect(created.body.deadlines.find((d: any) => d.kind === 'first-conversation')).toMatchObject({ status: 'pending', dueDate: addDays(start.firstAbsenceDay, 55) });
+  const held = { eventId: 'held-1', type: 'conversation-held', occurredOn: addDays(today(), -1), mode: 'video', category: 2 };
+  const answered = await system.api('POST', `/api/v1/cases/${caseId}/events`, held, 'case-system', 1);
+  expect(answered.status).toBe(200);
+  expect(answered.body.deadlines.find((d: any) => d.id === 'first-conversation')).toMatchObject({ status: 'met', mode: 'video' });
+  const [fromFirst, fromSecond] = [await system.api('GET', `/api/v1/cases/${caseId}`, undefined, 'reader', 0), await system.api('GET', `/api/v1/cases/${caseId}`, undefined, 'reader', 1)];
+  expect(fromFirst.status).toBe(200);
+  expect(fromSecond.body).toEqual(fromFirst.body);
+  expect(fromFirst.body.category).toBe(2);
+  const mode = fromFirst.body.conversationMode as string;
+
+  const row = await eventually(
+    () => system.db.query<{ category: number | null; conversation_mode: string; revision: number }>('SELECT category, conversation_mode, revision FROM cases WHERE case_id = $1', [caseId]),
+    (rows) => rows[0]?.category === 2,
+    'the read model has the event',
+  );
+  expect(row[0]).toMatchObject({ category: 2, conversation_mode: mode });
+  // SQL visibility lists the case by its search attributes, with the counter the read model holds.
+  const listed = await eventually(
+    async () => {
+      const page = await system.client.workflowService.listWorkflowExecutions({ namespace: 'default', query: `CaseId = '${caseId}' AND Category = '2' AND ConversationMode = '${mode}'` });
+      return page.executions ?? [];
+    },
+    (executions) => executions.length === 1,
+    'visibility lists the case by its attributes',
+  );
+  expect(listed[0]!.execution?.workflowId).toBe(caseWorkflowId(caseId));
+  const counter = JSON.parse(Buffer.from(listed[0]!.searchAttributes!.indexedFields!.CaseRevision!.data!).toString('utf8')) as number;
+  expect(await eventually(() => system.db.query<{ revision: number }>('SELECT revision FROM cases WHERE case_id = $1', [caseId]), (r) => r[0]?.revision === counter, 'row at the counter')).toEqual([{ revision: counter }]);
+});
+
+test('one worker killed (SIGKILL) in the middle of a fan-out while the other keeps going: cases still take events, the fan-out completes, verify is clean', async () => {
+  const ids = await openCases('ONE-W', '185', 80);
+  const policy = pause('cluster-one-worker', ['185']);
+  const before = await counters(ids);
+  expect((await system.api('POST', '/api/v1/policy-changes', policy)).status).toBe(201);
+  await midway(policy, ids.length, 10);
+  await system.killWorker('SIGKILL', 0);
+  // Cases other than those of the fan-out still progress: an event on each answers with its effect.
+  const others = await openCases('ONE-W-EVENTS', '187', 6);
+  const answers = await Promise.all(
+    others.map((caseId, i) => system.api('POST', `/api/v1/cases/${caseId}/events`, { eventId: 'cat', type: 'categorized', category: 3, occurredOn: today() }, 'case-system', i % 2)),
+  );
+  expect(answers.map((a) => a.status)).toEqual(Array(others.length).fill(200));
+  expect(answers.map((a) => a.body.category)).toEqual(Array(others.length).fill(3));
+  await convergedOnce(policy, ids, before);
+  // Everything was done by the one worker left: the killed one is still down.
+  system.startWorker(0);
+});
+
+faultScenarios(() => system);
