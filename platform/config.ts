@@ -161,7 +161,7 @@ export function parseApiKeys(value: string): ApiKey[] {
       const unknown = municipalities.filter((code) => !isMunicipality(code));
       if (unknown.length > 0) {
         const named = unknown.map((c) => `"${c}"`).join(', ');
-        throw new Error(`API_KEYS: a ${role} key is bound to ${named}, ${unknown.length === 1 ? 'which is not a municipality code' : 'which are not municipality codes'}; write role@101+147:key with codes of the 98 municipalities`);
+        throw new Error(`API_KEYS: ${role === 'ops' ? 'an' : 'a'} ${role} key is bound to ${named}, ${unknown.length === 1 ? 'which is not a municipality code' : 'which are not municipality codes'}; write role@101+147:key with codes of the 98 municipalities`);
       }
       return { role, key, municipalities: [...new Set(municipalities)] };
     });

@@ -122,3 +122,23 @@ test('next to the dev server the worker starts at nice 10, or as SFE_WORKER_NICE
   expect(() => workerCommand('/usr/bin/node', args, { SFE_WORKER_NICENESS: '25' })).toThrow('SFE_WORKER_NICENESS must be a whole number from 0 to 19, not "25"');
   expect(() => workerCommand('/usr/bin/node', args, { SFE_WORKER_NICENESS: 'low' })).toThrow('SFE_WORKER_NICENESS must be a whole number from 0 to 19, not "low"');
 });
+
+test('an API key may be bound to municipalities (role@101+147:key); an unknown code is named', () => {
+  expect(loadConfig({ DATABASE_URL: 'postgres://x/y', API_KEYS: 'reader@101+147:0123456789abcdef,ops:fedcba9876543210, case-system@851:0123456789abcdeg' }).apiKeys).toEqual([
+    { role: 'reader', key: '0123456789abcdef', municipalities: ['101', '147'] },
+    { role: 'ops', key: 'fedcba9876543210' },
+    { role: 'case-system', key: '0123456789abcdeg', municipalities: ['851'] },
+  ]);
+  expect(problemsOf({ DATABASE_URL: 'postgres://x/y', API_KEYS: 'reader@101+999:0123456789abcdef' })).toEqual([
+    'API_KEYS: a reader key is bound to "999", which is not a municipality code; write role@101+147:key with codes of the 98 municipalities ' +
+      '(API keys of the API, role:key pairs separated by commas (roles case-system, ops, reader); role@101+147:key binds a key to those municipalities)',
+  ]);
+  expect(problemsOf({ DATABASE_URL: 'postgres://x/y', API_KEYS: 'ops@:0123456789abcdef' })).toEqual([expect.stringMatching(/^API_KEYS: an ops key is bound to "", which is not a municipality code/)]);
+  expect(problemsOf({ DATABASE_URL: 'postgres://x/y', API_KEYS: 'admin@101:0123456789abcdef' })).toEqual([expect.stringMatching(/^API_KEYS: "admin" is not a role/)]);
+});
+
+test('METRICS_KEY puts /metrics behind a key of at least 16 characters', () => {
+  expect(loadConfig({ DATABASE_URL: 'postgres://x/y', METRICS_KEY: 'metrics-key-0123456' }).metricsKey).toBe('metrics-key-0123456');
+  expect(loadConfig({ DATABASE_URL: 'postgres://x/y' }).metricsKey).toBeUndefined();
+  expect(problemsOf({ DATABASE_URL: 'postgres://x/y', METRICS_KEY: 'short' })).toEqual([expect.stringMatching(/^METRICS_KEY: must be at least 16 characters/)]);
+});
