@@ -75,6 +75,10 @@ export interface ClusterPorts {
 
 /** The ports next to a frontend port: the other services +1 to +3, HTTP +10, membership +100 to +103 (7233: 7234-7236, 7243, 7333-7336). */
 export function clusterPortsFrom(frontend: number): ClusterPorts {
+  // The server stores membership ports in Postgres as smallints (cluster_membership.rpc_port).
+  if (!Number.isInteger(frontend) || frontend < 1024 || frontend + 103 > 32_767) {
+    throw new Error(`TEMPORAL_PORT ${frontend} does not suit the cluster: its ports run to TEMPORAL_PORT+103, and the server stores them as smallints (at most 32767); choose one from 1024 to 32664`);
+  }
   return {
     frontend,
     history: frontend + 1,
@@ -322,6 +326,8 @@ export function writeUiServerConfig(dir: string, options: { port: number; tempor
       cors: { allowOrigins: [origin, `http://127.0.0.1:${options.port}`], cookieInsecure: true },
       codec: { endpoint: options.codecEndpoint, includeCredentials: true, passAccessToken: false },
       forwardHeaders: ['X-Forwarded-For'],
+      // Its own request log would interleave every page load with the engine's logs.
+      hideLogs: true,
     }),
   );
   return { args: ['--root', dir, '--config', 'config', '--env', 'development', 'start'] };

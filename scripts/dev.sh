@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Quick start, first command: sets up and runs the whole system (Temporal + UI, Postgres, worker, API).
 # Every setup step prints what it does and how long it took; the stack prints the time to ready.
+# `npm run dev -- --cluster` runs the production topology instead: the Temporal server on Postgres (built
+# from Go modules once, scripts/lib/tools.sh ensure_temporal_cluster_tools), two workers and two APIs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/tools.sh
 SFE_DEV_STARTED_MS="$(tools_now_ms)"
 export SFE_DEV_STARTED_MS
+cluster=false
+for arg in "$@"; do [ "$arg" = --cluster ] && cluster=true; done
 # The first run's longest step, building the Temporal CLI, runs in the background while the npm packages
-# install and the TypeScript builds (scripts/lib/tools.sh, start_temporal_cli).
-start_temporal_cli
+# install and the TypeScript builds (scripts/lib/tools.sh, start_temporal_cli). The cluster does not run it.
+[ "$cluster" = true ] || start_temporal_cli
 ensure_node_modules
 step_begin "Building the TypeScript sources into dist/ (tsc)"
 npm run --silent build
 step_end "built"
-finish_temporal_cli
+if [ "$cluster" = true ]; then ensure_temporal_cluster_tools; else finish_temporal_cli; fi
 # The patched SDK bridge is not waited for: when it is not built yet, this run uses the SDK's prebuilt one
 # and builds the patched one in the background at the lowest priority (ensure_core_bridge); the next start
 # uses it. It starts only now: next to the Temporal CLI's compile, even at nice 19 and SCHED_IDLE, cargo
@@ -21,4 +25,4 @@ finish_temporal_cli
 ensure_core_bridge "${SFE_CORE_BRIDGE_BUILD:-background}"
 echo "==> Setup done in $(tools_duration $(($(tools_now_ms) - SFE_DEV_STARTED_MS))); starting the servers" >&2
 # exec: the stack keeps this process's id, which the background bridge build watches (it stops with the stack).
-exec node dist/scripts/local-stack.js
+exec node dist/scripts/local-stack.js "$@"

@@ -10,12 +10,29 @@ import { devServerDynamicConfigArgs, devServerGoEnv, workerCommand } from '../pl
 import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgres';
 import { searchAttributeCliArgs } from '../workflows/search-attributes';
 import { newKeySpec, parseKeyring } from '../platform/payload-codec';
+import {
+  clusterPortsFrom,
+  clusterToolsFromEnv,
+  prepareNamespace,
+  setupTemporalSchemas,
+  spawnTemporalServer,
+  TEMPORAL_SERVER_VERSION,
+  waitForFrontend,
+  writeServerConfig,
+  writeUiServerConfig,
+} from '../platform/temporal-cluster';
 
 /**
  * The whole system on one machine, without Docker: the Temporal dev server (with its Web UI and the
  * case search attributes), Postgres, migrations, the worker and the API. State lives in the data folder
  * (Temporal's SQLite file and Postgres's cluster), so cases survive a restart. Ctrl-C or SIGTERM stops
  * every child process. Started by `npm run dev` (scripts/dev.sh), which builds the tools first.
+ *
+ * `--cluster` runs the production topology instead (platform/temporal-cluster.ts): the Temporal server with
+ * its persistence and SQL visibility in the same Postgres (databases temporal and temporal_visibility), the
+ * namespace and search attributes created through the API, the standalone Web UI, two workers and two API
+ * instances (PORT and PORT+1). Its read model is the database sygedagpenge_cluster, so that the two
+ * topologies' cases never mix. A worker or API instance that exits is reported and the others carry on.
  */
 const root = path.resolve(__dirname, '..', '..');
 const env = process.env;
@@ -25,10 +42,22 @@ const uiPort = Number(env.TEMPORAL_UI_PORT ?? 8233);
 const apiPort = Number(env.PORT ?? 3000);
 const pgPort = Number(env.LOCAL_PG_PORT ?? 55432);
 const cli = env.TEMPORAL_CLI_PATH;
+const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
 const startedAt = Date.now();
 // Set by scripts/dev.sh: when `npm run dev` started, and which SDK bridge the worker loads (scripts/lib/tools.sh).
 const devStartedAt = Number(env.SFE_DEV_STARTED_MS) || undefined;
 const bridge = { state: env.SFE_CORE_BRIDGE_STATE, note: env.SFE_CORE_BRIDGE_NOTE, cache: env.SFE_CORE_BRIDGE_CACHE };
+
+/** `npm run dev` (the dev server) or `npm run dev -- --cluster` (the production topology). */
+function topologyFromArgs(args: string[]): 'dev' | 'cluster' {
+  const unknown = args.filter((a) => a !== '--cluster');
+  if (unknown.length > 0) {
+    process.stderr.write(`[local] unknown argument ${unknown.map((a) => `'${a}'`).join(', ')}: npm run dev takes only --cluster (the Temporal cluster on Postgres, two workers, two APIs)\n`);
+    process.exit(2);
+  }
+  return args.includes('--cluster') ? 'cluster' : 'dev';
+}
+const topology = topologyFromArgs(process.argv.slice(2));
 
 const children: ChildProcess[] = [];
 let postgres: LocalPostgres | undefined;
@@ -59,14 +88,29 @@ function prefixed(name: string, child: ChildProcess): ChildProcess {
   return child;
 }
 
-function start(name: string, command: string, args: string[], extraEnv: Record<string, string> = {}): ChildProcess {
-  const child = prefixed(name, spawn(command, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] }));
+/**
+ * Starts a child whose exit stops everything, or (a `replica` of a role that runs twice: the cluster's workers
+ * and APIs) whose exit is reported while the others carry on, as in production; when the last one of its role
+ * exits, everything stops.
+ */
+function start(name: string, command: string, args: string[], extraEnv: Record<string, string> = {}, replica?: { role: string }): ChildProcess {
+  return watch(name, prefixed(name, spawn(command, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] })), replica);
+}
+
+const replicas = new Map<ChildProcess, string>();
+
+function watch(name: string, child: ChildProcess, replica?: { role: string }): ChildProcess {
   children.push(child);
+  if (replica) replicas.set(child, replica.role);
   child.on('exit', (code, signal) => {
-    if (!stopping) {
-      say(`${name} exited (${signal ?? code}); stopping everything`);
-      void shutdown(1);
+    if (stopping) return;
+    const others = [...replicas].filter(([c, role]) => c !== child && role === replica?.role && c.exitCode === null && c.signalCode === null);
+    if (replica && others.length > 0) {
+      say(`${name} exited (${signal ?? code}); ${others.length} other ${replica.role}${others.length > 1 ? 's' : ''} carr${others.length > 1 ? 'y' : 'ies'} on`);
+      return;
     }
+    say(`${name} exited (${signal ?? code}); stopping everything`);
+    void shutdown(1);
   });
   return child;
 }
@@ -144,16 +188,25 @@ function developmentPayloadKeys(): Record<string, string> {
 }
 
 async function main(): Promise<void> {
-  if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: start the stack with `npm run dev`, which builds the Temporal CLI');
+  const clusterTools = topology === 'cluster' ? clusterToolsFromEnv(env) : undefined;
+  if (topology === 'dev' && !cli) throw new Error('TEMPORAL_CLI_PATH is not set: start the stack with `npm run dev`, which builds the Temporal CLI');
+  if (topology === 'cluster' && !clusterTools) {
+    throw new Error('TEMPORAL_SERVER_PATH, TEMPORAL_SQL_TOOL_PATH, TEMPORAL_SCHEMA_DIR and TEMPORAL_UI_SERVER_PATH are not set: start the cluster with `npm run dev -- --cluster`, which builds them');
+  }
   // Checked before anything starts: the worker runs below the dev server's CPU priority (platform/dev-server.ts).
   const worker = workerCommand(process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], env);
   process.once('SIGINT', () => void shutdown(0));
   process.once('SIGTERM', () => void shutdown(0));
-  for (const [port, what] of [
+  const apiPorts = topology === 'cluster' ? [apiPort, apiPort + 1] : [apiPort];
+  const wanted: [number, string][] = [
     [temporalPort, 'Temporal (TEMPORAL_PORT)'],
     [uiPort, 'Temporal UI (TEMPORAL_UI_PORT)'],
-    [apiPort, 'API (PORT)'],
-  ] as const) {
+    ...apiPorts.map((port, i): [number, string] => [port, i === 0 ? 'the API (PORT)' : `API instance ${i + 1} (PORT+${i})`]),
+  ];
+  if (topology === 'cluster') {
+    for (const [what, port] of Object.entries(clusterPortsFrom(temporalPort))) if (port !== temporalPort) wanted.push([port, `the Temporal server's ${what} port (TEMPORAL_PORT+${port - temporalPort})`]);
+  }
+  for (const [port, what] of wanted) {
     if (!(await portFree(port))) throw new Error(`port ${port} for ${what} is in use; stop what holds it or choose another port`);
   }
   mkdirSync(dataDir, { recursive: true });
@@ -164,7 +217,8 @@ async function main(): Promise<void> {
     const fresh = !existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'));
     say(`starting Postgres (data in ${path.join(dataDir, 'postgres')}${fresh ? '; a new cluster: initdb first' : ''})`);
     const pgStarted = Date.now();
-    postgres = await startLocalPostgres({ dataDir: path.join(dataDir, 'postgres'), port: pgPort, database: 'sygedagpenge' });
+    // The cluster topology keeps its own read model: its cases live in its own Temporal, not the dev server's.
+    postgres = await startLocalPostgres({ dataDir: path.join(dataDir, 'postgres'), port: pgPort, database: topology === 'cluster' ? 'sygedagpenge_cluster' : 'sygedagpenge' });
     // As root in a folder the postgres user cannot enter, the cluster lives outside it (platform/local-postgres.ts).
     if (postgres.dataDir !== path.join(dataDir, 'postgres')) say(`Postgres cluster in ${postgres.dataDir} (linked from ${path.join(dataDir, 'postgres')})`);
     databaseUrl = postgres.url;
@@ -177,72 +231,93 @@ async function main(): Promise<void> {
   done(applied.length > 0 ? `migrations applied: ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}` : 'database schema is current', migrationsStarted);
 
   const payloadKeys = developmentPayloadKeys();
-  say(`starting the Temporal dev server (history in ${path.join(dataDir, 'temporal.sqlite')})`);
-  start('temporal', cli, [
-    'server',
-    'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(temporalPort),
-    '--ui-port', String(uiPort),
-    '--db-filename', path.join(dataDir, 'temporal.sqlite'),
-    '--namespace', env.TEMPORAL_NAMESPACE ?? 'default',
-    '--log-level', 'warn',
-    // The UI decodes the encrypted payloads through the API's codec server (api/codec-server.ts).
-    '--ui-codec-endpoint', `http://localhost:${apiPort}/codec`,
-    ...searchAttributeCliArgs(),
-    ...devServerDynamicConfigArgs(),
-  ], devServerGoEnv(env));
-  const temporalStarted = Date.now();
   const address = `127.0.0.1:${temporalPort}`;
-  await waitForTemporal(address);
-  done('Temporal dev server answering', temporalStarted);
+  const uiOrigin = `http://localhost:${uiPort}`;
+  const codecEndpoint = `http://localhost:${apiPort}/codec`;
+  if (topology === 'cluster') await startCluster(clusterTools!, databaseUrl, address, codecEndpoint);
+  else {
+    say(`starting the Temporal dev server (history in ${path.join(dataDir, 'temporal.sqlite')})`);
+    start('temporal', cli!, [
+      'server',
+      'start-dev',
+      '--ip', '127.0.0.1',
+      '--port', String(temporalPort),
+      '--ui-port', String(uiPort),
+      '--db-filename', path.join(dataDir, 'temporal.sqlite'),
+      '--namespace', namespace,
+      '--log-level', 'warn',
+      // The UI decodes the encrypted payloads through the API's codec server (api/codec-server.ts).
+      '--ui-codec-endpoint', codecEndpoint,
+      ...searchAttributeCliArgs(),
+      ...devServerDynamicConfigArgs(),
+    ], devServerGoEnv(env));
+    const temporalStarted = Date.now();
+    await waitForTemporal(address);
+    done('Temporal dev server answering', temporalStarted);
+  }
 
   const keys = developmentKeys();
   const roleEnv = {
     API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
     TEMPORAL_ADDRESS: address,
-    TEMPORAL_UI_URL: `http://localhost:${uiPort}`,
-    CODEC_CORS_ORIGINS: env.CODEC_CORS_ORIGINS ?? `http://localhost:${uiPort},http://127.0.0.1:${uiPort}`,
+    TEMPORAL_UI_URL: uiOrigin,
+    CODEC_CORS_ORIGINS: env.CODEC_CORS_ORIGINS ?? `${uiOrigin},http://127.0.0.1:${uiPort}`,
+    // Every API instance links a case to its caseworker page at one address (a load balancer's in production).
+    API_PUBLIC_URL: env.API_PUBLIC_URL ?? `http://localhost:${apiPort}`,
     ...payloadKeys,
     DATABASE_URL: databaseUrl,
-    PORT: String(apiPort),
   };
-  const workerMetricsPort = Number(env.WORKER_METRICS_PORT ?? 9464);
-  const workerMetrics = (await portFree(workerMetricsPort)) ? workerMetricsPort : null;
+  const firstMetricsPort = Number(env.WORKER_METRICS_PORT ?? 9464);
+  const workerCount = topology === 'cluster' ? 2 : 1;
+  const workerMetrics: (number | null)[] = [];
+  for (let i = 0; i < workerCount; i++) workerMetrics.push((await portFree(firstMetricsPort + i)) ? firstMetricsPort + i : null);
   const processesStarted = Date.now();
   const bridgeWord = bridge.state === undefined ? '' : bridge.state === 'patched' ? '; SDK bridge with patches/' : "; the SDK's prebuilt bridge";
-  say(`starting the worker (it bundles the workflows first${bridgeWord}) and the API`);
-  start('worker', worker.command, worker.args, {
-    ...roleEnv,
-    ...(workerMetrics ? { WORKER_METRICS_PORT: String(workerMetrics) } : {}),
-  });
-  start('api', process.execPath, [path.join(root, 'dist', 'api', 'main.js')], roleEnv);
+  say(
+    topology === 'cluster'
+      ? `starting two workers (each bundles the workflows first${bridgeWord}) and two API instances`
+      : `starting the worker (it bundles the workflows first${bridgeWord}) and the API`,
+  );
+  const name = (role: string, i: number) => (workerCount > 1 ? `${role}-${i + 1}` : role);
+  for (let i = 0; i < workerCount; i++) {
+    const metrics = workerMetrics[i];
+    start(name('worker', i), worker.command, worker.args, { ...roleEnv, ...(metrics ? { WORKER_METRICS_PORT: String(metrics) } : {}) }, workerCount > 1 ? { role: 'worker' } : undefined);
+  }
+  apiPorts.forEach((port, i) =>
+    start(name('api', i), process.execPath, [path.join(root, 'dist', 'api', 'main.js')], { ...roleEnv, PORT: String(port) }, apiPorts.length > 1 ? { role: 'API instance' } : undefined),
+  );
   // The addresses are printed once the API answers ready, so a client started on seeing them (npm run
   // demo:2020) does not find the port still closed.
   let ready = false;
   for (let i = 0; i < 240 && !ready && !stopping; i++) {
-    ready = (await fetch(`http://127.0.0.1:${apiPort}/readyz`).catch(() => undefined))?.status === 200;
+    const statuses = await Promise.all(apiPorts.map((port) => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0)));
+    ready = statuses.every((status) => status === 200);
     if (!ready) await new Promise((r) => setTimeout(r, 250));
   }
-  if (ready) done('API ready', processesStarted);
+  if (ready) done(apiPorts.length > 1 ? 'APIs ready' : 'API ready', processesStarted);
   else if (!stopping) say('the API did not answer ready within 60 s; its log above says why');
   // Progress only: the worker is up once it polls the task queue, the UI once it serves its page.
-  if (await workerPolling(address, 120_000)) done('worker polling the task queue', processesStarted);
-  else if (!stopping) say('the worker did not poll the task queue within 120 s; its log above says why');
+  if (await workerPolling(address, workerCount, 120_000)) done(workerCount > 1 ? 'both workers polling the task queue' : 'worker polling the task queue', processesStarted);
+  else if (!stopping) say(`the worker${workerCount > 1 ? 's' : ''} did not poll the task queue within 120 s; the log above says why`);
   if ((await fetch(`http://127.0.0.1:${uiPort}/`).catch(() => undefined))?.ok) done('Temporal UI answering', processesStarted);
   else if (!stopping) say(`the Temporal UI did not answer on port ${uiPort}`);
 
   say('');
-  say(`Temporal UI   http://localhost:${uiPort}`);
-  say(`Temporal      ${address} (namespace ${env.TEMPORAL_NAMESPACE ?? 'default'})`);
-  say(`API           http://localhost:${apiPort}  (docs: /api/v1/docs, metrics: /metrics, health: /healthz, /readyz)`);
-  if (workerMetrics) say(`Worker metrics http://localhost:${workerMetrics}/metrics`);
+  say(`Temporal UI   ${uiOrigin}`);
+  say(
+    topology === 'cluster'
+      ? `Temporal      ${address} (namespace ${namespace}; server v${TEMPORAL_SERVER_VERSION}, history and SQL visibility in Postgres)`
+      : `Temporal      ${address} (namespace ${namespace})`,
+  );
+  for (const port of apiPorts) say(`API           http://localhost:${port}  (docs: /api/v1/docs, metrics: /metrics, health: /healthz, /readyz)`);
+  workerMetrics.forEach((port, i) => port && say(`Worker metrics http://localhost:${port}/metrics${workerCount > 1 ? ` (worker-${i + 1})` : ''}`));
   say(`Postgres      ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
   say('');
   say(`Development API keys (Authorization: Bearer <key>; kept in ${keysFile()}):`);
   for (const [role, key] of Object.entries(keys)) say(`  ${role.padEnd(12)} ${key}`);
   if (bridge.state === 'patched') say('SDK bridge    built with patches/ (as in production)');
   else if (bridge.note) say(`SDK bridge    the SDK's prebuilt one: ${bridge.note}`);
+  if (topology === 'cluster') say('A worker or API instance that exits is reported and the other carries on.');
   say('Ctrl-C stops everything; the data folder keeps the cases for the next start.');
   say(
     devStartedAt
@@ -251,8 +326,42 @@ async function main(): Promise<void> {
   );
 }
 
-/** True once a worker polls the workflow task queue (Temporal lists its pollers); progress only, never fails the stack. */
-async function workerPolling(address: string, withinMs: number): Promise<boolean> {
+/**
+ * The cluster topology's Temporal: the schemas brought up to date in Postgres, the server started on its
+ * config (written into the data folder on every start, from code), the namespace and the search attributes
+ * created through the API, and the standalone Web UI decoding through the API's codec server.
+ */
+async function startCluster(tools: NonNullable<ReturnType<typeof clusterToolsFromEnv>>, databaseUrl: string, address: string, codecEndpoint: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const pg = { host: url.hostname, port: Number(url.port || 5432), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+  const schemaStarted = Date.now();
+  const databases = await setupTemporalSchemas(tools, pg);
+  done(`Temporal's databases ready in Postgres: ${databases.join(', ')}`, schemaStarted);
+  const dir = path.join(dataDir, 'temporal-cluster');
+  const { args } = writeServerConfig(path.join(dir, 'server'), { ports: clusterPortsFrom(temporalPort), postgres: pg });
+  say(`starting the Temporal server v${TEMPORAL_SERVER_VERSION} (config in ${path.join(dir, 'server')}; history and visibility in Postgres)`);
+  const serverStarted = Date.now();
+  const server = watch('temporal', prefixed('temporal', spawnTemporalServer(tools, args, env)));
+  await waitForFrontend(address, server, 120_000);
+  done('Temporal server answering', serverStarted);
+  const nsStarted = Date.now();
+  const connection = await Connection.connect({ address });
+  try {
+    const { namespaceCreated, attributesAdded } = await prepareNamespace(connection, namespace);
+    done(
+      `namespace ${namespace} ${namespaceCreated ? 'created' : 'present'}; ` +
+        (attributesAdded.length > 0 ? `search attributes added: ${attributesAdded.join(', ')}` : 'search attributes present'),
+      nsStarted,
+    );
+  } finally {
+    await connection.close();
+  }
+  const ui = writeUiServerConfig(path.join(dir, 'ui'), { port: uiPort, temporalAddress: address, codecEndpoint, namespace });
+  start('temporal-ui', tools.uiServer, ui.args);
+}
+
+/** True once `count` workers poll the workflow task queue (Temporal lists its pollers); progress only, never fails the stack. */
+async function workerPolling(address: string, count: number, withinMs: number): Promise<boolean> {
   const connection = await Connection.connect({ address }).catch(() => undefined);
   if (!connection) return false;
   try {
@@ -260,12 +369,12 @@ async function workerPolling(address: string, withinMs: number): Promise<boolean
     while (!stopping && Date.now() < deadline) {
       const pollers = await connection.workflowService
         .describeTaskQueue({
-          namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+          namespace,
           taskQueue: { name: env.TEMPORAL_TASK_QUEUE ?? 'sickness-benefit-cases' },
           taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
         })
-        .then((r) => r.pollers.length, () => 0);
-      if (pollers > 0) return true;
+        .then((r) => new Set(r.pollers.map((p) => p.identity)).size, () => 0);
+      if (pollers >= count) return true;
       await new Promise((r) => setTimeout(r, 250));
     }
     return false;
