@@ -3,7 +3,6 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { workflowBundleOptions } from '../../worker/worker';
@@ -12,7 +11,7 @@ import { type LocalPostgres, startLocalPostgres } from '../../platform/local-pos
 import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { type Keyring, newKeySpec, parseKeyring } from '../../platform/payload-codec';
 import { caseDataConverter } from '../../platform/temporal';
-import { type ClusterTools, clusterToolsFromEnv } from '../../platform/temporal-cluster';
+import { caseSearchAttributeTypes, type ClusterTools, clusterToolsFromEnv } from '../../platform/temporal-cluster';
 
 /**
  * Real servers for the suites, each on free ports, each torn down by the suite that started it.
@@ -144,17 +143,10 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: toolPaths().testServer }, port: await freePort() },
   });
-  const indexed = temporal.api.enums.v1.IndexedValueType;
-  const types: Record<string, temporal.api.enums.v1.IndexedValueType> = {
-    KEYWORD: indexed.INDEXED_VALUE_TYPE_KEYWORD,
-    DATETIME: indexed.INDEXED_VALUE_TYPE_DATETIME,
-    BOOL: indexed.INDEXED_VALUE_TYPE_BOOL,
-    KEYWORD_LIST: indexed.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-    INT: indexed.INDEXED_VALUE_TYPE_INT,
-  };
+  // As production and the cluster create them: through the operator API (platform/temporal-cluster.ts).
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(CASE_SEARCH_ATTRIBUTES.map((key) => [key.name, types[key.type]!])),
+    searchAttributes: caseSearchAttributeTypes(),
   });
   return env;
 }
