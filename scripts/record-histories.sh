@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Records a case-workflow history for the replay test: npm run histories:record -- <version-name>
+# Records histories for the replay test (test/replay/replay.test.ts):
+#   npm run histories:record -- <version-name>           one case's history into test/replay/histories/
+#   npm run histories:record -- corpus <version-name>    the replay corpus into test/replay/corpus/<version-name>/
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib/tools.sh
@@ -7,4 +9,8 @@ ensure_engine_tools
 ensure_test_server
 rm -rf .build-test
 npx tsc -p tsconfig.json --outDir .build-test
-node .build-test/test/replay/record-histories.js "${1:-current}"
+if [ "${1:-}" = corpus ]; then
+  node .build-test/test/replay/record-corpus.js "${2:-current}"
+else
+  node .build-test/test/replay/record-histories.js "${1:-current}"
+fi

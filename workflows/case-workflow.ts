@@ -100,7 +100,10 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   const facts = input.facts;
   const maxHistoryEvents = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
   const ruleSetId = input.ruleSetId ?? ruleSetFor(facts.firstAbsenceDay).id;
-  const ruleSet = ruleSetById(ruleSetId);
+  // A correction of the rule set applies from the first workflow task that reaches it (rule-corrections.ts):
+  // replaying older tasks, patched() is false and the case computes as it did then. Never from a query.
+  const correctedRuleSet = () => ruleSetById(ruleSetId, (c) => patched(c.id));
+  let ruleSet = correctedRuleSet();
   const events: CaseEvent[] = [...(input.events ?? [])];
   const policies: PolicyRevision[] = [...(input.policies ?? [])];
   const ignoredPolicies = new Set(input.ignoredPolicyKeys ?? []);
@@ -117,6 +120,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   const published = { searchAttributes: '', convergence: false };
 
   const refresh = (): Timeline => {
+    ruleSet = correctedRuleSet();
     timeline = compute();
     revision++;
     publishTimeline();

@@ -1,4 +1,5 @@
 import { type IsoDate } from './dates';
+import { RULE_CORRECTIONS, type RuleCorrection } from './rule-corrections';
 
 /**
  * The versioned rule set: every number of the follow-up rules (domain.md section 2, T1-T16) as data
@@ -141,16 +142,19 @@ export const RULE_SETS: readonly RuleSet[] = [
 
 export const DEFAULT_RULE_SET_ID = '2020';
 
-export function ruleSetById(id: string): RuleSet {
+/**
+ * A rule set with its corrections (rule-corrections.ts): every one by default, as the API answers; the
+ * case workflow passes those its history has reached (`patched`).
+ */
+export function ruleSetById(id: string, applies: (correction: RuleCorrection) => boolean = () => true): RuleSet {
   const found = RULE_SETS.find((r) => r.id === id);
   if (!found) throw new RangeError(`unknown rule set ${id}`);
-  return found;
+  const corrections = RULE_CORRECTIONS.filter((c) => c.ruleSetId === id && applies(c));
+  return corrections.length === 0 ? found : { ...found, rules: corrections.reduce((rules, c) => ({ ...rules, ...c.rules }), found.rules) };
 }
 
-/** The regime in force on a date (a case's first day of absence); before the first, the default. */
+/** The regime in force on a date (a case's first day of absence), with every correction; before the first, the default. */
 export function ruleSetFor(date: IsoDate): RuleSet {
-  return (
-    RULE_SETS.find((r) => r.validFrom <= date && (r.validTo === null || date <= r.validTo)) ??
-    ruleSetById(DEFAULT_RULE_SET_ID)
-  );
+  const found = RULE_SETS.find((r) => r.validFrom <= date && (r.validTo === null || date <= r.validTo));
+  return ruleSetById(found?.id ?? DEFAULT_RULE_SET_ID);
 }
