@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     fanoutVisibilityLagMs: config.fanoutVisibilityLagMs,
     publicUrl: config.apiPublicUrl,
     codec: { keyring, corsOrigins: config.codecCorsOrigins },
+    metricsKey: config.metricsKey,
   });
   const server = app.listen(config.port, () => logger.info('api listening', { port: config.port }));
   // A publication whose API died (or lost Temporal) between storing it and starting its fan-out left a
