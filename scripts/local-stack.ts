@@ -164,11 +164,18 @@ async function shutdown(code: number): Promise<void> {
 const keysFile = () => path.join(dataDir, 'api-keys.json');
 const payloadKeyFile = () => path.join(dataDir, 'payload-keys');
 
-/** One key per role for local use, made at the first start and kept with the data (npm run ops reads them). */
+/**
+ * The development keys, made at the first start and kept with the data (npm run ops reads them): one national key per role, and one reader bound to Copenhagen (101) to try the
+ * municipality wall with (README, Municipality tenancy). Named `role` or `role@municipalities` as API_KEYS
+ * writes them; a data folder from before the bound key gets it at its next start.
+ */
+const BOUND_DEVELOPMENT_KEY = 'reader@101';
+
 function developmentKeys(): Record<string, string> {
-  if (existsSync(keysFile())) return JSON.parse(readFileSync(keysFile(), 'utf8')) as Record<string, string>;
-  const keys = Object.fromEntries(ROLES.map((role) => [role, randomBytes(24).toString('base64url')]));
-  writeFileSync(keysFile(), JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });
+  const stored = existsSync(keysFile()) ? (JSON.parse(readFileSync(keysFile(), 'utf8')) as Record<string, string>) : {};
+  const keys = { ...stored };
+  for (const name of [...ROLES, BOUND_DEVELOPMENT_KEY]) keys[name] ??= randomBytes(24).toString('base64url');
+  if (Object.keys(keys).length !== Object.keys(stored).length) writeFileSync(keysFile(), JSON.stringify(keys, null, 2) + '\n', { mode: 0o600 });
   return keys;
 }
 
