@@ -209,7 +209,7 @@ WRAPPER
 
 # go_install_timed <what> <GOBIN> <log> <package@version...>: the modules first (as build_temporal_cli, with
 # GOMAXPROCS=16 for the downloads), then the compile, each pass timed; without debug information and with
-# -trimpath, as Temporal's release binaries.
+# -trimpath, as Temporal's release binaries. On failure it prints the end of the log and returns 1.
 go_install_timed() {
   local what="$1" bin="$2" log="$3" started cpu
   shift 3
@@ -217,12 +217,12 @@ go_install_timed() {
   started="$(tools_now_ms)" cpu="$TOOLS_CPU_MS"
   echo "    $what: downloading its Go modules ..." >&2
   with_heartbeat "$what: downloading" to_log "$log" env GOMAXPROCS=16 go install -n "$@" ||
-    { tail -n 30 "$log" >&2; tools_die "downloading the Go modules of $what failed (the end of $log is above)"; }
+    { tail -n 30 "$log" >&2; echo "error: downloading the Go modules of $what failed (the end of $log is above)" >&2; return 1; }
   tools_read_cpu
   echo "    $what: Go modules downloaded ($(tools_took "$started" $((TOOLS_CPU_MS - cpu)))); compiling ..." >&2
   started="$(tools_now_ms)" cpu="$TOOLS_CPU_MS"
   with_heartbeat "$what: compiling" to_log "$log" env GOBIN="$bin" go install -trimpath -gcflags=all=-dwarf=false -ldflags "-s -w" "$@" ||
-    { tail -n 30 "$log" >&2; tools_die "building $what with 'go install' failed (the end of $log is above)"; }
+    { tail -n 30 "$log" >&2; echo "error: building $what with 'go install' failed (the end of $log is above)" >&2; return 1; }
   tools_read_cpu
   echo "    $what: compiled ($(tools_took "$started" $((TOOLS_CPU_MS - cpu))))" >&2
 }
@@ -237,9 +237,10 @@ build_temporal_server() {
   rm -rf "$dest".tmp.* && mkdir -p "$tmp/bin"
   : >"$log"
   go_install_timed "Temporal server v$TEMPORAL_SERVER_VERSION" "$tmp/bin" "$log" \
-    "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION"
+    "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION" "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION" ||
+    { rm -rf "$tmp"; tools_die "the Temporal server v$TEMPORAL_SERVER_VERSION was not built"; }
   dir="$(go mod download -json "$module" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-  [ -d "$dir/schema/postgresql/v12" ] || tools_die "the module $module has no schema/postgresql/v12 (looked in '$dir')"
+  [ -d "$dir/schema/postgresql/v12" ] || { rm -rf "$tmp"; tools_die "the module $module has no schema/postgresql/v12 (looked in '$dir')"; }
   mkdir -p "$tmp/schema" && cp -R "$dir/schema/postgresql" "$tmp/schema/" && chmod -R u+w "$tmp/schema"
   mv "$tmp/bin/server" "$tmp/temporal-server" && mv "$tmp/bin/sql" "$tmp/temporal-sql-tool" && rmdir "$tmp/bin"
   rm -rf "$dest" && mv "$tmp" "$dest"
@@ -254,7 +255,8 @@ build_temporal_ui_server() {
   rm -rf "$dest".tmp.* && mkdir -p "$tmp/bin"
   : >"$log"
   go_install_timed "Temporal UI server v$TEMPORAL_UI_SERVER_VERSION" "$tmp/bin" "$log" \
-    "github.com/temporalio/ui-server/v2/cmd/server@v$TEMPORAL_UI_SERVER_VERSION"
+    "github.com/temporalio/ui-server/v2/cmd/server@v$TEMPORAL_UI_SERVER_VERSION" ||
+    { rm -rf "$tmp"; tools_die "the Temporal UI server v$TEMPORAL_UI_SERVER_VERSION was not built"; }
   mv "$tmp/bin/server" "$tmp/temporal-ui-server" && rmdir "$tmp/bin"
   rm -rf "$dest" && mv "$tmp" "$dest"
 }
