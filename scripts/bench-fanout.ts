@@ -1,12 +1,25 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { addDays, copenhagenDate } from '../workflows/domain/dates';
-import { type PolicyRevision } from '../workflows/domain/types';
-import { caseWorkflowId, type CaseWorkflowInput } from '../workflows/messages';
-import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
 import { DEV_SERVER_GO_ENV } from '../platform/dev-server';
 import { defaultCaseCacheSize } from '../worker/worker';
-import { abort, benchOptions, cpuUsed, nodeArgsFrom, peakRssMb, say, sleep, startBenchStack } from './bench-support';
+import {
+  abort,
+  appliedCount,
+  appliedPer5s,
+  benchOptions,
+  benchPolicy,
+  countRows,
+  cpuUsed,
+  nodeArgsFrom,
+  openCases,
+  peakRssMb,
+  publishPolicy,
+  say,
+  signalledCount,
+  sleep,
+  startBenchStack,
+  untilVerifyClean,
+} from './bench-support';
 
 /**
  * npm run bench:fanout -- --cases 10000 [--rate 2000] [--bare 0]
@@ -35,85 +48,28 @@ async function main(): Promise<void> {
     fanoutSignalsPerSecond: RATE,
     workerNodeArgs: nodeArgsFrom('BENCH_WORKER_NODE_ARGS'),
   });
-  const { db, client } = stack;
-  const count = async (sql: string, params: unknown[] = []) => Number((await db.query<{ n: string }>(sql, params))[0]!.n);
-  const visible = async () =>
-    Number((await client.workflowService.countWorkflowExecutions({ namespace: 'default', query: `WorkflowType = 'caseWorkflow' AND ExecutionStatus = 'Running'` })).count);
+  const { db } = stack;
+  const count = (sql: string, params: unknown[] = []) => countRows(db, sql, params);
 
   say(`Opening ${CASES} cases ...`);
-  const today = copenhagenDate(Date.now());
-  let started = Date.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 100 }, async () => {
-      while (next < CASES) {
-        const i = next++;
-        const caseId = `BENCH-${i}`;
-        const input: CaseWorkflowInput = {
-          facts: { caseId, citizenRef: `REF-${i}`, municipality: '101', firstAbsenceDay: addDays(today, -(i % 40)), employment: 'employee' },
-          policies: [],
-        };
-        await client.workflow.start('caseWorkflow', {
-          workflowId: caseWorkflowId(caseId),
-          taskQueue: stack.taskQueue,
-          args: [input],
-          typedSearchAttributes: [
-            { key: CaseIdKey, value: caseId },
-            { key: MunicipalityKey, value: '101' },
-            { key: CaseStatusKey, value: 'open' },
-          ],
-        });
-      }
-    }),
-  );
-  while ((await count('SELECT count(*) AS n FROM cases')) < CASES || (await visible()) < CASES) await sleep(500);
-  say(`  ${CASES} cases open and idle after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-
-  const policy = (policyId: string): PolicyRevision => ({
-    policyId,
-    revision: 1,
-    title: 'Benchmark suspension',
-    effectiveFrom: today,
-    scope: { type: 'all' },
-    effects: [{ type: 'pauseDeadlines' }],
-  });
-  const appliedPer5s = async (policyId: string, since: number) => {
-    const rows = await db.query<{ bucket: number; n: string }>(
-      `SELECT floor(extract(epoch FROM applied_at - to_timestamp($2 / 1000.0)) / 5)::int AS bucket, count(*) AS n
-       FROM case_policies WHERE policy_id = $1 GROUP BY 1 ORDER BY 1`,
-      [policyId, since],
-    );
-    const counts = Array.from({ length: Math.max(0, ...rows.map((r) => r.bucket + 1)) }, () => 0);
-    for (const r of rows) counts[r.bucket] = Number(r.n);
-    return counts;
-  };
-  const applied = (policyId: string) => count('SELECT count(*) AS n FROM case_policies WHERE policy_id = $1', [policyId]);
+  const openSeconds = await openCases(stack, CASES);
+  say(`  ${CASES} cases open and idle after ${openSeconds.toFixed(1)} s`);
+  const policy = benchPolicy;
+  const applied = (policyId: string) => appliedCount(db, policyId);
 
   say('Fan-out through the API ...');
   let cpu = stack.cpuSeconds();
-  started = Date.now();
-  const res = await fetch(`${stack.api}/api/v1/policy-changes`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.keys.ops}` },
-    body: JSON.stringify(policy('bench-fanout')),
-  });
-  if (res.status !== 201) throw new Error(`publishing failed: ${res.status} ${await res.text()}`);
+  let started = Date.now();
+  await publishPolicy(stack, policy('bench-fanout'));
   let signalledAt = 0;
   while ((await applied('bench-fanout')) < CASES) {
-    if (!signalledAt && (await count(`SELECT coalesce(sum(signalled), 0) AS n FROM policy_fanouts WHERE policy_id = 'bench-fanout'`)) >= CASES) signalledAt = Date.now();
+    if (!signalledAt && (await signalledCount(db, 'bench-fanout')) >= CASES) signalledAt = Date.now();
     // Counting costs Postgres too; four times a second keeps that small next to what is measured.
     await sleep(250);
   }
   const appliedSeconds = (Date.now() - started) / 1000;
   // The clock stops when verify reports nothing missing and nothing stale (each call lists every case).
-  const verifyTimes: number[] = [];
-  for (;;) {
-    const asked = Date.now();
-    const report = (await (await fetch(`${stack.api}/api/v1/ops/verify`, { headers: { authorization: `Bearer ${stack.keys.ops}` } })).json()) as { ok: boolean };
-    verifyTimes.push(Date.now() - asked);
-    if (report.ok) break;
-    await sleep(250);
-  }
+  const verifyTimes = await untilVerifyClean(stack);
   const fanoutSeconds = (Date.now() - started) / 1000;
   const signalSeconds = ((signalledAt || Date.now()) - started) / 1000;
   while ((await count(`SELECT count(*) AS n FROM policy_fanouts WHERE policy_id = 'bench-fanout' AND status = 'completed'`)) === 0) await sleep(250);
@@ -121,7 +77,7 @@ async function main(): Promise<void> {
   say(`  all ${CASES} cases applied it after ${appliedSeconds.toFixed(1)} s; verify clean after ${fanoutSeconds.toFixed(1)} s (all signalled after ${signalSeconds.toFixed(1)} s)`);
   const fanoutCpu = cpuUsed(cpu, stack.cpuSeconds());
   say(`  CPU seconds used: ${fanoutCpu}`);
-  say(`  cases applied per 5 s: ${(await appliedPer5s('bench-fanout', started)).join(' ')}`);
+  say(`  cases applied per 5 s: ${(await appliedPer5s(db, 'bench-fanout', started)).join(' ')}`);
 
   let bareSeconds = NaN;
   let bareCpu = '';

@@ -4,7 +4,7 @@ import { MUNICIPALITIES } from '../workflows/domain/municipalities';
 import { ruleSetFor } from '../workflows/domain/rules';
 import { computeTimeline } from '../workflows/domain/timeline';
 import { type CaseEvent, type PolicyRevision } from '../workflows/domain/types';
-import { abort, benchOptions, percentile, say, startBenchStack } from './bench-support';
+import { abort, benchOptions, percentile, say, sleep, startBenchStack } from './bench-support';
 
 /**
  * npm run bench:reports -- --cases 100000 [--runs 100]
@@ -12,12 +12,14 @@ import { abort, benchOptions, percentile, say, startBenchStack } from './bench-s
  * Seeds the read model with N cases (first absent over two years, with conversations held on time, late
  * or not at all, and the 2020 suspension), written by the same code the workflows use, then calls each
  * report over HTTP `runs` times with varying filters and prints p50 and p95 per report (target p95 <= 100 ms).
+ * `--hold S` keeps the seeded Postgres S seconds after the figures and prints its URL, for EXPLAIN ANALYZE.
  */
 const USAGE = `usage: npm run bench:reports -- [--cases 100000] [--runs 100]
 
   --cases N   cases seeded into the read model (default 100000)
-  --runs N    calls of each report (default 100)`;
-const options = benchOptions('bench:reports', USAGE, { cases: 100_000, runs: 100 });
+  --runs N    calls of each report (default 100)
+  --hold S    keep Postgres S seconds after the figures, printing its URL (default 0)`;
+const options = benchOptions('bench:reports', USAGE, { cases: 100_000, runs: 100, hold: 0 });
 const CASES = options.cases;
 const RUNS = options.runs;
 const ASOF = '2021-03-01';
@@ -41,6 +43,13 @@ function random(seed: number) {
 
 async function main(): Promise<void> {
   const stack = await startBenchStack({ temporal: false });
+  // The suspension in the registry, at the registry's next position (as policy-service publishes it).
+  await stack.db.query(
+    `INSERT INTO policy_revisions (policy_id, revision, title, effective_from, effective_to, scope, effects, position)
+     VALUES ($1, 2, $2, $3, $4, $5, $6, (SELECT position + 1 FROM registry_position))`,
+    [suspension.policyId, suspension.title, suspension.effectiveFrom, suspension.effectiveTo, JSON.stringify(suspension.scope), JSON.stringify(suspension.effects)],
+  );
+  await stack.db.query('UPDATE registry_position SET position = position + 1');
   const rnd = random(42);
   say(`Seeding ${CASES} cases into the read model ...`);
   const began = Date.now();
@@ -81,11 +90,6 @@ async function main(): Promise<void> {
     ['conversation-modes', () => `/api/v1/reports/conversation-modes?${quarter()}${place()}`],
     ['policy impact', () => `/api/v1/policy-changes/covid-suspension/impact`],
   ];
-  await stack.db.query(
-    `INSERT INTO policy_revisions (policy_id, revision, title, effective_from, effective_to, scope, effects) VALUES ($1, 2, $2, $3, $4, $5, $6)`,
-    [suspension.policyId, suspension.title, suspension.effectiveFrom, suspension.effectiveTo, JSON.stringify(suspension.scope), JSON.stringify(suspension.effects)],
-  );
-
   say('');
   say(`report               p50 ms   p95 ms   (${RUNS} calls each over HTTP; target p95 <= 100 ms)`);
   for (const [name, url] of reports) {
@@ -98,6 +102,10 @@ async function main(): Promise<void> {
       latencies.push(performance.now() - t);
     }
     say(`${name.padEnd(20)} ${percentile(latencies, 50).toFixed(1).padStart(7)}  ${percentile(latencies, 95).toFixed(1).padStart(7)}`);
+  }
+  if (options.hold > 0) {
+    say(`Holding Postgres for ${options.hold} s: ${stack.pgUrl}`);
+    await sleep(options.hold * 1000);
   }
   await stack.stop();
 }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { type Server } from 'node:http';
@@ -13,7 +13,11 @@ import { createDb, type Db, migrate } from '../platform/db';
 import { devServerDynamicConfigArgs, devServerGoEnv, workerCommand } from '../platform/dev-server';
 import { createLogger } from '../platform/logger';
 import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgres';
-import { searchAttributeCliArgs } from '../workflows/search-attributes';
+import { clusterToolsFromEnv, type ClusterTools, prepareNamespace, setupTemporalSchemas, spawnTemporalServer, waitForFrontend, writeServerConfig } from '../platform/temporal-cluster';
+import { addDays, copenhagenDate } from '../workflows/domain/dates';
+import { type PolicyRevision } from '../workflows/domain/types';
+import { caseWorkflowId, type CaseWorkflowInput } from '../workflows/messages';
+import { CaseIdKey, CaseStatusKey, MunicipalityKey, searchAttributeCliArgs } from '../workflows/search-attributes';
 import { newKeySpec, parseKeyring } from '../platform/payload-codec';
 import { caseDataConverter } from '../platform/temporal';
 import { commandLine, numberOption } from './cli';
@@ -25,16 +29,23 @@ import { commandLine, numberOption } from './cli';
  */
 export interface BenchStack {
   db: Db;
+  /** The read model's Postgres, for psql while a benchmark holds its stack (bench:reports --hold). */
+  pgUrl: string;
   client: Client;
   address: string;
   taskQueue: string;
   api: string;
   keys: Record<Role, string>;
+  /** The first worker (of `workers`). */
   worker?: ChildProcess;
-  /** The Temporal dev server's process id, when the stack runs one. */
+  workers: ChildProcess[];
+  /** The Temporal server's process id (dev server or cluster), when the stack runs one. */
   temporalPid?: number;
-  /** CPU seconds used so far by each part of the stack (Linux /proc). */
+  apiPid?: number;
+  /** CPU seconds used so far by each part of the stack (Linux /proc); `worker` is all workers together. */
   cpuSeconds(): CpuSeconds;
+  /** CPU seconds used so far by each worker. */
+  workerCpuSeconds(): number[];
   stop(): Promise<void>;
 }
 
@@ -90,8 +101,39 @@ export async function abort(err: unknown): Promise<never> {
   process.exit(1);
 }
 
+/**
+ * Where the cluster's tools are: from the environment, else scripts/tools.sh cluster (which builds them the
+ * first time, as npm run dev -- --cluster does).
+ */
+function clusterTools(root: string): ClusterTools {
+  const fromEnv = clusterToolsFromEnv();
+  if (fromEnv) return fromEnv;
+  const out = execFileSync('bash', [path.join(root, 'scripts', 'tools.sh'), 'cluster'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const tools = clusterToolsFromEnv(Object.fromEntries([...out.matchAll(/^(TEMPORAL_\w+)=(.*)$/gm)].map((m) => [m[1], m[2]])));
+  if (!tools) throw new Error(`scripts/tools.sh cluster did not report the cluster's tool paths:\n${out}`);
+  return tools;
+}
+
+/** A free port below 32768: the cluster stores membership ports as Postgres smallints. */
+async function freeSmallintPort(): Promise<number> {
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = net.createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
 export async function startBenchStack(options: {
   temporal: boolean;
+  /**
+   * 'dev' (default): the Temporal CLI's dev server (SQLite). 'cluster': the Temporal server built from Go modules
+   * (platform/temporal-cluster.ts) on this stack's Postgres with SQL visibility, as npm run dev -- --cluster runs it.
+   */
+  topology?: 'dev' | 'cluster';
+  /** Worker processes (default 1). */
+  workers?: number;
   fanoutSignalsPerSecond?: number;
   workerNodeArgs?: string[];
   /** Run the API as its own production process (dist/api/main.js), as deployed, instead of in this one. */
@@ -110,24 +152,54 @@ export async function startBenchStack(options: {
   const payloadKeys = newKeySpec('bench');
   let address = '127.0.0.1:1';
   let connection: Connection;
-  let worker: ChildProcess | undefined;
+  const workers: ChildProcess[] = [];
   let temporalServer: ChildProcess | undefined;
   let apiProcess: ChildProcess | undefined;
   if (options.temporal) {
-    const cli = process.env.TEMPORAL_CLI_PATH;
-    if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: run the benchmark through npm run bench:*');
-    address = `127.0.0.1:${await freePort()}`;
-    children.push(temporalServer = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', address.split(':')[1]!, '--log-level', 'error', ...searchAttributeCliArgs(), ...devServerDynamicConfigArgs()], { stdio: 'ignore', env: { ...process.env, ...devServerGoEnv() } }));
-    let connected: Connection | undefined;
-    for (let i = 0; i < 120 && !connected; i++) connected = await Connection.connect({ address, connectTimeout: 1_000 }).catch(async () => (await sleep(500), undefined));
-    if (!connected) throw new Error('the Temporal dev server did not start');
-    connection = connected;
+    if (options.topology === 'cluster') {
+      const tools = clusterTools(root);
+      const endpoint = { host: '127.0.0.1', port: postgres.port, user: 'postgres', password: 'postgres' };
+      await setupTemporalSchemas(tools, endpoint);
+      const ports = {
+        frontend: await freeSmallintPort(),
+        frontendHttp: await freePort(),
+        history: await freePort(),
+        matching: await freePort(),
+        worker: await freePort(),
+        frontendMembership: await freeSmallintPort(),
+        historyMembership: await freeSmallintPort(),
+        matchingMembership: await freeSmallintPort(),
+        workerMembership: await freeSmallintPort(),
+      };
+      const { args } = writeServerConfig(path.join(dir, 'temporal'), { ports, postgres: endpoint, logLevel: 'error' });
+      address = `127.0.0.1:${ports.frontend}`;
+      children.push((temporalServer = spawnTemporalServer(tools, args)));
+      let log = '';
+      const keep = (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000));
+      temporalServer.stdout?.on('data', keep);
+      temporalServer.stderr?.on('data', keep);
+      await waitForFrontend(address, temporalServer, 60_000, () => log);
+      connection = await Connection.connect({ address });
+      await prepareNamespace(connection, 'default');
+    } else {
+      const cli = process.env.TEMPORAL_CLI_PATH;
+      if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: run the benchmark through npm run bench:*');
+      address = `127.0.0.1:${await freePort()}`;
+      children.push(temporalServer = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', address.split(':')[1]!, '--log-level', 'error', ...searchAttributeCliArgs(), ...devServerDynamicConfigArgs()], { stdio: 'ignore', env: { ...process.env, ...devServerGoEnv() } }));
+      let connected: Connection | undefined;
+      for (let i = 0; i < 120 && !connected; i++) connected = await Connection.connect({ address, connectTimeout: 1_000 }).catch(async () => (await sleep(500), undefined));
+      if (!connected) throw new Error('the Temporal dev server did not start');
+      connection = connected;
+    }
     const niced = workerCommand(process.execPath, [...(options.workerNodeArgs ?? []), path.join(root, 'dist', 'worker', 'main.js')]);
-    worker = spawn(niced.command, niced.args, {
-      env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: pgUrl, LOG_LEVEL: 'warn', PAYLOAD_KEYS: payloadKeys },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    children.push(worker);
+    for (let w = 0; w < (options.workers ?? 1); w++) {
+      const worker = spawn(niced.command, niced.args, {
+        env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: pgUrl, LOG_LEVEL: 'warn', PAYLOAD_KEYS: payloadKeys },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      workers.push(worker);
+      children.push(worker);
+    }
   } else {
     // Reports read Postgres only; the client is never used.
     connection = Connection.lazy({ address });
@@ -173,17 +245,21 @@ export async function startBenchStack(options: {
   }
   return {
     db,
+    pgUrl,
     client,
     address,
     taskQueue,
     api,
     keys,
-    worker,
+    worker: workers[0],
+    workers,
     temporalPid: temporalServer?.pid,
+    apiPid: apiProcess?.pid,
+    workerCpuSeconds: () => workers.map((w) => processCpuSeconds(w.pid)),
     cpuSeconds: () => ({
       temporal: processCpuSeconds(temporalServer?.pid),
-      worker: processCpuSeconds(worker?.pid),
-      postgres: postgresCpuSeconds(),
+      worker: workers.reduce((sum, w) => sum + processCpuSeconds(w.pid), 0),
+      postgres: postgresCpuSeconds(postgres?.dataDir),
       bench: processCpuSeconds(process.pid),
       api: processCpuSeconds(apiProcess?.pid),
     }),
@@ -234,13 +310,28 @@ function processCpuSeconds(pid: number | undefined): number {
   }
 }
 
-/** CPU seconds of every postgres process now running (the server and its backends, with those ended). */
-function postgresCpuSeconds(): number {
-  let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+/**
+ * CPU seconds of this stack's Postgres: its postmaster (the postgres process whose command line names the
+ * stack's data folder) and every backend it forked, ended ones included (a postmaster's cutime). Other
+ * Postgres servers on the machine (other benchmarks, test suites) are not counted.
+ */
+function postgresCpuSeconds(dataDir: string | undefined): number {
+  if (!dataDir) return 0;
+  const pids = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  let postmaster: string | undefined;
+  for (const pid of pids) {
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += statCpuSeconds(entry, true);
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dataDir)) postmaster = pid;
+    } catch {
+      // the process ended between listing and reading
+    }
+  }
+  if (!postmaster) return 0;
+  let total = statCpuSeconds(postmaster, true);
+  for (const pid of pids) {
+    try {
+      const ppid = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1];
+      if (ppid === postmaster) total += statCpuSeconds(pid);
     } catch {
       // the process ended between listing and reading
     }
@@ -266,4 +357,126 @@ export function cpuUsed(before: CpuSeconds, after: CpuSeconds): string {
 export function peakRssMb(pid: number | undefined): number {
   if (!pid) return NaN;
   return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
+/** Counts rows: `sql` selects one `n`. */
+export async function countRows(db: Db, sql: string, params: unknown[] = []): Promise<number> {
+  return Number((await db.query<{ n: string }>(sql, params))[0]!.n);
+}
+
+/** Running case workflows that visibility lists. */
+export async function visibleCases(client: Client): Promise<number> {
+  return Number((await client.workflowService.countWorkflowExecutions({ namespace: 'default', query: `WorkflowType = 'caseWorkflow' AND ExecutionStatus = 'Running'` })).count);
+}
+
+/**
+ * Opens `count` cases (`BENCH-0` ...) through the bare Temporal client, `concurrency` starts in flight (the
+ * workflow start only: no API validation nor inherited policies, which bench:start measures), and waits until
+ * each has its read-model row and visibility lists it. Returns the seconds it took. `progress` is called every
+ * `progressEveryMs` with the starts so far.
+ */
+export async function openCases(
+  stack: BenchStack,
+  count: number,
+  options: { concurrency?: number; progress?: (started: number, seconds: number) => void; progressEveryMs?: number } = {},
+): Promise<number> {
+  const today = copenhagenDate(Date.now());
+  const began = Date.now();
+  let next = 0;
+  let done = 0;
+  const timer = options.progress ? setInterval(() => options.progress!(done, (Date.now() - began) / 1000), options.progressEveryMs ?? 30_000) : undefined;
+  try {
+    await Promise.all(
+      Array.from({ length: options.concurrency ?? 100 }, async () => {
+        while (next < count) {
+          const i = next++;
+          const caseId = `BENCH-${i}`;
+          const input: CaseWorkflowInput = {
+            facts: { caseId, citizenRef: `REF-${i}`, municipality: '101', firstAbsenceDay: addDays(today, -(i % 40)), employment: 'employee' },
+            policies: [],
+          };
+          await stack.client.workflow.start('caseWorkflow', {
+            workflowId: caseWorkflowId(caseId),
+            taskQueue: stack.taskQueue,
+            args: [input],
+            typedSearchAttributes: [
+              { key: CaseIdKey, value: caseId },
+              { key: MunicipalityKey, value: '101' },
+              { key: CaseStatusKey, value: 'open' },
+            ],
+          });
+          done++;
+        }
+      }),
+    );
+    while ((await countRows(stack.db, 'SELECT count(*) AS n FROM cases')) < count || (await visibleCases(stack.client)) < count) await sleep(500);
+  } finally {
+    clearInterval(timer);
+  }
+  return (Date.now() - began) / 1000;
+}
+
+/** A national suspension (scope all) effective today, as the fan-out benchmarks publish it. */
+export function benchPolicy(policyId: string): PolicyRevision {
+  return {
+    policyId,
+    revision: 1,
+    title: 'Benchmark suspension',
+    effectiveFrom: copenhagenDate(Date.now()),
+    scope: { type: 'all' },
+    effects: [{ type: 'pauseDeadlines' }],
+  };
+}
+
+/** Publishes a policy through the API (POST /api/v1/policy-changes), which starts its fan-out. */
+export async function publishPolicy(stack: BenchStack, policy: PolicyRevision): Promise<void> {
+  const res = await fetch(`${stack.api}/api/v1/policy-changes`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.keys.ops}` },
+    body: JSON.stringify(policy),
+  });
+  if (res.status !== 201) throw new Error(`publishing failed: ${res.status} ${await res.text()}`);
+}
+
+/** Cases whose read model says they applied the policy. */
+export const appliedCount = (db: Db, policyId: string) => countRows(db, 'SELECT count(*) AS n FROM case_policies WHERE policy_id = $1', [policyId]);
+
+/** Cases signalled so far by the policy's fan-out (its own count in policy_fanouts). */
+export const signalledCount = (db: Db, policyId: string) => countRows(db, 'SELECT coalesce(sum(signalled), 0) AS n FROM policy_fanouts WHERE policy_id = $1', [policyId]);
+
+/** Cases that applied the policy in each 5 s since `since` (epoch ms), from case_policies.applied_at. */
+export async function appliedPer5s(db: Db, policyId: string, since: number): Promise<number[]> {
+  const rows = await db.query<{ bucket: number; n: string }>(
+    `SELECT floor(extract(epoch FROM applied_at - to_timestamp($2 / 1000.0)) / 5)::int AS bucket, count(*) AS n
+     FROM case_policies WHERE policy_id = $1 GROUP BY 1 ORDER BY 1`,
+    [policyId, since],
+  );
+  const counts = Array.from({ length: Math.max(0, ...rows.map((r) => r.bucket + 1)) }, () => 0);
+  for (const r of rows) counts[r.bucket] = Number(r.n);
+  return counts;
+}
+
+/**
+ * Calls GET /api/v1/ops/verify (what `npm run ops -- verify` prints) until it reports nothing missing and
+ * nothing stale; returns each call's milliseconds. The convergence clocks stop when this returns.
+ */
+export async function untilVerifyClean(stack: BenchStack, pauseMs = 250): Promise<number[]> {
+  const times: number[] = [];
+  for (;;) {
+    const asked = Date.now();
+    const report = (await (await fetch(`${stack.api}/api/v1/ops/verify`, { headers: { authorization: `Bearer ${stack.keys.ops}` } })).json()) as { ok: boolean };
+    times.push(Date.now() - asked);
+    if (report.ok) return times;
+    await sleep(pauseMs);
+  }
+}
+
+/** Resident memory of a process now, in MB (Linux). */
+export function rssMb(pid: number | undefined): number {
+  if (!pid) return NaN;
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return NaN;
+  }
 }

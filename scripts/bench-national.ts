@@ -1,0 +1,195 @@
+import { copenhagenDate } from '../workflows/domain/dates';
+import { defaultCaseCacheSize } from '../worker/worker';
+import {
+  abort,
+  appliedCount,
+  appliedPer5s,
+  type BenchStack,
+  benchOptions,
+  benchPolicy,
+  countRows,
+  cpuDelta,
+  type CpuSeconds,
+  nodeArgsFrom,
+  openCases,
+  peakRssMb,
+  percentile,
+  publishPolicy,
+  rssMb,
+  say,
+  signalledCount,
+  sleep,
+  startBenchStack,
+  untilVerifyClean,
+} from './bench-support';
+
+/**
+ * npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--rate 2000] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0]
+ *
+ * National scale (issue #14): opens N cases (the bare client's batch start, as bench:fanout), measures the API's
+ * latency for case events (POST /api/v1/cases/:id/events) while idle, then publishes a national policy (scope
+ * all) through the API and measures, with the same probe running, until every case has applied it and
+ * `ops verify` is clean. Prints the time to converge, each process's peak RSS and CPU seconds (in total and per
+ * case), and the events' p50/p99 idle and during the fan-out. The API runs as its own production process.
+ * Progress lines every 30 s, so a run stopped early still says how far it got.
+ */
+const USAGE = `usage: npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--rate 2000] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0]
+
+  --cases N            open cases before the national policy (default 100000)
+  --cluster 1          run on the Temporal cluster (server built from Go modules, Postgres, SQL visibility)
+                       instead of the dev server (default 0: the dev server)
+  --workers N          worker processes (default: 1 on the dev server, 2 on the cluster)
+  --rate N             the fan-out's bound on signals per second (default 2000)
+  --probe-rate N       case events a second sent to sample the API's latency (default 5)
+  --idle-seconds N     how long the idle latency is sampled before the policy (default 60)
+  --give-up-minutes N  stop the fan-out's clock after N minutes and print what was reached (default 0: never)`;
+const options = benchOptions('bench:national', USAGE, { cases: 100_000, cluster: 0, workers: 0, rate: 2_000, 'probe-rate': 5, 'idle-seconds': 60, 'give-up-minutes': 0 });
+const CASES = options.cases;
+const CLUSTER = options.cluster !== 0;
+const WORKERS = options.workers || (CLUSTER ? 2 : 1);
+const PROBE_RATE = options['probe-rate'];
+const POLICY = 'bench-national';
+
+/**
+ * Sends one case event every 1/rate s to a random open case, as a case system would, and keeps each answer's
+ * latency (ms). Event ids count (`probe-n1`, ...): ten digits in a row would be refused as a CPR number. At most 50 in flight: a slower answer does not slow the arrivals until then.
+ */
+let probes = 0;
+
+function startProbe(stack: BenchStack, cases: number, rate: number) {
+  const latencies: number[] = [];
+  const failures: string[] = [];
+  let inFlight = 0;
+  let stopped = false;
+  const send = async () => {
+    const caseId = `BENCH-${Math.floor(Math.random() * cases)}`;
+    const body = JSON.stringify({ eventId: `probe-n${++probes}`, type: 'information-form-received', occurredOn: copenhagenDate(Date.now()) });
+    const t = performance.now();
+    inFlight++;
+    try {
+      const res = await fetch(`${stack.api}/api/v1/cases/${caseId}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.keys['case-system']}` },
+        body,
+      });
+      if (res.status === 200) await res.arrayBuffer();
+      if (res.status === 200) latencies.push(performance.now() - t);
+      else failures.push(`${caseId}: ${res.status} ${(await res.text().catch(() => '')).slice(0, 200)}`);
+    } catch (err) {
+      failures.push(`${caseId}: ${String(err)}`);
+    } finally {
+      inFlight--;
+    }
+  };
+  const timer = setInterval(() => {
+    if (!stopped && inFlight < 50) void send();
+  }, 1000 / rate);
+  return {
+    latencies,
+    failures,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      while (inFlight > 0) await sleep(50);
+    },
+  };
+}
+
+const fmt = (ms: number) => (Number.isFinite(ms) ? ms.toFixed(1) : '-');
+
+async function main(): Promise<void> {
+  const stack = await startBenchStack({
+    temporal: true,
+    topology: CLUSTER ? 'cluster' : 'dev',
+    workers: WORKERS,
+    apiProcess: true,
+    fanoutSignalsPerSecond: options.rate,
+    apiNodeArgs: nodeArgsFrom('BENCH_API_NODE_ARGS'),
+    workerNodeArgs: nodeArgsFrom('BENCH_WORKER_NODE_ARGS'),
+  });
+  const { db } = stack;
+  const topology = CLUSTER ? `Temporal cluster v1.29.1 on Postgres (SQL visibility), ${WORKERS} workers` : `Temporal dev server (SQLite), ${WORKERS} worker(s)`;
+  const memory = () =>
+    `Temporal ${rssMb(stack.temporalPid).toFixed(0)} MB, ${stack.workers.map((w, i) => `worker-${i + 1} ${rssMb(w.pid).toFixed(0)} MB`).join(', ')}, API ${rssMb(stack.apiPid).toFixed(0)} MB`;
+  say(`${topology}; API as its own process`);
+
+  say(`Opening ${CASES} cases (bare client batch start) ...`);
+  let cpu = stack.cpuSeconds();
+  let workerCpu = stack.workerCpuSeconds();
+  const openSeconds = await openCases(stack, CASES, { progress: (n, s) => say(`  ${s.toFixed(0)} s: ${n} started; ${memory()}`) });
+  const openCpu = cpuDelta(cpu, stack.cpuSeconds());
+  const openWorkerCpu = stack.workerCpuSeconds().map((c, i) => c - workerCpu[i]!);
+  say(`  ${CASES} cases open and idle after ${openSeconds.toFixed(1)} s (${(CASES / openSeconds).toFixed(0)} a second); ${memory()}`);
+
+  say(`Sampling case events idle: ${PROBE_RATE} a second for ${options['idle-seconds']} s ...`);
+  const idle = startProbe(stack, CASES, PROBE_RATE);
+  await sleep(options['idle-seconds'] * 1000);
+  await idle.stop();
+
+  say('National policy (scope all) through the API ...');
+  const during = startProbe(stack, CASES, PROBE_RATE);
+  cpu = stack.cpuSeconds();
+  workerCpu = stack.workerCpuSeconds();
+  const started = Date.now();
+  const elapsed = () => (Date.now() - started) / 1000;
+  await publishPolicy(stack, benchPolicy(POLICY));
+  const giveUpAt = options['give-up-minutes'] > 0 ? started + options['give-up-minutes'] * 60_000 : Infinity;
+  let signalledAt = 0;
+  let lastProgress = Date.now();
+  let applied = 0;
+  while ((applied = await appliedCount(db, POLICY)) < CASES && Date.now() < giveUpAt) {
+    if (!signalledAt && (await signalledCount(db, POLICY)) >= CASES) signalledAt = Date.now();
+    if (Date.now() - lastProgress >= 30_000) {
+      lastProgress = Date.now();
+      const recent = during.latencies.slice(-PROBE_RATE * 30);
+      say(`  ${elapsed().toFixed(0)} s: ${applied} applied (${(applied / elapsed()).toFixed(0)} a second); events p50 ${fmt(percentile(recent, 50))} ms p99 ${fmt(percentile(recent, 99))} ms; ${memory()}`);
+    }
+    // Counting costs Postgres too; once a second is small next to what is measured.
+    await sleep(1_000);
+  }
+  const appliedSeconds = elapsed();
+  const converged = applied >= CASES;
+  let verifyTimes: number[] = [];
+  if (converged) verifyTimes = await untilVerifyClean(stack, 1_000);
+  const convergeSeconds = elapsed();
+  await during.stop();
+  const fanoutCpu = cpuDelta(cpu, stack.cpuSeconds());
+  const fanoutWorkerCpu = stack.workerCpuSeconds().map((c, i) => c - workerCpu[i]!);
+  const signalSeconds = signalledAt ? (signalledAt - started) / 1000 : NaN;
+  const completed = await countRows(db, `SELECT count(*) AS n FROM policy_fanouts WHERE policy_id = $1 AND status = 'completed'`, [POLICY]);
+  const sizes = await db.query<{ datname: string; mb: string }>(
+    `SELECT datname, (pg_database_size(datname) / 1048576)::text AS mb FROM pg_database WHERE datname NOT IN ('template0', 'template1', 'postgres') ORDER BY 1`,
+  );
+  const per5s = await appliedPer5s(db, POLICY, started);
+
+  const perCase = (cpuSeconds: number, cases: number) => `${((cpuSeconds / cases) * 1000).toFixed(2)} ms`;
+  const cpuLines = (label: string, used: CpuSeconds, perWorker: number[], cases: number) => {
+    say(`CPU seconds, ${label} (and per case):`);
+    for (const k of ['temporal', 'postgres', 'api', 'bench'] as const) say(`  ${k.padEnd(10)} ${used[k].toFixed(1).padStart(8)}   ${perCase(used[k], cases)}`);
+    perWorker.forEach((c, i) => say(`  ${`worker-${i + 1}`.padEnd(10)} ${c.toFixed(1).padStart(8)}   ${perCase(c, cases)}`));
+  };
+
+  say('');
+  say(`topology                               ${topology}`);
+  say(`cases                                  ${CASES}`);
+  say(`opening: seconds, cases a second       ${openSeconds.toFixed(1)}, ${(CASES / openSeconds).toFixed(0)}`);
+  say(`fan-out: seconds until all signalled   ${fmt(signalSeconds)}`);
+  say(`fan-out: seconds until all applied     ${converged ? appliedSeconds.toFixed(1) : `not reached: ${applied} of ${CASES} after ${appliedSeconds.toFixed(0)} s (gave up)`}`);
+  say(`fan-out: seconds until verify clean    ${converged ? convergeSeconds.toFixed(1) : '-'}   (the clock; target 600 s)${converged ? `; ${(CASES / convergeSeconds).toFixed(0)} cases a second` : ''}`);
+  say(`fan-out: completed by its own count    ${completed > 0 ? 'yes' : 'not yet'}`);
+  say(`verify: calls, median ms per call      ${verifyTimes.length}, ${fmt(percentile(verifyTimes, 50))}`);
+  say(`cases applied per 5 s                  ${per5s.join(' ')}`);
+  say(`case events idle:   n, p50, p99 ms     ${idle.latencies.length}, ${fmt(percentile(idle.latencies, 50))}, ${fmt(percentile(idle.latencies, 99))}   (${idle.failures.length} failed)`);
+  say(`case events during: n, p50, p99 ms     ${during.latencies.length}, ${fmt(percentile(during.latencies, 50))}, ${fmt(percentile(during.latencies, 99))}   (${during.failures.length} failed)`);
+  say(`p99 during / idle                      ${(percentile(during.latencies, 99) / percentile(idle.latencies, 99)).toFixed(2)}   (target <= 2)`);
+  for (const f of [...idle.failures, ...during.failures].slice(0, 5)) say(`  failed: ${f}`);
+  say(`peak RSS, Temporal server              ${peakRssMb(stack.temporalPid).toFixed(0)} MB`);
+  stack.workers.forEach((w, i) => say(`peak RSS, worker-${i + 1}                      ${peakRssMb(w.pid).toFixed(0)} MB   (target <= 6144; cases kept in memory: ${process.env.WORKER_MAX_CACHED_WORKFLOWS ?? `${defaultCaseCacheSize()}, the default`})`));
+  say(`peak RSS, API                          ${peakRssMb(stack.apiPid).toFixed(0)} MB`);
+  say(`Postgres databases                     ${sizes.map((r) => `${r.datname} ${r.mb} MB`).join(', ')}`);
+  cpuLines(`opening ${CASES} cases`, openCpu, openWorkerCpu, CASES);
+  cpuLines('fan-out until verify clean', fanoutCpu, fanoutWorkerCpu, CASES);
+  await stack.stop();
+}
+
+main().catch(abort);
