@@ -19,6 +19,12 @@ export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, string | number | boolean
   // eager execution the worker that completes the workflow task gets the activity in the answer, instead
   // of the server putting it on the task queue and matching it to a poll (a cluster's default is off too).
   'system.enableActivityEagerExecution': true,
+  // Visibility calls (list, count) a namespace may make per second through one frontend. The CLI's dev server
+  // raises it to 100 on its own (devserver/server.go); a cluster's default is 10, and beyond it every caller
+  // waits: on the cluster a client polling a count saw each answer take about 1.5 s instead of milliseconds,
+  // and the fan-outs, ops verify, the tests and every caseworker's UI page share that budget. Stated here, so
+  // both topologies (and docker-compose.yml) run with 100.
+  'frontend.namespaceRPS.visibility': 100,
 };
 
 /** `--dynamic-config-value key=value` pairs (values in JSON) for `temporal server start-dev`. */
