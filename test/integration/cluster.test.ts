@@ -1,3 +1,4 @@
+import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { addDays } from '../../workflows/domain/dates';
 import { caseWorkflowId } from '../../workflows/messages';
@@ -37,6 +38,20 @@ test('the cluster is the pinned Temporal server; its namespace and every case se
   // SQL visibility: each custom attribute is an alias of one of the visibility table's pre-made columns.
   expect(Object.keys(storageSchema ?? {})).toEqual([]);
   expect(customAttributes!.PolicyRevisions).toBe(temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST);
+});
+
+test('visibility answers 40 counts at once without rationing them (frontend.namespaceRPS.visibility 100, as the dev server; a cluster alone allows 10)', async () => {
+  // Without the SDK's retries, a call beyond the allowance fails at once with RESOURCE_EXHAUSTED instead of waiting.
+  const address = (system.client.connection as unknown as { options: { address: string } }).options.address;
+  const bare = await Connection.connect({ address, interceptors: [] });
+  try {
+    const results = await Promise.allSettled(
+      Array.from({ length: 40 }, () => bare.workflowService.countWorkflowExecutions({ namespace: 'default', query: `CaseId = 'nobody'` })),
+    );
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+  } finally {
+    await bare.close();
+  }
 });
 
 test('a case started through one API instance takes an event through the other; both answer alike, and the read model and visibility follow', async () => {
