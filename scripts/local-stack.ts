@@ -322,6 +322,9 @@ async function main(): Promise<void> {
   say('');
   say(`Development API keys (Authorization: Bearer <key>; kept in ${keysFile()}):`);
   for (const [role, key] of Object.entries(keys)) say(`  ${role.padEnd(12)} ${key}`);
+  // Payloads are encrypted (README: Payload encryption): the UI shows them through the API's codec server.
+  say(`Cases in clear in the UI: sign in once at http://localhost:${apiPort}/codec/login (any user name, the reader key as password)`);
+  if (topology === 'dev') say("  and in the UI's Codec Server settings tick 'Use my browser setting' and 'Include cross-origin credentials'");
   if (bridge.state === 'patched') say('SDK bridge    built with patches/ (as in production)');
   else if (bridge.note) say(`SDK bridge    the SDK's prebuilt one: ${bridge.note}`);
   if (topology === 'cluster') say('A worker or API instance that exits is reported and the other carries on.');
