@@ -34,8 +34,10 @@ test('no key is written in the file: API and payload keys come from .env, and co
     if (name === 'api') expect(env.API_KEYS).toMatch(/^\$\{API_KEYS:\?.+\}$/);
   }
   expect(text).not.toMatch(/(case-system|ops|reader):[A-Za-z0-9_-]{16,}/);
-  expect(Object.keys(dotEnv).sort()).toEqual(['API_KEYS', 'PAYLOAD_KEYS']);
-  expect(missingComposeKeys(`API_KEYS=x\nPAYLOAD_KEYS=y\n`)).toEqual([]);
+  expect(raw.services.api!.environment!.METRICS_KEY).toMatch(/^\$\{METRICS_KEY:\?.+\}$/);
+  expect(Object.keys(dotEnv).sort()).toEqual(['API_KEYS', 'METRICS_KEY', 'PAYLOAD_KEYS']);
+  expect(loadConfig(compose.services.api!.environment).metricsKey).toBe(dotEnv.METRICS_KEY);
+  expect(missingComposeKeys(`API_KEYS=x\nPAYLOAD_KEYS=y\nMETRICS_KEY=z\n`)).toEqual([]);
 });
 
 test('the UI decodes through the API codec server, which lets that UI origin call it', () => {
