@@ -177,8 +177,13 @@ const read = (file: string) => readFileSync(file, 'utf8');
     writeFileSync(path.join(dir, 'block'), '');
     ensure('background', owner());
     await until(() => cargoLog().includes('build '), 'cargo to start');
-    // Not a timer of this process: ensure() blocks its event loop while it waits.
-    spawn('bash', ['-c', 'sleep 0.5; rm -f "$1"', 'unblock', path.join(dir, 'block')], { stdio: 'ignore' });
+    // Not a timer of this process: ensure() blocks its event loop while it waits. The build may finish only
+    // once the second start says it waits (a fixed delay raced a slow start under load); at most 30 s.
+    spawn(
+      'bash',
+      ['-c', 'for _ in $(seq 300); do grep -q "waiting for another build" "$2" 2>/dev/null && break; sleep 0.1; done; rm -f "$1"', 'unblock', path.join(dir, 'block'), path.join(dir, 'messages.txt')],
+      { stdio: 'ignore' },
+    );
 
     const { state, messages } = ensure('build');
 
