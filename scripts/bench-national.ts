@@ -116,7 +116,9 @@ async function main(): Promise<void> {
   say(`Opening ${CASES} cases (bare client batch start) ...`);
   let cpu = stack.cpuSeconds();
   let workerCpu = stack.workerCpuSeconds();
-  const openSeconds = await openCases(stack, CASES, { progress: (n, s) => say(`  ${s.toFixed(0)} s: ${n} started; ${memory()}`) });
+  const openSeconds = await openCases(stack, CASES, {
+    progress: (n, s) => void countRows(db, 'SELECT count(*) AS n FROM cases').then((rows) => say(`  ${s.toFixed(0)} s: ${n} started, ${rows} in the read model; ${memory()}`)),
+  });
   const openCpu = cpuDelta(cpu, stack.cpuSeconds());
   const openWorkerCpu = stack.workerCpuSeconds().map((c, i) => c - workerCpu[i]!);
   say(`  ${CASES} cases open and idle after ${openSeconds.toFixed(1)} s (${(CASES / openSeconds).toFixed(0)} a second); ${memory()}`);

@@ -125,6 +125,9 @@ async function freeSmallintPort(): Promise<number> {
   }
 }
 
+// A benchmark stopped by Ctrl-C or kill ends its servers too (they would otherwise outlive it).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void abort(new Error(`stopped by ${signal}`)));
+
 export async function startBenchStack(options: {
   temporal: boolean;
   /**
