@@ -1,11 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
 import { addDays, addMonths, copenhagenDate } from '../../workflows/domain/dates';
 import { type CaseEvent, type CaseFacts, type PolicyRevision } from '../../workflows/domain/types';
 import { applyPolicyUpdate, caseEventSignal, caseWorkflowId, policyChangeSignal, reportEventUpdate } from '../../workflows/messages';
-import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
+import { recordingWorker } from './recording-worker';
 
 /**
  * Records the replay corpus (test/replay/corpus/<version>/): a cohort of cases whose histories hold every
@@ -18,22 +17,8 @@ import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
  */
 async function main(): Promise<void> {
   const version = process.argv[2] ?? 'current';
-  const env = await startTimeSkipping();
   const taskQueue = 'record-corpus';
-  let writes = 0;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleCaseWorkflows(),
-    activities: {
-      // The fifth snapshot write fails once, so the corpus holds an activity's retry too.
-      recordCaseSnapshot: async () => {
-        if (++writes === 5) throw new Error('connection refused');
-      },
-      policiesPublishedAfter: async () => [],
-    },
-  });
-  const running = worker.run();
+  const { env, stop } = await recordingWorker(taskQueue, 5);
   try {
     const today = async () => copenhagenDate(await env.currentTimeMs());
     const F = await today();
@@ -144,9 +129,7 @@ async function main(): Promise<void> {
       });
     }
   } finally {
-    worker.shutdown();
-    await running;
-    await env.teardown();
+    await stop();
   }
 }
 

@@ -1,11 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type CaseEvent, type PolicyRevision } from '../../workflows/domain/types';
 import { applyPolicyUpdate, caseEventSignal, caseWorkflowId, reportEventUpdate } from '../../workflows/messages';
-import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
+import { recordingWorker } from './recording-worker';
 
 /**
  * Records the histories that test/replay/replay.test.ts replays. Run it (npm run histories:record) when a
@@ -14,22 +13,9 @@ import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
  */
 async function main(): Promise<void> {
   const version = process.argv[2] ?? 'current';
-  const env = await startTimeSkipping();
   const taskQueue = 'record-histories';
-  let writes = 0;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleCaseWorkflows(),
-    // The third snapshot write fails once, so the history also holds an activity's retry.
-    activities: {
-      recordCaseSnapshot: async () => {
-        if (++writes === 3) throw new Error('connection refused');
-      },
-      policiesPublishedAfter: async () => [],
-    },
-  });
-  const running = worker.run();
+  // The third snapshot write fails once, so the history also holds an activity's retry.
+  const { env, stop } = await recordingWorker(taskQueue, 3);
   try {
     const today = async () => copenhagenDate(await env.currentTimeMs());
     const F = await today();
@@ -73,9 +59,7 @@ async function main(): Promise<void> {
     writeFileSync(file, temporal.api.history.v1.History.encode(await handle.fetchHistory()).finish());
     process.stdout.write(`wrote ${file}\n`);
   } finally {
-    worker.shutdown();
-    await running;
-    await env.teardown();
+    await stop();
   }
 }
 
