@@ -235,6 +235,8 @@ export async function startBenchStack(options: {
           LOG_LEVEL: 'error',
           API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
           API_WRITE_RATE_PER_SECOND: '100000',
+          // The API starts the fan-outs, so their bound is the API process's.
+          ...(options.fanoutSignalsPerSecond ? { FANOUT_SIGNALS_PER_SECOND: String(options.fanoutSignalsPerSecond) } : {}),
           PAYLOAD_KEYS: payloadKeys,
         },
         stdio: ['ignore', 'ignore', 'inherit'],
