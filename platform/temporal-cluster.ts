@@ -9,6 +9,7 @@ import { Client as PgClient } from 'pg';
 import { stringify } from 'yaml';
 import { CASE_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { DEV_SERVER_DYNAMIC_CONFIG, devServerGoEnv } from './dev-server';
+import { freePort, freeSmallintPort } from './ports';
 
 /**
  * The production topology on one machine, without Docker: the Temporal server (go.temporal.io/server, built
@@ -71,6 +72,24 @@ export interface ClusterPorts {
   historyMembership: number;
   matchingMembership: number;
   workerMembership: number;
+}
+
+/**
+ * Free ports for a server the tests or a benchmark start next to others (`frontend` if given, else one is
+ * chosen): membership ports below 32768, as the server stores them as smallints; the others any.
+ */
+export async function freeClusterPorts(frontend?: number): Promise<ClusterPorts> {
+  return {
+    frontend: frontend ?? (await freeSmallintPort()),
+    frontendHttp: await freePort(),
+    history: await freePort(),
+    matching: await freePort(),
+    worker: await freePort(),
+    frontendMembership: await freeSmallintPort(),
+    historyMembership: await freeSmallintPort(),
+    matchingMembership: await freeSmallintPort(),
+    workerMembership: await freeSmallintPort(),
+  };
 }
 
 /** The ports next to a frontend port: the other services +1 to +3, HTTP +10, membership +100 to +103 (7233: 7234-7236, 7243, 7333-7336). */

@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { type Server } from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,7 +13,8 @@ import { createDb, type Db, migrate } from '../platform/db';
 import { devServerDynamicConfigArgs, devServerGoEnv, workerCommand } from '../platform/dev-server';
 import { createLogger } from '../platform/logger';
 import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgres';
-import { clusterToolsFromEnv, type ClusterTools, prepareNamespace, setupTemporalSchemas, spawnTemporalServer, waitForFrontend, writeServerConfig } from '../platform/temporal-cluster';
+import { clusterToolsFromEnv, type ClusterTools, freeClusterPorts, prepareNamespace, setupTemporalSchemas, spawnTemporalServer, waitForFrontend, writeServerConfig } from '../platform/temporal-cluster';
+import { freePort } from '../platform/ports';
 import { addDays, copenhagenDate } from '../workflows/domain/dates';
 import { type PolicyRevision } from '../workflows/domain/types';
 import { caseWorkflowId, type CaseWorkflowInput } from '../workflows/messages';
@@ -82,14 +83,6 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-
 const children: ChildProcess[] = [];
 let postgres: LocalPostgres | undefined;
 
@@ -112,17 +105,6 @@ function clusterTools(root: string): ClusterTools {
   const tools = clusterToolsFromEnv(Object.fromEntries([...out.matchAll(/^(TEMPORAL_\w+)=(.*)$/gm)].map((m) => [m[1], m[2]])));
   if (!tools) throw new Error(`scripts/tools.sh cluster did not report the cluster's tool paths:\n${out}`);
   return tools;
-}
-
-/** A free port below 32768: the cluster stores membership ports as Postgres smallints. */
-async function freeSmallintPort(): Promise<number> {
-  for (;;) {
-    const port = 10_000 + Math.floor(Math.random() * 22_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const s = net.createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
 }
 
 // A benchmark stopped by Ctrl-C or kill ends its servers too (they would otherwise outlive it).
@@ -163,17 +145,7 @@ export async function startBenchStack(options: {
       const tools = clusterTools(root);
       const endpoint = { host: '127.0.0.1', port: postgres.port, user: 'postgres', password: 'postgres' };
       await setupTemporalSchemas(tools, endpoint);
-      const ports = {
-        frontend: await freeSmallintPort(),
-        frontendHttp: await freePort(),
-        history: await freePort(),
-        matching: await freePort(),
-        worker: await freePort(),
-        frontendMembership: await freeSmallintPort(),
-        historyMembership: await freeSmallintPort(),
-        matchingMembership: await freeSmallintPort(),
-        workerMembership: await freeSmallintPort(),
-      };
+      const ports = await freeClusterPorts();
       const { args } = writeServerConfig(path.join(dir, 'temporal'), { ports, postgres: endpoint, logLevel: 'error' });
       address = `127.0.0.1:${ports.frontend}`;
       children.push((temporalServer = spawnTemporalServer(tools, args)));

@@ -9,11 +9,11 @@ import { devServerDynamicConfigArgs, devServerGoEnv } from '../../platform/dev-s
 import { type LocalPostgres, startLocalPostgres } from '../../platform/local-postgres';
 import { type Role } from '../../platform/config';
 import { searchAttributeCliArgs } from '../../workflows/search-attributes';
-import { clusterToolPaths, freePort, freeSmallintPort, testKeyring, toolPaths } from './servers';
+import { clusterToolPaths, freePort, testKeyring, toolPaths } from './servers';
 import { caseDataConverter } from '../../platform/temporal';
 import { eventually } from './system';
 import {
-  type ClusterPorts,
+  freeClusterPorts,
   prepareNamespace,
   setupTemporalSchemas,
   spawnTemporalServer,
@@ -256,18 +256,7 @@ async function prepareCluster(dir: string, frontendPort: number): Promise<{ serv
   const postgres = await startLocalPostgres({ dataDir: path.join(dir, 'temporal-pg'), port: await freePort(), database: 'postgres' });
   const endpoint = { host: '127.0.0.1', port: postgres.port, user: 'postgres', password: 'postgres' };
   await setupTemporalSchemas(tools, endpoint);
-  // Membership ports are stored as smallints (freeSmallintPort); the others may be any.
-  const ports: ClusterPorts = {
-    frontend: frontendPort,
-    frontendHttp: await freePort(),
-    history: await freePort(),
-    matching: await freePort(),
-    worker: await freePort(),
-    frontendMembership: await freeSmallintPort(),
-    historyMembership: await freeSmallintPort(),
-    matchingMembership: await freeSmallintPort(),
-    workerMembership: await freeSmallintPort(),
-  };
+  const ports = await freeClusterPorts(frontendPort);
   const { args } = writeServerConfig(path.join(dir, 'temporal'), { ports, postgres: endpoint, logLevel: 'error' });
   return { server: tools.server, args, postgres };
 }
