@@ -1,15 +1,14 @@
-import path from 'node:path';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, type Worker } from '@temporalio/worker';
-import webpack from 'webpack';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { createLogger } from '../../platform/logger';
-import { createCaseWorker, workflowBundleOptions } from '../../worker/worker';
+import { createCaseWorker } from '../../worker/worker';
 import { addDays } from '../../workflows/domain/dates';
 import { caseWorkflowId } from '../../workflows/messages';
 import { faultHelpers } from '../support/fault-scenarios';
 import { type ProcessSystem, startProcessSystem } from '../support/processes';
 import { testKeyring } from '../support/servers';
 import { eventually } from '../support/system';
+import { bundleReleaseWithCorrection } from '../replay/fixtures/release-with-correction';
 
 /**
  * A deploy of a changed engine on the cluster while cases run (issue #14, README: Safe deploys). Release A is
@@ -50,14 +49,7 @@ test('release B with a rule correction replaces release A under running cases on
   // The deploy: A's workers stop as an orchestrator stops them; B's worker takes the task queue.
   await system.killWorker('SIGTERM');
   const connection = await NativeConnection.connect({ address: (system.client.connection as unknown as { options: { address: string } }).options.address });
-  const releaseB = await bundleWorkflowCode({
-    ...workflowBundleOptions(),
-    logger: new DefaultLogger('WARN'),
-    webpackConfigHook: (config) => ({
-      ...config,
-      plugins: [...(config.plugins ?? []), new webpack.NormalModuleReplacementPlugin(/[\\/]rule-corrections$/, path.join(__dirname, '..', 'replay', 'fixtures', 'rule-corrections-deploy.ts'))],
-    }),
-  });
+  const releaseB = await bundleReleaseWithCorrection();
   const worker: Worker = await createCaseWorker({
     connection,
     namespace: 'default',

@@ -1,14 +1,12 @@
-import path from 'node:path';
 import { type WorkflowHandle } from '@temporalio/client';
 import { type temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
-import webpack from 'webpack';
-import { workflowBundleOptions } from '../../worker/worker';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type CaseEvent } from '../../workflows/domain/types';
 import { caseWorkflowId, reportEventUpdate, timelineQuery } from '../../workflows/messages';
 import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
+import { bundleReleaseWithCorrection } from './fixtures/release-with-correction';
 
 /**
  * A deploy of a changed engine while cases run (README, Safe deploys): release A runs cases; release B adds
@@ -31,17 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.teardown();
 });
-
-/** Release B: the same code with the next release's rule-corrections.ts. */
-const releaseB = () =>
-  bundleWorkflowCode({
-    ...workflowBundleOptions(),
-    logger: new DefaultLogger('WARN'),
-    webpackConfigHook: (config) => ({
-      ...config,
-      plugins: [...(config.plugins ?? []), new webpack.NormalModuleReplacementPlugin(/[\\/]rule-corrections$/, path.join(__dirname, 'fixtures', 'rule-corrections-deploy.ts'))],
-    }),
-  });
 
 /**
  * A release's worker for the duration of `body`. No workflow cache: a cached case's next task would go to its
@@ -77,7 +64,7 @@ test('a rule correction deployed while cases run reaches each case at its next c
     return running;
   });
 
-  const bundleB = await releaseB();
+  const bundleB = await bundleReleaseWithCorrection();
   await run(bundleB, async () => {
     // B replays A's tasks with A's rule set: before its next change a case still shows week 8.
     expect((await firstConversation(a!)).dueDate).toBe(addDays(F, 55));
