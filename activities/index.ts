@@ -5,7 +5,7 @@ import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
 import { createPolicyRegistry } from '../platform/policy-registry';
 import { type PolicyRevision } from '../workflows/domain/types';
-import { type FanoutProgress } from '../workflows/messages';
+import { caseIdOfWorkflow, caseWorkflowId, type FanoutProgress } from '../workflows/messages';
 import { groupCommit } from './group-commit';
 import { type CaseSnapshot, writeCaseSnapshots } from './read-model';
 
@@ -17,6 +17,8 @@ export interface MissingPage {
   pageToken: string | null;
   pageSize: number;
   signalsPerSecond: number;
+  /** At most this many signalled cases not yet applied (absent in fan-outs started before the bound). */
+  maxInFlight?: number;
 }
 
 export interface MissingPageResult {
@@ -27,6 +29,11 @@ export interface MissingPageResult {
   failed: number;
   nextPageToken: string | null;
 }
+
+/** A signalled case not seen to apply the revision within this long stops holding a place in the window. */
+const IN_FLIGHT_EXPIRY_MS = 30_000;
+/** How often a full window asks the read model which of its cases have applied the revision. */
+const IN_FLIGHT_POLL_MS = 50;
 
 export interface ActivityDeps {
   db: Db;
@@ -65,7 +72,7 @@ export function createActivities({ db, logger, client, signalConcurrency = 64 }:
      * One page of a fan-out pass: the open cases in scope that visibility shows without the revision, each
      * signalled at a bounded rate. A retry lists the page again by the same predicate.
      */
-    async signalMissingCases({ policy, pageToken, pageSize, signalsPerSecond }: MissingPage): Promise<MissingPageResult> {
+    async signalMissingCases({ policy, pageToken, pageSize, signalsPerSecond, maxInFlight }: MissingPage): Promise<MissingPageResult> {
       if (await superseded(policy)) return { superseded: true, listed: 0, signalled: 0, failed: 0, nextPageToken: null };
       const context = Context.current();
       const { runs, nextPageToken } = await listMissingCases(client, policy, pageToken, pageSize);
@@ -73,6 +80,17 @@ export function createActivities({ db, logger, client, signalConcurrency = 64 }:
       const result = await signalCases(client, policy, runs, {
         signalsPerSecond,
         concurrency: signalConcurrency,
+        ...(maxInFlight
+          ? {
+              window: {
+                limit: maxInFlight,
+                applied: (workflowIds: readonly string[]) => registry.appliedAmong(policy, workflowIds.map(caseIdOfWorkflow)).then((ids) => ids.map(caseWorkflowId)),
+                expireMs: IN_FLIGHT_EXPIRY_MS,
+                pollMs: IN_FLIGHT_POLL_MS,
+                onWait: () => context.heartbeat(settled),
+              },
+            }
+          : {}),
         abort: context.cancellationSignal,
         onSettled: () => context.heartbeat(++settled),
       });

@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import { type Client } from '@temporalio/client';
-import { type ApiKey, type TemporalSettings } from '../platform/config';
+import { type ApiKey, DEFAULT_FANOUT_MAX_IN_FLIGHT, type TemporalSettings } from '../platform/config';
 import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
 import { authenticate, rateLimitWrites, refuseCprNumbers } from './auth';
@@ -31,6 +31,8 @@ export interface AppDeps {
   apiKeys: ApiKey[];
   writeRatePerSecond?: number;
   fanoutSignalsPerSecond?: number;
+  /** The fan-out's bound on cases signalled and not yet applied (FANOUT_MAX_IN_FLIGHT). */
+  fanoutMaxInFlight?: number;
   /** The fan-out's bound on visibility lag (tests shorten it); its own default otherwise. */
   fanoutVisibilityLagMs?: number;
   /** New cases inherit from a registry copy at most this old (INHERITED_POLICIES_MAX_AGE_MS). */
@@ -54,10 +56,10 @@ export function createApp(deps: AppDeps): Express {
   return createApi(deps).app;
 }
 
-export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, fanoutSignalsPerSecond = 2_000, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl, codec, metricsKey }: AppDeps): Api {
+export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, fanoutSignalsPerSecond = 2_000, fanoutMaxInFlight = DEFAULT_FANOUT_MAX_IN_FLIGHT, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl, codec, metricsKey }: AppDeps): Api {
   if (apiKeys.length === 0) throw new Error('no API keys: the API does not run open (set API_KEYS)');
   const registry = createPolicyRegistry(db, { copyMaxAgeMs: registryCopyMaxAgeMs });
-  const policies = createPolicyService({ client, db, registry, temporal, logger, signalsPerSecond: fanoutSignalsPerSecond, visibilityLagMs: fanoutVisibilityLagMs });
+  const policies = createPolicyService({ client, db, registry, temporal, logger, signalsPerSecond: fanoutSignalsPerSecond, maxInFlight: fanoutMaxInFlight, visibilityLagMs: fanoutVisibilityLagMs });
   const app = express();
   const metrics = createMetrics(db);
   app.disable('x-powered-by');

@@ -31,6 +31,7 @@ export function createPolicyService(deps: {
   registry: PolicyRegistry;
   temporal: TemporalSettings;
   signalsPerSecond: number;
+  maxInFlight: number;
   logger: Logger;
   /** The fan-out's bound on visibility lag (tests shorten it). */
   visibilityLagMs?: number;
@@ -50,6 +51,7 @@ export function createPolicyService(deps: {
       policy,
       kind: row.kind,
       signalsPerSecond: deps.signalsPerSecond,
+      maxInFlight: deps.maxInFlight,
       ...(deps.visibilityLagMs !== undefined ? { visibilityLagMs: deps.visibilityLagMs } : {}),
     };
     try {

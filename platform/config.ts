@@ -9,6 +9,8 @@ import { type Keyring, parseKeyring } from './payload-codec';
  */
 /** Threads that run workflow code in the worker unless WORKER_WORKFLOW_THREADS says otherwise (see worker/worker.ts). */
 export const DEFAULT_WORKFLOW_THREADS = 2;
+/** See FANOUT_MAX_IN_FLIGHT and README "National scale": chosen by `npm run bench:national`. */
+export const DEFAULT_FANOUT_MAX_IN_FLIGHT = 32;
 
 export const ENVIRONMENT_VARIABLES = {
   TEMPORAL_ADDRESS: 'host:port of the Temporal frontend',
@@ -31,6 +33,7 @@ export const ENVIRONMENT_VARIABLES = {
   CODEC_CORS_ORIGINS: "origins (scheme://host:port, comma-separated) of the Temporal UIs whose browsers may call the codec server; the origin of TEMPORAL_UI_URL when unset",
   API_WRITE_RATE_PER_SECOND: 'writes a second allowed per API key (bursts up to twice that)',
   FANOUT_SIGNALS_PER_SECOND: 'upper bound on the rate a policy fan-out signals cases',
+  FANOUT_MAX_IN_FLIGHT: 'most cases a policy fan-out has signalled that have not yet applied it (case events wait behind at most these)',
   FANOUT_VISIBILITY_LAG_MS: 'how long visibility may take to show a change; a fan-out ends on a count taken at least this long after its last signal',
   LOG_LEVEL: 'debug | info | warn | error',
   WORKER_METRICS_PORT: "port of the worker's Prometheus endpoint (Temporal SDK metrics); off when unset",
@@ -106,6 +109,7 @@ const schema = z
       }),
     API_WRITE_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(100),
     FANOUT_SIGNALS_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(2_000),
+    FANOUT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_FANOUT_MAX_IN_FLIGHT),
     FANOUT_VISIBILITY_LAG_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
@@ -186,6 +190,7 @@ export interface Config {
   metricsKey?: string;
   writeRatePerSecond: number;
   fanoutSignalsPerSecond: number;
+  fanoutMaxInFlight: number;
   fanoutVisibilityLagMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   workerMetricsPort?: number;
@@ -253,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : [new URL(c.TEMPORAL_UI_URL).origin],
     writeRatePerSecond: c.API_WRITE_RATE_PER_SECOND,
     fanoutSignalsPerSecond: c.FANOUT_SIGNALS_PER_SECOND,
+    fanoutMaxInFlight: c.FANOUT_MAX_IN_FLIGHT,
     fanoutVisibilityLagMs: c.FANOUT_VISIBILITY_LAG_MS,
     logLevel: c.LOG_LEVEL,
     workerMetricsPort: c.WORKER_METRICS_PORT,

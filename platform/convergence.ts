@@ -38,7 +38,8 @@ export async function countMissingCases(client: Client, policy: PolicyRevision):
 }
 
 /**
- * Signals the revision to each listed case, at most `signalsPerSecond` and `concurrency` at once. A run that
+ * Signals the revision to each listed case, at most `signalsPerSecond` and `concurrency` at once, and with a
+ * window, at most its `limit` signalled and not yet applied. A run that
  * ended after it was listed (the case continued as new) is signalled through the case's current run; a case
  * that has closed is counted as failed: it is no longer open, so it no longer lacks anything.
  */
@@ -46,14 +47,16 @@ export async function signalCases(
   client: Client,
   policy: PolicyRevision,
   runs: readonly ListedRun[],
-  options: { signalsPerSecond: number; concurrency: number; onSettled?: () => void; abort?: AbortSignal },
+  options: { signalsPerSecond: number; concurrency: number; window?: InFlightWindow; onSettled?: () => void; abort?: AbortSignal },
 ): Promise<{ signalled: number; failed: number }> {
   const result = { signalled: 0, failed: 0 };
   const minimumGapMs = 1_000 / Math.max(1, options.signalsPerSecond);
   let nextSlot = Date.now();
   let cursor = 0;
+  const window = options.window ? inFlight(options.window, options.abort) : null;
   const signalRun = (workflowId: string, runId?: string) => client.workflow.getHandle(workflowId, runId).signal(policyChangeSignal, policy);
   const sendOne = async ({ workflowId, runId }: ListedRun) => {
+    if (window) await window.admit(workflowId);
     const slot = Math.max(nextSlot, Date.now());
     nextSlot = slot + minimumGapMs;
     if (slot > Date.now()) await new Promise((r) => setTimeout(r, slot - Date.now()));
@@ -68,6 +71,7 @@ export async function signalCases(
         result.signalled++;
       } catch (again) {
         if (!(again instanceof WorkflowNotFoundError)) throw again;
+        window?.forget(workflowId);
         result.failed++;
       }
     }
@@ -80,5 +84,61 @@ export async function signalCases(
     }
   });
   await Promise.all(workers);
+  // The next page (its own activity) starts from an empty window, so this one waits for its own cases.
+  await window?.drain();
   return result;
+}
+
+/**
+ * A bound on the cases a fan-out has signalled that have not yet applied the revision. A case's workflow
+ * tasks queue in the same task queue as those of the cases it signalled, so an event from a case system
+ * waits behind at most `limit` of them instead of behind thousands: the fan-out follows what the workers
+ * finish, whatever the load, where a fixed rate cannot.
+ */
+export interface InFlightWindow {
+  limit: number;
+  /** Which of these signalled cases have applied the revision (the read model's `case_policies`). */
+  applied: (workflowIds: readonly string[]) => Promise<Iterable<string>>;
+  /**
+   * A case not seen to apply it within this long stops holding a place: a worker that is down, or a read
+   * model that is behind, slows the fan-out without stopping it. The fan-out's counts still find the case.
+   */
+  expireMs: number;
+  /** How often the read model is asked while the window is full. */
+  pollMs: number;
+  /** Called on every poll while the window is full (the activity heartbeats). */
+  onWait?: () => void;
+}
+
+function inFlight(window: InFlightWindow, abort?: AbortSignal) {
+  const outstanding = new Map<string, number>();
+  let polling: Promise<void> | null = null;
+  const poll = async () => {
+    const now = Date.now();
+    for (const [id, sentAt] of outstanding) if (now - sentAt > window.expireMs) outstanding.delete(id);
+    if (outstanding.size > 0) for (const id of await window.applied([...outstanding.keys()])) outstanding.delete(id);
+    window.onWait?.();
+    if (outstanding.size >= window.limit) await new Promise((r) => setTimeout(r, window.pollMs));
+  };
+  const pollOnce = () => (polling ??= poll().finally(() => (polling = null)));
+  return {
+    /** Waits for a place and takes it; no await between the last check and the taking, so never above limit. */
+    async admit(workflowId: string) {
+      while (outstanding.size >= window.limit) {
+        abort?.throwIfAborted();
+        await pollOnce();
+      }
+      outstanding.set(workflowId, Date.now());
+    },
+    forget(workflowId: string) {
+      outstanding.delete(workflowId);
+    },
+    async drain() {
+      while (outstanding.size > 0) {
+        abort?.throwIfAborted();
+        await pollOnce();
+        if (outstanding.size > 0 && outstanding.size < window.limit) await new Promise((r) => setTimeout(r, window.pollMs));
+      }
+    },
+  };
 }

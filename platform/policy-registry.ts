@@ -233,6 +233,16 @@ export function createPolicyRegistry(db: Db, options: { copyMaxAgeMs?: number } 
     },
 
     /** How many cases applied each revision of a policy (from the cases' read model). */
+    /** Which of these cases have applied the revision (a fan-out's window asks this while it is full). */
+    async appliedAmong(policy: { policyId: string; revision: number }, caseIds: readonly string[]): Promise<string[]> {
+      const rows = await db.query<{ case_id: string }>(
+        `SELECT case_id FROM case_policies WHERE case_id = ANY($1::text[]) AND policy_id = $2 AND revision = $3`,
+        [caseIds, policy.policyId, policy.revision],
+        { name: 'applied-among' },
+      );
+      return rows.map((r) => r.case_id);
+    },
+
     async appliedCounts(policyId?: string): Promise<Map<string, number>> {
       const rows = await db.query<{ policy_id: string; revision: number; n: string }>(
         `SELECT policy_id, revision, count(*) AS n FROM case_policies ${policyId ? 'WHERE policy_id = $1' : ''} GROUP BY policy_id, revision`,

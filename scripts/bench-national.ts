@@ -22,9 +22,10 @@ import {
   startBenchStack,
   untilVerifyClean,
 } from './bench-support';
+import { DEFAULT_FANOUT_MAX_IN_FLIGHT } from '../platform/config';
 
 /**
- * npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--rate 2000] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0]
+ * npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--rate 2000] [--in-flight N] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0]
  *
  * National scale (issue #14): opens N cases (the bare client's batch start, as bench:fanout), measures the API's
  * latency for case events (POST /api/v1/cases/:id/events) while idle, then publishes a national policy (scope
@@ -33,17 +34,18 @@ import {
  * case), and the events' p50/p99 idle and during the fan-out. The API runs as its own production process.
  * Progress lines every 30 s, so a run stopped early still says how far it got.
  */
-const USAGE = `usage: npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--rate 2000] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0]
+const USAGE = `usage: npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--rate 2000] [--in-flight N] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0]
 
   --cases N            open cases before the national policy (default 100000)
   --cluster 1          run on the Temporal cluster (server built from Go modules, Postgres, SQL visibility)
                        instead of the dev server (default 0: the dev server)
   --workers N          worker processes (default: 1 on the dev server, 2 on the cluster)
   --rate N             the fan-out's bound on signals per second (default 2000)
+  --in-flight N        the fan-out's bound on cases signalled and not yet applied (default: FANOUT_MAX_IN_FLIGHT's, 32)
   --probe-rate N       case events a second sent to sample the API's latency (default 5)
   --idle-seconds N     how long the idle latency is sampled before the policy (default 60)
   --give-up-minutes N  stop the fan-out's clock after N minutes and print what was reached (default 0: never)`;
-const options = benchOptions('bench:national', USAGE, { cases: 100_000, cluster: 0, workers: 0, rate: 2_000, 'probe-rate': 5, 'idle-seconds': 60, 'give-up-minutes': 0 });
+const options = benchOptions('bench:national', USAGE, { cases: 100_000, cluster: 0, workers: 0, rate: 2_000, 'in-flight': 0, 'probe-rate': 5, 'idle-seconds': 60, 'give-up-minutes': 0 });
 const CASES = options.cases;
 const CLUSTER = options.cluster !== 0;
 const WORKERS = options.workers || (CLUSTER ? 2 : 1);
@@ -104,6 +106,7 @@ async function main(): Promise<void> {
     workers: WORKERS,
     apiProcess: true,
     fanoutSignalsPerSecond: options.rate,
+    fanoutMaxInFlight: options['in-flight'],
     apiNodeArgs: nodeArgsFrom('BENCH_API_NODE_ARGS'),
     workerNodeArgs: nodeArgsFrom('BENCH_WORKER_NODE_ARGS'),
   });
@@ -111,7 +114,7 @@ async function main(): Promise<void> {
   const topology = CLUSTER ? `Temporal cluster v1.29.1 on Postgres (SQL visibility), ${WORKERS} workers` : `Temporal dev server (SQLite), ${WORKERS} worker(s)`;
   const memory = () =>
     `Temporal ${rssMb(stack.temporalPid).toFixed(0)} MB, ${stack.workers.map((w, i) => `worker-${i + 1} ${rssMb(w.pid).toFixed(0)} MB`).join(', ')}, API ${rssMb(stack.apiPid).toFixed(0)} MB`;
-  say(`${topology}; API as its own process`);
+  say(`${topology}; API as its own process; fan-out bound: ${options.rate} signals a second, ${options['in-flight'] || DEFAULT_FANOUT_MAX_IN_FLIGHT} cases in flight`);
 
   say(`Opening ${CASES} cases (bare client batch start) ...`);
   let cpu = stack.cpuSeconds();

@@ -8,6 +8,7 @@ export const CASE_WORKFLOW_TYPE = 'caseWorkflow';
 
 /** Workflow ids are derived from the case id, which is never a CPR number (checked at the API). */
 export const caseWorkflowId = (caseId: string): string => `sickness-case-${caseId}`;
+export const caseIdOfWorkflow = (workflowId: string): string => workflowId.replace(/^sickness-case-/, '');
 
 export interface CaseWorkflowInput {
   facts: CaseFacts;
@@ -110,6 +111,11 @@ export interface PolicyFanoutInput {
   policy: PolicyRevision;
   kind: 'publish' | 'resend';
   signalsPerSecond: number;
+  /**
+   * At most this many cases signalled and not yet applied (FANOUT_MAX_IN_FLIGHT): a case system's event then
+   * waits behind at most this many cases' workflow tasks. Absent in fan-outs started before the bound.
+   */
+  maxInFlight?: number;
   pageSize?: number;
   /** How long visibility may take to show a change (a start, a case's new search attributes). */
   visibilityLagMs?: number;

@@ -10,7 +10,8 @@ import { signalCases } from '../../platform/convergence';
 import { createLogger } from '../../platform/logger';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type CaseEvent, type PolicyRevision } from '../../workflows/domain/types';
-import { caseWorkflowId, policyFanoutWorkflowId, reportEventUpdate } from '../../workflows/messages';
+import { caseIdOfWorkflow, caseWorkflowId, policyFanoutWorkflowId, reportEventUpdate } from '../../workflows/messages';
+import { createPolicyRegistry } from '../../platform/policy-registry';
 import { eventually, startSystem, type TestSystem } from '../support/system';
 
 /** Policy changes through the API against the real dev server, worker and Postgres. */
@@ -335,4 +336,53 @@ test('a fan-out page that lists a run which has since ended signals the case as 
     'the new run applied the policy',
   );
   expect(applied.map((r) => r.case_id)).toEqual([`CAN-${stamp}`]);
+});
+
+test('a fan-out with a window keeps at most its limit of cases signalled and not yet applied, and a read model that says nothing only slows it', async () => {
+  const ids = await openCases(16, { municipality: '157' });
+  const listed = await Promise.all(ids.map(async (id) => ({ workflowId: caseWorkflowId(id), runId: (await system.env.client.workflow.getHandle(caseWorkflowId(id)).describe()).runId })));
+  const registry = createPolicyRegistry(system.db);
+  const appliedRows = async (policyId: string) =>
+    Number((await system.db.query<{ n: string }>(`SELECT count(*) AS n FROM case_policies WHERE policy_id = $1`, [policyId]))[0]!.n);
+
+  // With the read model's answers: every case gets it, and no sample ever sees more than 3 signalled and not applied.
+  const policy = pause(`window-${Date.now().toString(36)}`, { scope: { type: 'municipalities', municipalities: ['157'] } });
+  let signalled = 0;
+  let widest = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const settledSignals = signalled;
+      widest = Math.max(widest, settledSignals - (await appliedRows(policy.policyId)));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  const result = await signalCases(system.env.client, policy, listed, {
+    signalsPerSecond: 1_000,
+    concurrency: 16,
+    window: { limit: 3, applied: (wf) => registry.appliedAmong(policy, wf.map(caseIdOfWorkflow)).then((c) => c.map(caseWorkflowId)), expireMs: 60_000, pollMs: 20 },
+    onSettled: () => signalled++,
+  });
+  sampling = false;
+  await sampler;
+  expect(result).toEqual({ signalled: 16, failed: 0 });
+  // signalCases returns once its own cases have applied it (the next page starts from an empty window).
+  expect(await appliedRows(policy.policyId)).toBe(16);
+  expect(widest).toBeGreaterThan(0);
+  expect(widest).toBeLessThanOrEqual(3);
+
+  // A read model that never answers (behind, or down): places expire, so the cases are still all signalled, 4 at a time.
+  const silent = pause(`silent-${Date.now().toString(36)}`, { scope: { type: 'municipalities', municipalities: ['157'] } });
+  const sentAt: number[] = [];
+  const began = Date.now();
+  const quiet = await signalCases(system.env.client, silent, listed.slice(0, 8), {
+    signalsPerSecond: 1_000,
+    concurrency: 8,
+    window: { limit: 4, applied: async () => [], expireMs: 1_000, pollMs: 20 },
+    onSettled: () => sentAt.push(Date.now() - began),
+  });
+  expect(quiet).toEqual({ signalled: 8, failed: 0 });
+  expect(sentAt.filter((t) => t < 900)).toHaveLength(4);
+  expect(sentAt.filter((t) => t >= 1_000)).toHaveLength(4);
+  await eventually(() => appliedRows(silent.policyId), (count) => count === 8, 'the silently signalled cases applied it');
 });
