@@ -1,11 +1,11 @@
 import { Context } from '@temporalio/activity';
 import { type Client } from '@temporalio/client';
-import { countMissingCases, listMissingCases, signalCases } from '../platform/convergence';
+import { countMissingCases, listMissingCases, readModelWindow, signalCases } from '../platform/convergence';
 import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
 import { createPolicyRegistry } from '../platform/policy-registry';
 import { type PolicyRevision } from '../workflows/domain/types';
-import { caseIdOfWorkflow, caseWorkflowId, type FanoutProgress } from '../workflows/messages';
+import { type FanoutProgress } from '../workflows/messages';
 import { groupCommit } from './group-commit';
 import { type CaseSnapshot, writeCaseSnapshots } from './read-model';
 
@@ -29,11 +29,6 @@ export interface MissingPageResult {
   failed: number;
   nextPageToken: string | null;
 }
-
-/** A signalled case not seen to apply the revision within this long stops holding a place in the window. */
-const IN_FLIGHT_EXPIRY_MS = 30_000;
-/** How often a full window asks the read model which of its cases have applied the revision. */
-const IN_FLIGHT_POLL_MS = 50;
 
 export interface ActivityDeps {
   db: Db;
@@ -80,17 +75,7 @@ export function createActivities({ db, logger, client, signalConcurrency = 64 }:
       const result = await signalCases(client, policy, runs, {
         signalsPerSecond,
         concurrency: signalConcurrency,
-        ...(maxInFlight
-          ? {
-              window: {
-                limit: maxInFlight,
-                applied: (workflowIds: readonly string[]) => registry.appliedAmong(policy, workflowIds.map(caseIdOfWorkflow)).then((ids) => ids.map(caseWorkflowId)),
-                expireMs: IN_FLIGHT_EXPIRY_MS,
-                pollMs: IN_FLIGHT_POLL_MS,
-                onWait: () => context.heartbeat(settled),
-              },
-            }
-          : {}),
+        ...(maxInFlight ? { window: readModelWindow(registry, policy, maxInFlight, () => context.heartbeat(settled)) } : {}),
         abort: context.cancellationSignal,
         onSettled: () => context.heartbeat(++settled),
       });

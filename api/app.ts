@@ -94,7 +94,7 @@ export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerS
   app.use('/api/v1/cases', casesRouter(cases, metrics));
   const reports = createReports(db);
   app.use('/api/v1/policy-changes', policyChangesRouter(policies, reports));
-  app.use('/api/v1/ops', opsRouter(createConvergence({ client, db, registry, policies })));
+  app.use('/api/v1/ops', opsRouter(createConvergence({ client, db, registry, policies, maxInFlight: fanoutMaxInFlight })));
   app.use('/api/v1/reports', reportsRouter(reports));
   app.use('/api/v1/timeline', timelineRouter());
   app.use(notFoundRoute);

@@ -1,6 +1,7 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { type PolicyRevision } from '../workflows/domain/types';
-import { policyChangeSignal } from '../workflows/messages';
+import { caseIdOfWorkflow, caseWorkflowId, policyChangeSignal } from '../workflows/messages';
+import { type PolicyRegistry } from './policy-registry';
 import { missingRevisionQuery } from '../workflows/policy-queries';
 
 /**
@@ -108,6 +109,22 @@ export interface InFlightWindow {
   pollMs: number;
   /** Called on every poll while the window is full (the activity heartbeats). */
   onWait?: () => void;
+}
+
+/** A signalled case not seen to apply the revision within this long stops holding a place in the window. */
+const IN_FLIGHT_EXPIRY_MS = 30_000;
+/** How often a full window asks the read model which of its cases have applied the revision. */
+const IN_FLIGHT_POLL_MS = 50;
+
+/** The window the fan-out and ops repair use: a case has applied the revision when `case_policies` says so. */
+export function readModelWindow(registry: Pick<PolicyRegistry, 'appliedAmong'>, policy: PolicyRevision, limit: number, onWait?: () => void): InFlightWindow {
+  return {
+    limit,
+    applied: async (workflowIds) => (await registry.appliedAmong(policy, workflowIds.map(caseIdOfWorkflow))).map(caseWorkflowId),
+    expireMs: IN_FLIGHT_EXPIRY_MS,
+    pollMs: IN_FLIGHT_POLL_MS,
+    ...(onWait ? { onWait } : {}),
+  };
 }
 
 function inFlight(window: InFlightWindow, abort?: AbortSignal) {

@@ -6,11 +6,11 @@ import { type AddressInfo } from 'node:net';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { createApp } from '../../api/app';
 import { type Role } from '../../platform/config';
-import { signalCases } from '../../platform/convergence';
+import { readModelWindow, signalCases } from '../../platform/convergence';
 import { createLogger } from '../../platform/logger';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type CaseEvent, type PolicyRevision } from '../../workflows/domain/types';
-import { caseIdOfWorkflow, caseWorkflowId, policyFanoutWorkflowId, reportEventUpdate } from '../../workflows/messages';
+import { caseWorkflowId, policyFanoutWorkflowId, reportEventUpdate } from '../../workflows/messages';
 import { createPolicyRegistry } from '../../platform/policy-registry';
 import { eventually, startSystem, type TestSystem } from '../support/system';
 
@@ -360,7 +360,7 @@ test('a fan-out with a window keeps at most its limit of cases signalled and not
   const result = await signalCases(system.env.client, policy, listed, {
     signalsPerSecond: 1_000,
     concurrency: 16,
-    window: { limit: 3, applied: (wf) => registry.appliedAmong(policy, wf.map(caseIdOfWorkflow)).then((c) => c.map(caseWorkflowId)), expireMs: 60_000, pollMs: 20 },
+    window: readModelWindow(registry, policy, 3),
     onSettled: () => signalled++,
   });
   sampling = false;
