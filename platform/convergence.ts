@@ -133,7 +133,9 @@ function inFlight(window: InFlightWindow, abort?: AbortSignal) {
   const poll = async () => {
     const now = Date.now();
     for (const [id, sentAt] of outstanding) if (now - sentAt > window.expireMs) outstanding.delete(id);
-    if (outstanding.size > 0) for (const id of await window.applied([...outstanding.keys()])) outstanding.delete(id);
+    // A read model that cannot answer (Postgres down) confirms nothing: places then free by expiry alone.
+    const applied = outstanding.size > 0 ? await window.applied([...outstanding.keys()]).catch(() => []) : [];
+    for (const id of applied) outstanding.delete(id);
     window.onWait?.();
     if (outstanding.size >= window.limit) await new Promise((r) => setTimeout(r, window.pollMs));
   };

@@ -338,7 +338,7 @@ test('a fan-out page that lists a run which has since ended signals the case as 
   expect(applied.map((r) => r.case_id)).toEqual([`CAN-${stamp}`]);
 });
 
-test('a fan-out with a window keeps at most its limit of cases signalled and not yet applied, and a read model that says nothing only slows it', async () => {
+test('a fan-out with a window keeps at most its limit of cases signalled and not yet applied, and a read model that cannot answer only slows it', async () => {
   const ids = await openCases(16, { municipality: '157' });
   const listed = await Promise.all(ids.map(async (id) => ({ workflowId: caseWorkflowId(id), runId: (await system.env.client.workflow.getHandle(caseWorkflowId(id)).describe()).runId })));
   const registry = createPolicyRegistry(system.db);
@@ -371,14 +371,14 @@ test('a fan-out with a window keeps at most its limit of cases signalled and not
   expect(widest).toBeGreaterThan(0);
   expect(widest).toBeLessThanOrEqual(3);
 
-  // A read model that never answers (behind, or down): places expire, so the cases are still all signalled, 4 at a time.
+  // A read model that cannot answer (Postgres down): places expire, so the cases are still all signalled, 4 at a time.
   const silent = pause(`silent-${Date.now().toString(36)}`, { scope: { type: 'municipalities', municipalities: ['157'] } });
   const sentAt: number[] = [];
   const began = Date.now();
   const quiet = await signalCases(system.env.client, silent, listed.slice(0, 8), {
     signalsPerSecond: 1_000,
     concurrency: 8,
-    window: { limit: 4, applied: async () => [], expireMs: 1_000, pollMs: 20 },
+    window: { limit: 4, applied: () => Promise.reject(new Error('connection refused')), expireMs: 1_000, pollMs: 20 },
     onSettled: () => sentAt.push(Date.now() - began),
   });
   expect(quiet).toEqual({ signalled: 8, failed: 0 });
