@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { type Client } from '@temporalio/client';
 import { countMissingCases, listMissingCases, readModelWindow, signalCases } from '../platform/convergence';
+import { DEFAULT_FANOUT_MAX_IN_FLIGHT } from '../platform/config';
 import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
 import { createPolicyRegistry } from '../platform/policy-registry';
@@ -17,8 +18,6 @@ export interface MissingPage {
   pageToken: string | null;
   pageSize: number;
   signalsPerSecond: number;
-  /** At most this many signalled cases not yet applied (absent in fan-outs started before the bound). */
-  maxInFlight?: number;
 }
 
 export interface MissingPageResult {
@@ -27,6 +26,8 @@ export interface MissingPageResult {
   listed: number;
   signalled: number;
   failed: number;
+  /** Left for the next pass: the page's time budget ran out while the window waited on the workers. */
+  unsent: number;
   nextPageToken: string | null;
 }
 
@@ -36,10 +37,17 @@ export interface ActivityDeps {
   client: Client;
   /** Signals in flight at once during a fan-out. */
   signalConcurrency?: number;
+  /** At most this many cases a fan-out page has signalled that have not applied it yet (FANOUT_MAX_IN_FLIGHT). */
+  fanoutMaxInFlight?: number;
 }
 
+/** A page stops taking cases after this long (the activity's start-to-close timeout is 15 minutes). */
+const PAGE_BUDGET_MS = 10 * 60_000;
+/** How often a page being signalled looks for a newer revision of its policy. */
+const SUPERSEDED_CHECK_MS = 5_000;
+
 /** Side effects of the workflows, built from their dependencies. */
-export function createActivities({ db, logger, client, signalConcurrency = 64 }: ActivityDeps) {
+export function createActivities({ db, logger, client, signalConcurrency = 64, fanoutMaxInFlight = DEFAULT_FANOUT_MAX_IN_FLIGHT }: ActivityDeps) {
   const registry = createPolicyRegistry(db);
   // Snapshots of many cases written at about the same moment share one statement (group commit): a batch
   // of 10 costs Postgres 0.15 ms of CPU a case, one alone 0.84 ms. A failed statement fails every activity
@@ -67,20 +75,53 @@ export function createActivities({ db, logger, client, signalConcurrency = 64 }:
      * One page of a fan-out pass: the open cases in scope that visibility shows without the revision, each
      * signalled at a bounded rate. A retry lists the page again by the same predicate.
      */
-    async signalMissingCases({ policy, pageToken, pageSize, signalsPerSecond, maxInFlight }: MissingPage): Promise<MissingPageResult> {
-      if (await superseded(policy)) return { superseded: true, listed: 0, signalled: 0, failed: 0, nextPageToken: null };
+    async signalMissingCases({ policy, pageToken, pageSize, signalsPerSecond }: MissingPage): Promise<MissingPageResult> {
+      const none = { listed: 0, signalled: 0, failed: 0, unsent: 0, nextPageToken: null };
+      if (await superseded(policy)) return { superseded: true, ...none };
       const context = Context.current();
       const { runs, nextPageToken } = await listMissingCases(client, policy, pageToken, pageSize);
       let settled = 0;
-      const result = await signalCases(client, policy, runs, {
-        signalsPerSecond,
-        concurrency: signalConcurrency,
-        ...(maxInFlight ? { window: readModelWindow(registry, policy, maxInFlight, () => context.heartbeat(settled)) } : {}),
-        abort: context.cancellationSignal,
-        onSettled: () => context.heartbeat(++settled),
-      });
-      logger.info('policy page signalled', { policyId: policy.policyId, revision: policy.revision, cases: runs.length, ...result });
-      return { superseded: false, listed: runs.length, ...result, nextPageToken };
+      const degraded = { expired: 0, unanswered: 0 };
+      // A page waits on the window for as long as the workers take, so a newer revision is looked for while it
+      // runs, not only when it begins: the newer revision's fan-out then has the workers to itself.
+      const stop = new AbortController();
+      let overtaken = false;
+      const watch = setInterval(() => {
+        superseded(policy).then(
+          (yes) => {
+            if (yes) {
+              overtaken = true;
+              stop.abort();
+            }
+          },
+          () => undefined,
+        );
+      }, SUPERSEDED_CHECK_MS);
+      try {
+        const result = await signalCases(client, policy, runs, {
+          signalsPerSecond,
+          concurrency: signalConcurrency,
+          window: readModelWindow(registry, policy, fanoutMaxInFlight, {
+            onWait: () => context.heartbeat(settled),
+            onDegraded: (what) => ('expired' in what ? (degraded.expired += what.expired) : degraded.unanswered++),
+          }),
+          budgetMs: PAGE_BUDGET_MS,
+          abort: AbortSignal.any([context.cancellationSignal, stop.signal]),
+          onSettled: () => context.heartbeat(++settled),
+        });
+        const fields = { policyId: policy.policyId, revision: policy.revision, cases: runs.length, ...result };
+        if (degraded.expired > 0 || degraded.unanswered > 0) {
+          logger.warn('policy page signalled without the read model confirming: its window freed places by expiry', { ...fields, ...degraded });
+        } else {
+          logger.info('policy page signalled', fields);
+        }
+        return { superseded: false, listed: runs.length, ...result, nextPageToken };
+      } catch (err) {
+        if (overtaken) return { superseded: true, ...none };
+        throw err;
+      } finally {
+        clearInterval(watch);
+      }
     },
 
     /** How many open cases in scope have not applied the revision (visibility's count). */

@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import { type Client } from '@temporalio/client';
-import { type ApiKey, DEFAULT_FANOUT_MAX_IN_FLIGHT, type TemporalSettings } from '../platform/config';
+import { type ApiKey, type TemporalSettings } from '../platform/config';
 import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
 import { authenticate, rateLimitWrites, refuseCprNumbers } from './auth';
@@ -31,8 +31,6 @@ export interface AppDeps {
   apiKeys: ApiKey[];
   writeRatePerSecond?: number;
   fanoutSignalsPerSecond?: number;
-  /** The fan-out's bound on cases signalled and not yet applied (FANOUT_MAX_IN_FLIGHT). */
-  fanoutMaxInFlight?: number;
   /** The fan-out's bound on visibility lag (tests shorten it); its own default otherwise. */
   fanoutVisibilityLagMs?: number;
   /** New cases inherit from a registry copy at most this old (INHERITED_POLICIES_MAX_AGE_MS). */
@@ -56,10 +54,10 @@ export function createApp(deps: AppDeps): Express {
   return createApi(deps).app;
 }
 
-export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, fanoutSignalsPerSecond = 2_000, fanoutMaxInFlight = DEFAULT_FANOUT_MAX_IN_FLIGHT, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl, codec, metricsKey }: AppDeps): Api {
+export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, fanoutSignalsPerSecond = 2_000, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl, codec, metricsKey }: AppDeps): Api {
   if (apiKeys.length === 0) throw new Error('no API keys: the API does not run open (set API_KEYS)');
   const registry = createPolicyRegistry(db, { copyMaxAgeMs: registryCopyMaxAgeMs });
-  const policies = createPolicyService({ client, db, registry, temporal, logger, signalsPerSecond: fanoutSignalsPerSecond, maxInFlight: fanoutMaxInFlight, visibilityLagMs: fanoutVisibilityLagMs });
+  const policies = createPolicyService({ client, db, registry, temporal, logger, signalsPerSecond: fanoutSignalsPerSecond, visibilityLagMs: fanoutVisibilityLagMs });
   const app = express();
   const metrics = createMetrics(db);
   app.disable('x-powered-by');
@@ -94,7 +92,7 @@ export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerS
   app.use('/api/v1/cases', casesRouter(cases, metrics));
   const reports = createReports(db);
   app.use('/api/v1/policy-changes', policyChangesRouter(policies, reports));
-  app.use('/api/v1/ops', opsRouter(createConvergence({ client, db, registry, policies, maxInFlight: fanoutMaxInFlight })));
+  app.use('/api/v1/ops', opsRouter(createConvergence({ client, db, registry, policies })));
   app.use('/api/v1/reports', reportsRouter(reports));
   app.use('/api/v1/timeline', timelineRouter());
   app.use(notFoundRoute);

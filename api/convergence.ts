@@ -1,7 +1,6 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { writeCaseSnapshots } from '../activities/read-model';
-import { countMissingCases, listMissingCases, readModelWindow, signalCases } from '../platform/convergence';
-import { DEFAULT_FANOUT_MAX_IN_FLIGHT } from '../platform/config';
+import { countMissingCases, listMissingCases, signalCases } from '../platform/convergence';
 import { type Db } from '../platform/db';
 import { type PolicyRegistry, revisionContent } from '../platform/policy-registry';
 import { caseWorkflowId, readModelSnapshotQuery } from '../workflows/messages';
@@ -57,20 +56,7 @@ interface CaseRun {
  * CaseRevision search attribute) with its read-model row. Repair starts pending fan-outs, signals the
  * missing cases and rewrites stale rows from the case's own snapshot (a query of the workflow).
  */
-export function createConvergence({
-  client,
-  db,
-  registry,
-  policies,
-  maxInFlight = DEFAULT_FANOUT_MAX_IN_FLIGHT,
-}: {
-  client: Client;
-  db: Db;
-  registry: PolicyRegistry;
-  policies: PolicyService;
-  /** Repair signals within the fan-out's window too, so case events keep their latency while it runs. */
-  maxInFlight?: number;
-}) {
+export function createConvergence({ client, db, registry, policies }: { client: Client; db: Db; registry: PolicyRegistry; policies: PolicyService }) {
   /** A page of case runs with their change counter (runs that began before it was published are skipped). */
   async function caseRuns(pageToken: string | null, pageSize: number): Promise<{ runs: CaseRun[]; nextPageToken: string | null }> {
     const token = pageToken ? Buffer.from(pageToken, 'base64') : undefined;
@@ -185,7 +171,7 @@ export function createConvergence({
       for (const stored of await registry.latest()) {
         const policy = revisionContent(stored);
         const { runs } = await listMissingCases(client, policy, null, limit);
-        signalled += (await signalCases(client, policy, runs, { signalsPerSecond: 500, concurrency: 32, window: readModelWindow(registry, policy, maxInFlight) })).signalled;
+        signalled += (await signalCases(client, policy, runs, { signalsPerSecond: 500, concurrency: 32 })).signalled;
       }
       let rewritten = 0;
       let pageToken: string | null = null;

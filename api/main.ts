@@ -30,7 +30,6 @@ async function main(): Promise<void> {
     apiKeys: config.apiKeys,
     writeRatePerSecond: config.writeRatePerSecond,
     fanoutSignalsPerSecond: config.fanoutSignalsPerSecond,
-    fanoutMaxInFlight: config.fanoutMaxInFlight,
     fanoutVisibilityLagMs: config.fanoutVisibilityLagMs,
     publicUrl: config.apiPublicUrl,
     codec: { keyring, corsOrigins: config.codecCorsOrigins },

@@ -31,7 +31,6 @@ export function createPolicyService(deps: {
   registry: PolicyRegistry;
   temporal: TemporalSettings;
   signalsPerSecond: number;
-  maxInFlight: number;
   logger: Logger;
   /** The fan-out's bound on visibility lag (tests shorten it). */
   visibilityLagMs?: number;
@@ -51,7 +50,6 @@ export function createPolicyService(deps: {
       policy,
       kind: row.kind,
       signalsPerSecond: deps.signalsPerSecond,
-      maxInFlight: deps.maxInFlight,
       ...(deps.visibilityLagMs !== undefined ? { visibilityLagMs: deps.visibilityLagMs } : {}),
     };
     try {
@@ -155,6 +153,14 @@ export function createPolicyService(deps: {
     async list(): Promise<RevisionView[]> {
       const [latest, fanouts, applied] = await Promise.all([registry.latest(), registry.fanouts(), registry.appliedCounts()]);
       return latest.map((p) => view(p, fanouts, applied));
+    },
+
+    /**
+     * 404 for a policy never published, without what get() adds up (its applied counts count every
+     * case_policies row of the policy: 0.3 s at 1,000,000 cases), for the impact report.
+     */
+    async requirePublished(policyId: string): Promise<void> {
+      if ((await registry.revisions(policyId)).length === 0) throw new ApiError(404, 'policy-not-found', `No policy ${policyId}`);
     },
 
     async get(policyId: string): Promise<PolicyView> {

@@ -9,7 +9,7 @@ import { type Keyring, parseKeyring } from './payload-codec';
  */
 /** Threads that run workflow code in the worker unless WORKER_WORKFLOW_THREADS says otherwise (see worker/worker.ts). */
 export const DEFAULT_WORKFLOW_THREADS = 2;
-/** See FANOUT_MAX_IN_FLIGHT and README "National scale": chosen by `npm run bench:national`. */
+/** See FANOUT_MAX_IN_FLIGHT and README "National scale" (measured with `npm run bench:national`; not tuned). */
 export const DEFAULT_FANOUT_MAX_IN_FLIGHT = 32;
 
 export const ENVIRONMENT_VARIABLES = {
@@ -33,7 +33,7 @@ export const ENVIRONMENT_VARIABLES = {
   CODEC_CORS_ORIGINS: "origins (scheme://host:port, comma-separated) of the Temporal UIs whose browsers may call the codec server; the origin of TEMPORAL_UI_URL when unset",
   API_WRITE_RATE_PER_SECOND: 'writes a second allowed per API key (bursts up to twice that)',
   FANOUT_SIGNALS_PER_SECOND: 'upper bound on the rate a policy fan-out signals cases',
-  FANOUT_MAX_IN_FLIGHT: 'most cases a policy fan-out has signalled that have not yet applied it (case events wait behind at most these)',
+  FANOUT_MAX_IN_FLIGHT: "worker: most cases a fan-out page has signalled that the read model does not yet show applying it (a case event waits behind about these)",
   FANOUT_VISIBILITY_LAG_MS: 'how long visibility may take to show a change; a fan-out ends on a count taken at least this long after its last signal',
   LOG_LEVEL: 'debug | info | warn | error',
   WORKER_METRICS_PORT: "port of the worker's Prometheus endpoint (Temporal SDK metrics); off when unset",

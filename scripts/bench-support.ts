@@ -120,7 +120,7 @@ export async function startBenchStack(options: {
   /** Worker processes (default 1). */
   workers?: number;
   fanoutSignalsPerSecond?: number;
-  /** The fan-out's bound on cases signalled and not yet applied (FANOUT_MAX_IN_FLIGHT); the API's default otherwise. */
+  /** The fan-out's bound on cases signalled and not yet applied (FANOUT_MAX_IN_FLIGHT); the worker's default otherwise. */
   fanoutMaxInFlight?: number;
   workerNodeArgs?: string[];
   /** Run the API as its own production process (dist/api/main.js), as deployed, instead of in this one. */
@@ -171,7 +171,10 @@ export async function startBenchStack(options: {
     const niced = workerCommand(process.execPath, [...(options.workerNodeArgs ?? []), path.join(root, 'dist', 'worker', 'main.js')]);
     for (let w = 0; w < (options.workers ?? 1); w++) {
       const worker = spawn(niced.command, niced.args, {
-        env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: pgUrl, LOG_LEVEL: 'warn', PAYLOAD_KEYS: payloadKeys },
+        env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, DATABASE_URL: pgUrl, LOG_LEVEL: 'warn', PAYLOAD_KEYS: payloadKeys,
+          // The worker's activities signal the fan-out's pages, so the window is the worker's setting.
+          ...(options.fanoutMaxInFlight ? { FANOUT_MAX_IN_FLIGHT: String(options.fanoutMaxInFlight) } : {}),
+        },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       workers.push(worker);
@@ -191,7 +194,6 @@ export async function startBenchStack(options: {
     apiKeys: Object.entries(keys).map(([role, key]) => ({ role: role as Role, key })),
     writeRatePerSecond: 100_000,
     fanoutSignalsPerSecond: options.fanoutSignalsPerSecond,
-    ...(options.fanoutMaxInFlight ? { fanoutMaxInFlight: options.fanoutMaxInFlight } : {}),
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -212,7 +214,6 @@ export async function startBenchStack(options: {
           API_WRITE_RATE_PER_SECOND: '100000',
           // The API starts the fan-outs, so their bound is the API process's.
           ...(options.fanoutSignalsPerSecond ? { FANOUT_SIGNALS_PER_SECOND: String(options.fanoutSignalsPerSecond) } : {}),
-          ...(options.fanoutMaxInFlight ? { FANOUT_MAX_IN_FLIGHT: String(options.fanoutMaxInFlight) } : {}),
           PAYLOAD_KEYS: payloadKeys,
         },
         stdio: ['ignore', 'ignore', 'inherit'],

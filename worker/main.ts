@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    activities: createActivities({ db, logger, client }),
+    activities: createActivities({ db, logger, client, fanoutMaxInFlight: config.fanoutMaxInFlight }),
     keyring,
     maxCachedWorkflows: config.workerMaxCachedWorkflows,
     workflowThreads: config.workerWorkflowThreads,

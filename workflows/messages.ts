@@ -111,11 +111,6 @@ export interface PolicyFanoutInput {
   policy: PolicyRevision;
   kind: 'publish' | 'resend';
   signalsPerSecond: number;
-  /**
-   * At most this many cases signalled and not yet applied (FANOUT_MAX_IN_FLIGHT): a case system's event then
-   * waits behind at most this many cases' workflow tasks. Absent in fan-outs started before the bound.
-   */
-  maxInFlight?: number;
   pageSize?: number;
   /** How long visibility may take to show a change (a start, a case's new search attributes). */
   visibilityLagMs?: number;

@@ -61,7 +61,7 @@ export async function policyFanoutWorkflow(input: PolicyFanoutInput): Promise<Fa
     progress.passes++;
     let pageToken: string | null = null;
     do {
-      const page: MissingPageResult = await signalMissingCases({ policy, pageToken, pageSize: input.pageSize ?? DEFAULT_PAGE_SIZE, signalsPerSecond: input.signalsPerSecond, ...(input.maxInFlight ? { maxInFlight: input.maxInFlight } : {}) });
+      const page: MissingPageResult = await signalMissingCases({ policy, pageToken, pageSize: input.pageSize ?? DEFAULT_PAGE_SIZE, signalsPerSecond: input.signalsPerSecond });
       if (page.superseded) return superseded();
       if (firstPass) progress.matched += page.listed;
       else progress.lateStarters += page.listed;

@@ -329,7 +329,7 @@ test('a fan-out page that lists a run which has since ended signals the case as 
     { workflowId: closing.workflowId, runId: closing.firstExecutionRunId },
   ];
   const result = await signalCases(system.env.client, policy, listed, { signalsPerSecond: 100, concurrency: 2 });
-  expect(result).toEqual({ signalled: 1, failed: 1 });
+  expect(result).toEqual({ signalled: 1, failed: 1, unsent: 0 });
   const applied = await eventually(
     () => system.db.query<{ case_id: string }>(`SELECT case_id FROM case_policies WHERE policy_id = $1`, [policy.policyId]),
     (rows) => rows.length > 0,
@@ -344,45 +344,91 @@ test('a fan-out with a window keeps at most its limit of cases signalled and not
   const registry = createPolicyRegistry(system.db);
   const appliedRows = async (policyId: string) =>
     Number((await system.db.query<{ n: string }>(`SELECT count(*) AS n FROM case_policies WHERE policy_id = $1`, [policyId]))[0]!.n);
+  const in157 = (policyId: string) => pause(policyId, { scope: { type: 'municipalities', municipalities: ['157'] } });
 
-  // With the read model's answers: every case gets it, and no sample ever sees more than 3 signalled and not applied.
-  const policy = pause(`window-${Date.now().toString(36)}`, { scope: { type: 'municipalities', municipalities: ['157'] } });
+  // With the read model's answers: every case gets it. The window never asks about more than 3 signalled cases,
+  // and a sampler from outside never sees more than 3 signalled that case_policies does not show.
+  const policy = in157(`window-${Date.now().toString(36)}`);
+  const readModel = readModelWindow(registry, policy, 3);
+  let widestAsked = 0;
   let signalled = 0;
-  let widest = 0;
+  let widestSeen = 0;
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
       const settledSignals = signalled;
-      widest = Math.max(widest, settledSignals - (await appliedRows(policy.policyId)));
+      widestSeen = Math.max(widestSeen, settledSignals - (await appliedRows(policy.policyId)));
       await new Promise((r) => setTimeout(r, 10));
     }
   })();
   const result = await signalCases(system.env.client, policy, listed, {
     signalsPerSecond: 1_000,
     concurrency: 16,
-    window: readModelWindow(registry, policy, 3),
+    window: {
+      ...readModel,
+      applied: (workflowIds) => {
+        widestAsked = Math.max(widestAsked, workflowIds.length);
+        return readModel.applied(workflowIds);
+      },
+    },
     onSettled: () => signalled++,
   });
   sampling = false;
   await sampler;
-  expect(result).toEqual({ signalled: 16, failed: 0 });
+  expect(result).toEqual({ signalled: 16, failed: 0, unsent: 0 });
   // signalCases returns once its own cases have applied it (the next page starts from an empty window).
   expect(await appliedRows(policy.policyId)).toBe(16);
-  expect(widest).toBeGreaterThan(0);
-  expect(widest).toBeLessThanOrEqual(3);
+  expect(widestAsked).toBe(3);
+  expect(widestSeen).toBeGreaterThan(0);
+  expect(widestSeen).toBeLessThanOrEqual(3);
 
-  // A read model that cannot answer (Postgres down): places expire, so the cases are still all signalled, 4 at a time.
-  const silent = pause(`silent-${Date.now().toString(36)}`, { scope: { type: 'municipalities', municipalities: ['157'] } });
+  // A read model that cannot answer (Postgres down): places expire a second after their signal, so the cases
+  // are still all signalled, 4 at a time, and the window says it is not confirming.
+  const silent = in157(`silent-${Date.now().toString(36)}`);
   const sentAt: number[] = [];
+  const degraded = { expired: 0, unanswered: 0 };
   const began = Date.now();
   const quiet = await signalCases(system.env.client, silent, listed.slice(0, 8), {
     signalsPerSecond: 1_000,
     concurrency: 8,
-    window: { limit: 4, applied: () => Promise.reject(new Error('connection refused')), expireMs: 1_000, pollMs: 20 },
+    window: {
+      limit: 4,
+      applied: () => Promise.reject(new Error('connection refused')),
+      expireMs: 1_000,
+      pollMs: 20,
+      onDegraded: (what) => ('expired' in what ? (degraded.expired += what.expired) : degraded.unanswered++),
+    },
     onSettled: () => sentAt.push(Date.now() - began),
   });
-  expect(quiet).toEqual({ signalled: 8, failed: 0 });
-  expect(sentAt.filter((t) => t < 900)).toHaveLength(4);
-  expect(sentAt.filter((t) => t >= 1_000)).toHaveLength(4);
+  expect(quiet).toEqual({ signalled: 8, failed: 0, unsent: 0 });
+  sentAt.sort((a, b) => a - b);
+  expect(sentAt[4]! - sentAt[0]!).toBeGreaterThanOrEqual(990);
+  expect(sentAt[3]! - sentAt[0]!).toBeLessThan(990);
+  expect(degraded.expired).toBe(8);
+  expect(degraded.unanswered).toBeGreaterThan(0);
   await eventually(() => appliedRows(silent.policyId), (count) => count === 8, 'the silently signalled cases applied it');
+
+  // A page whose time budget runs out while its window is full leaves the rest unsent, for the next pass.
+  const budgeted = in157(`budget-${Date.now().toString(36)}`);
+  const partial = await signalCases(system.env.client, budgeted, listed.slice(0, 8), {
+    signalsPerSecond: 1_000,
+    concurrency: 8,
+    window: { limit: 2, applied: async () => [], expireMs: 1_500, pollMs: 20 },
+    budgetMs: 300,
+  });
+  expect(partial).toEqual({ signalled: 2, failed: 0, unsent: 6 });
+  await eventually(() => appliedRows(budgeted.policyId), (count) => count === 2, 'the two signalled cases applied it');
+});
+
+test('the first error in a page stops every sender: a retry never signals beside the attempt it replaces', async () => {
+  const ids = await openCases(12, { municipality: '159' });
+  const policy = pause(`stops-${Date.now().toString(36)}`, { scope: { type: 'municipalities', municipalities: ['159'] } });
+  // A run id the server refuses (not a UUID): an error that is not "not found", so the page fails.
+  const listed = [{ workflowId: caseWorkflowId(ids[0]!), runId: 'not-a-run-id' }, ...ids.slice(1).map((id) => ({ workflowId: caseWorkflowId(id), runId: '' }))];
+  let settled = 0;
+  await expect(signalCases(system.env.client, policy, listed, { signalsPerSecond: 5, concurrency: 4, onSettled: () => settled++ })).rejects.toThrow();
+  await new Promise((r) => setTimeout(r, 2_500));
+  // At 5 a second, senders that went on would have signalled the other 11 by now; the three waiting for their
+  // turn when the first failed stop there (one whose signal was already on its way may still land).
+  expect(settled).toBeLessThanOrEqual(1);
 });
