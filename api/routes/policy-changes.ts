@@ -33,7 +33,7 @@ export function policyChangesRouter(policies: PolicyService, reports: Reports): 
 
   router.get('/:policyId/impact', allow('ops', 'reader'), async (req, res) => {
     const { policyId } = parse(policyIdParam, req.params, 'path');
-    await policies.get(policyId); // 404 for an unknown policy
+    await policies.requirePublished(policyId);
     sendReport(req, res, await reports.policyImpact(policyId, req.municipalities));
   });
 
