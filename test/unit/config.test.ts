@@ -28,6 +28,7 @@ test('defaults fill everything but the database', () => {
     payloadKeyring: undefined,
     writeRatePerSecond: 100,
     fanoutSignalsPerSecond: 2000,
+    fanoutMaxInFlight: 32,
     fanoutVisibilityLagMs: 3000,
     logLevel: 'info',
     workerMetricsPort: undefined,
@@ -48,6 +49,13 @@ test('every bad variable is named with its problem', () => {
     expect.stringMatching(/^PORT: .*\(port the API listens on\)$/),
     expect.stringMatching(/^LOG_LEVEL: .*\(debug \| info \| warn \| error\)$/),
   ]);
+});
+
+test("the fan-out's window is a whole number of cases, at least one", () => {
+  expect(problemsOf({ DATABASE_URL: 'postgres://u:p@db:5432/cases', FANOUT_MAX_IN_FLIGHT: '0' })).toEqual([
+    expect.stringMatching(/^FANOUT_MAX_IN_FLIGHT: .*>=1.*\(worker: most cases a fan-out page has signalled/),
+  ]);
+  expect(problemsOf({ DATABASE_URL: 'postgres://u:p@db:5432/cases', FANOUT_MAX_IN_FLIGHT: 'many' })).toEqual([expect.stringMatching(/^FANOUT_MAX_IN_FLIGHT: /)]);
 });
 
 test('an API key for a hosted Temporal turns on TLS; certificate and key go together', () => {
