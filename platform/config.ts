@@ -10,7 +10,7 @@ import { type Keyring, parseKeyring } from './payload-codec';
 /** Threads that run workflow code in the worker unless WORKER_WORKFLOW_THREADS says otherwise (see worker/worker.ts). */
 export const DEFAULT_WORKFLOW_THREADS = 2;
 /** See FANOUT_MAX_IN_FLIGHT and README "National scale" (measured with `npm run bench:national`; not tuned). */
-export const DEFAULT_FANOUT_MAX_IN_FLIGHT = 32;
+export const DEFAULT_FANOUT_MAX_IN_FLIGHT = 8;
 
 export const ENVIRONMENT_VARIABLES = {
   TEMPORAL_ADDRESS: 'host:port of the Temporal frontend',

@@ -28,7 +28,7 @@ test('defaults fill everything but the database', () => {
     payloadKeyring: undefined,
     writeRatePerSecond: 100,
     fanoutSignalsPerSecond: 2000,
-    fanoutMaxInFlight: 32,
+    fanoutMaxInFlight: 8,
     fanoutVisibilityLagMs: 3000,
     logLevel: 'info',
     workerMetricsPort: undefined,
