@@ -2,6 +2,8 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm install's postinstall applies patches/npm to node_modules (patch-package).
+COPY patches/npm ./patches/npm
 RUN npm install --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY workflows ./workflows

@@ -39,6 +39,7 @@ export const ENVIRONMENT_VARIABLES = {
   WORKER_METRICS_PORT: "port of the worker's Prometheus endpoint (Temporal SDK metrics); off when unset",
   WORKER_MAX_CACHED_WORKFLOWS: 'cases the worker keeps in memory between their tasks; as many as fit the heap when unset',
   WORKER_WORKFLOW_THREADS: 'threads that run workflow code in the worker (1-16, default 2)',
+  WORKER_WORKFLOW_STACK_TRACES: "on | off (default): the SDK's stack traces of running cases (the UI's Stack Trace tab), a third of a replay's CPU",
 } as const;
 
 export type EnvironmentVariable = keyof typeof ENVIRONMENT_VARIABLES;
@@ -115,6 +116,7 @@ const schema = z
     WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(1_000_000).optional(),
     WORKER_WORKFLOW_THREADS: z.coerce.number().int().min(1).max(16).default(DEFAULT_WORKFLOW_THREADS),
+    WORKER_WORKFLOW_STACK_TRACES: z.enum(['on', 'off']).default('off'),
   })
   .refine((c) => Boolean(c.TEMPORAL_TLS_CERT_PATH) === Boolean(c.TEMPORAL_TLS_KEY_PATH), {
     message: 'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together',
@@ -196,6 +198,8 @@ export interface Config {
   workerMetricsPort?: number;
   workerMaxCachedWorkflows?: number;
   workerWorkflowThreads: number;
+  /** The SDK's workflow stack traces (WORKER_WORKFLOW_STACK_TRACES; off unless on): see worker/worker.ts. */
+  workerWorkflowStackTraces: boolean;
 }
 
 export class ConfigError extends Error {
@@ -264,6 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerMetricsPort: c.WORKER_METRICS_PORT,
     workerMaxCachedWorkflows: c.WORKER_MAX_CACHED_WORKFLOWS,
     workerWorkflowThreads: c.WORKER_WORKFLOW_THREADS,
+    workerWorkflowStackTraces: c.WORKER_WORKFLOW_STACK_TRACES === 'on',
   };
 }
 

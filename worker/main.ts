@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     keyring,
     maxCachedWorkflows: config.workerMaxCachedWorkflows,
     workflowThreads: config.workerWorkflowThreads,
+    workflowStackTraces: config.workerWorkflowStackTraces,
   });
   logger.info('worker started', { payloadKeyId: keyring.currentKeyId, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, address: config.temporal.address });
   // Worker.run() returns after SIGINT or SIGTERM, once in-flight tasks are done.

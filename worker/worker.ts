@@ -18,6 +18,8 @@ export interface CaseWorkerOptions {
   maxCachedWorkflows?: number;
   /** Threads that run workflow code (DEFAULT_WORKFLOW_THREADS unless given). */
   workflowThreads?: number;
+  /** The SDK's stack traces of running workflows (off unless true): see createCaseWorker. */
+  workflowStackTraces?: boolean;
 }
 
 /**
@@ -57,6 +59,12 @@ export function workflowBundleOptions(): Pick<BundleOptions, 'workflowsPath' | '
  */
 export function createCaseWorker(options: CaseWorkerOptions): Promise<Worker> {
   const { workflowsPath, preloadModules } = workflowBundleOptions();
+  // The SDK captures a stack trace for every promise a workflow creates, to answer the __stack_trace query
+  // (the UI's Stack Trace tab); that is a third of the CPU of replaying a case (npm run bench:replay), and a
+  // national policy replays every case the worker no longer holds. patches/npm lets it be left out: the
+  // workflow threads read WORKER_WORKFLOW_STACK_TRACES when the SDK starts them, here, and the query then
+  // answers that stack traces are not enabled. README, Patches to the SDK.
+  process.env.WORKER_WORKFLOW_STACK_TRACES = options.workflowStackTraces ? 'on' : 'off';
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,

@@ -50,8 +50,8 @@ export interface ProcessSystem {
   ops(...args: string[]): Promise<{ code: number; stdout: string }>;
   startTemporal(): Promise<void>;
   killTemporal(): Promise<void>;
-  /** Starts worker `index`, or every worker not running. */
-  startWorker(index?: number): void;
+  /** Starts worker `index`, or every worker not running, with `extraEnv` besides the system's settings. */
+  startWorker(index?: number, extraEnv?: Record<string, string>): void;
   /** Kills worker `index`, or every worker. */
   killWorker(signal?: NodeJS.Signals, index?: number): Promise<void>;
   /** Starts API instance `index`, or every instance not running, and waits until it answers ready. */
@@ -165,10 +165,10 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
       temporal?.kill('SIGKILL');
       await exited(temporal);
     },
-    startWorker(index) {
+    startWorker(index, extraEnv = {}) {
       for (const i of indexes(index)) {
         if (running(workers[i])) continue;
-        workers[i] = spawn(process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+        workers[i] = spawn(process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'inherit'] });
       }
     },
     async killWorker(signal = 'SIGKILL', index) {

@@ -84,6 +84,8 @@ test('the image runs the built entry points of each role', () => {
   expect(compose.services.api!.command).toEqual(['node', 'dist/api/main.js']);
   for (const entry of ['worker/main.ts', 'api/main.ts']) expect(existsSync(path.join(root, entry))).toBe(true);
   expect(readFileSync(path.join(root, 'Dockerfile'), 'utf8')).toContain('RUN npm run build');
+  // npm install's postinstall applies patches/npm (patch-package), so the patches must be in place before it.
+  expect(readFileSync(path.join(root, 'Dockerfile'), 'utf8')).toMatch(/COPY patches\/npm \.\/patches\/npm\nRUN npm install/);
 });
 
 test('the search attributes registered in compose are the workflow search attributes', () => {

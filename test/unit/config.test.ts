@@ -33,6 +33,7 @@ test('defaults fill everything but the database', () => {
     logLevel: 'info',
     workerMetricsPort: undefined,
     workerWorkflowThreads: 2,
+    workerWorkflowStackTraces: false,
   });
 });
 
@@ -120,6 +121,15 @@ test('workflow code runs on two threads unless told otherwise', () => {
   expect(loadConfig({ DATABASE_URL: 'postgres://x/y' }).workerWorkflowThreads).toBe(2);
   expect(loadConfig({ DATABASE_URL: 'postgres://x/y', WORKER_WORKFLOW_THREADS: '4' }).workerWorkflowThreads).toBe(4);
   expect(problemsOf({ DATABASE_URL: 'postgres://x/y', WORKER_WORKFLOW_THREADS: '0' })).toEqual([expect.stringMatching(/^WORKER_WORKFLOW_THREADS: .*1/)]);
+});
+
+test("the SDK's workflow stack traces are off unless WORKER_WORKFLOW_STACK_TRACES is on", () => {
+  expect(loadConfig({ DATABASE_URL: 'postgres://x/y' }).workerWorkflowStackTraces).toBe(false);
+  expect(loadConfig({ DATABASE_URL: 'postgres://x/y', WORKER_WORKFLOW_STACK_TRACES: 'on' }).workerWorkflowStackTraces).toBe(true);
+  expect(loadConfig({ DATABASE_URL: 'postgres://x/y', WORKER_WORKFLOW_STACK_TRACES: 'off' }).workerWorkflowStackTraces).toBe(false);
+  expect(problemsOf({ DATABASE_URL: 'postgres://x/y', WORKER_WORKFLOW_STACK_TRACES: 'yes' })).toEqual([
+    expect.stringMatching(/^WORKER_WORKFLOW_STACK_TRACES: .*"on".*"off"/),
+  ]);
 });
 
 test('next to the dev server the worker starts at nice 10, or as SFE_WORKER_NICENESS says', () => {
