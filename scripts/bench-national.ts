@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { copenhagenDate } from '../workflows/domain/dates';
 import { defaultCaseCacheSize } from '../worker/worker';
 import {
@@ -21,11 +24,12 @@ import {
   sleep,
   startBenchStack,
   untilVerifyClean,
+  visibleCases,
 } from './bench-support';
 import { DEFAULT_FANOUT_MAX_IN_FLIGHT } from '../platform/config';
 
 /**
- * npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--rate 2000] [--in-flight N] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0]
+ * npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--rate 2000] [--in-flight N] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0] [--keep-opened DIR]
  *
  * National scale (issue #14): opens N cases (the bare client's batch start, as bench:fanout), measures the API's
  * latency for case events (POST /api/v1/cases/:id/events) while idle, then publishes a national policy (scope
@@ -33,6 +37,11 @@ import { DEFAULT_FANOUT_MAX_IN_FLIGHT } from '../platform/config';
  * `ops verify` is clean. Prints the time to converge, each process's peak RSS and CPU seconds (in total and per
  * case), and the events' p50/p99 idle and during the fan-out. The API runs as its own production process.
  * Progress lines every 30 s, so a run stopped early still says how far it got.
+ *
+ * With --keep-opened DIR (dev server only) the opened cases are kept in DIR/opened, and a later run with the
+ * same DIR and --cases starts from a copy of them (DIR/run) instead of opening them again: on two cores opening
+ * 100,000 cases takes over an hour, and the fan-out as long again, more than one sitting. Either way the policy
+ * then runs on a restarted stack, whose worker holds no case in memory, after it has settled.
  */
 const USAGE = `usage: npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--rate 2000] [--in-flight N] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0]
 
@@ -44,8 +53,15 @@ const USAGE = `usage: npm run bench:national -- [--cases 100000] [--cluster 0] [
   --in-flight N        the fan-out's bound on cases signalled and not yet applied (default: FANOUT_MAX_IN_FLIGHT's, 8)
   --probe-rate N       case events a second sent to sample the API's latency (default 5)
   --idle-seconds N     how long the idle latency is sampled before the policy (default 60)
-  --give-up-minutes N  stop the fan-out's clock after N minutes and print what was reached (default 0: never)`;
-const options = benchOptions('bench:national', USAGE, { cases: 100_000, cluster: 0, workers: 0, rate: 2_000, 'in-flight': 0, 'probe-rate': 5, 'idle-seconds': 60, 'give-up-minutes': 0 });
+  --give-up-minutes N  stop the fan-out's clock after N minutes and print what was reached (default 0: never)
+  --keep-opened DIR    keep the opened cases in DIR/opened and, when DIR already holds N opened cases, start the
+                       policy from a copy of them instead of opening them again (dev server only)`;
+const options = benchOptions(
+  'bench:national',
+  USAGE,
+  { cases: 100_000, cluster: 0, workers: 0, rate: 2_000, 'in-flight': 0, 'probe-rate': 5, 'idle-seconds': 60, 'give-up-minutes': 0 },
+  ['keep-opened'],
+);
 const CASES = options.cases;
 const CLUSTER = options.cluster !== 0;
 const WORKERS = options.workers || (CLUSTER ? 2 : 1);
@@ -99,33 +115,95 @@ function startProbe(stack: BenchStack, cases: number, rate: number) {
 
 const fmt = (ms: number) => (Number.isFinite(ms) ? ms.toFixed(1) : '-');
 
+/** What the opening cost, kept with the opened cases for a later run to print. */
+interface Opening {
+  cases: number;
+  openedAt: string;
+  seconds: number;
+  cpu: CpuSeconds;
+  workerCpu: number[];
+}
+
 async function main(): Promise<void> {
-  const stack = await startBenchStack({
+  const common = {
     temporal: true,
-    topology: CLUSTER ? 'cluster' : 'dev',
+    topology: CLUSTER ? ('cluster' as const) : ('dev' as const),
     workers: WORKERS,
     apiProcess: true,
     fanoutSignalsPerSecond: options.rate,
     fanoutMaxInFlight: options['in-flight'],
     apiNodeArgs: nodeArgsFrom('BENCH_API_NODE_ARGS'),
     workerNodeArgs: nodeArgsFrom('BENCH_WORKER_NODE_ARGS'),
-  });
-  const { db } = stack;
+  };
   const topology = CLUSTER ? `Temporal cluster v1.29.1 on Postgres (SQL visibility), ${WORKERS} workers` : `Temporal dev server (SQLite), ${WORKERS} worker(s)`;
-  const memory = () =>
-    `Temporal ${rssMb(stack.temporalPid).toFixed(0)} MB, ${stack.workers.map((w, i) => `worker-${i + 1} ${rssMb(w.pid).toFixed(0)} MB`).join(', ')}, API ${rssMb(stack.apiPid).toFixed(0)} MB`;
   say(`${topology}; API as its own process; fan-out bound: ${options.rate} signals a second, ${options['in-flight'] || DEFAULT_FANOUT_MAX_IN_FLIGHT} cases in flight`);
+  const keep = options['keep-opened'] ? path.resolve(options['keep-opened']) : undefined;
+  if (keep && CLUSTER) throw new Error('--keep-opened is for the dev server only');
+  const opened = keep && path.join(keep, 'opened');
+  const marker = opened && path.join(opened, 'opening.json');
+  const kept = marker && existsSync(marker) ? (JSON.parse(readFileSync(marker, 'utf8')) as Opening) : undefined;
 
+  let stack: BenchStack;
+  let opening: Opening;
+  if (kept && kept.cases === CASES) {
+    opening = kept;
+    say(`Reusing the ${CASES} cases opened ${kept.openedAt} in ${opened} (opening took ${kept.seconds.toFixed(1)} s then)`);
+  } else {
+    if (opened) rmSync(opened, { recursive: true, force: true });
+    stack = await startBenchStack({ ...common, dataDir: opened });
+    opening = await openAll(stack);
+    if (!marker) return measurePolicy(stack, opening);
+    await stack.stop();
+    writeFileSync(marker, JSON.stringify(opening, null, 2));
+    say(`  kept in ${opened}`);
+  }
+  // The policy runs on a copy, so the opened cases can serve another run.
+  const run = path.join(keep!, 'run');
+  rmSync(run, { recursive: true, force: true });
+  execFileSync('cp', ['-a', opened!, run]);
+  stack = await startBenchStack({ ...common, dataDir: run });
+  await settle(stack);
+  await measurePolicy(stack, opening);
+}
+
+/** Opens the cases, printing progress, and returns what it cost. */
+async function openAll(stack: BenchStack): Promise<Opening> {
   say(`Opening ${CASES} cases (bare client batch start) ...`);
-  let cpu = stack.cpuSeconds();
-  let workerCpu = stack.workerCpuSeconds();
-  const openSeconds = await openCases(stack, CASES, {
-    progress: (n, s) => void countRows(db, 'SELECT count(*) AS n FROM cases').then((rows) => say(`  ${s.toFixed(0)} s: ${n} started, ${rows} in the read model; ${memory()}`)),
+  const cpu = stack.cpuSeconds();
+  const workerCpu = stack.workerCpuSeconds();
+  const seconds = await openCases(stack, CASES, {
+    progress: (n, s) => void countRows(stack.db, 'SELECT count(*) AS n FROM cases').then((rows) => say(`  ${s.toFixed(0)} s: ${n} started, ${rows} in the read model; ${memory(stack)}`)),
   });
-  const openCpu = cpuDelta(cpu, stack.cpuSeconds());
-  const openWorkerCpu = stack.workerCpuSeconds().map((c, i) => c - workerCpu[i]!);
-  say(`  ${CASES} cases open and idle after ${openSeconds.toFixed(1)} s (${(CASES / openSeconds).toFixed(0)} a second); ${memory()}`);
+  say(`  ${CASES} cases open and idle after ${seconds.toFixed(1)} s (${(CASES / seconds).toFixed(0)} a second); ${memory(stack)}`);
+  return { cases: CASES, openedAt: new Date().toISOString(), seconds, cpu: cpuDelta(cpu, stack.cpuSeconds()), workerCpu: stack.workerCpuSeconds().map((c, i) => c - workerCpu[i]!) };
+}
 
+const memory = (stack: BenchStack) =>
+  `Temporal ${rssMb(stack.temporalPid).toFixed(0)} MB, ${stack.workers.map((w, i) => `worker-${i + 1} ${rssMb(w.pid).toFixed(0)} MB`).join(', ')}, API ${rssMb(stack.apiPid).toFixed(0)} MB`;
+
+/**
+ * Waits until a restarted stack is quiet: every case in the read model and visible, and the workers using
+ * less than 5% of a core over 10 s (timers that fell due while the stack was stopped have fired).
+ */
+async function settle(stack: BenchStack): Promise<void> {
+  say('Restarted on a copy of the opened cases; waiting until the worker is idle ...');
+  const began = Date.now();
+  while ((await countRows(stack.db, 'SELECT count(*) AS n FROM cases')) < CASES || (await visibleCases(stack.client)) < CASES) await sleep(1_000);
+  for (;;) {
+    const before = stack.cpuSeconds().worker;
+    await sleep(10_000);
+    const used = stack.cpuSeconds().worker - before;
+    say(`  ${((Date.now() - began) / 1000).toFixed(0)} s: worker ${used.toFixed(1)} CPU s in 10 s; ${memory(stack)}`);
+    if (used < 0.5) break;
+  }
+}
+
+async function measurePolicy(stack: BenchStack, opening: Opening): Promise<void> {
+  const { db } = stack;
+  const openSeconds = opening.seconds;
+  const openCpu = opening.cpu;
+  const openWorkerCpu = opening.workerCpu;
+  const topology = CLUSTER ? `Temporal cluster v1.29.1 on Postgres (SQL visibility), ${WORKERS} workers` : `Temporal dev server (SQLite), ${WORKERS} worker(s)`;
   say(`Sampling case events idle: ${PROBE_RATE} a second for ${options['idle-seconds']} s ...`);
   const idle = startProbe(stack, CASES, PROBE_RATE);
   await sleep(options['idle-seconds'] * 1000);
@@ -133,8 +211,8 @@ async function main(): Promise<void> {
 
   say('National policy (scope all) through the API ...');
   const during = startProbe(stack, CASES, PROBE_RATE);
-  cpu = stack.cpuSeconds();
-  workerCpu = stack.workerCpuSeconds();
+  const cpu = stack.cpuSeconds();
+  const workerCpu = stack.workerCpuSeconds();
   const started = Date.now();
   const elapsed = () => (Date.now() - started) / 1000;
   await publishPolicy(stack, benchPolicy(POLICY));
@@ -147,7 +225,7 @@ async function main(): Promise<void> {
     if (Date.now() - lastProgress >= 30_000) {
       lastProgress = Date.now();
       const recent = during.latencies.slice(-PROBE_RATE * 30);
-      say(`  ${elapsed().toFixed(0)} s: ${applied} applied (${(applied / elapsed()).toFixed(0)} a second); events p50 ${fmt(percentile(recent, 50))} ms p99 ${fmt(percentile(recent, 99))} ms; ${memory()}`);
+      say(`  ${elapsed().toFixed(0)} s: ${applied} applied (${(applied / elapsed()).toFixed(0)} a second); events p50 ${fmt(percentile(recent, 50))} ms p99 ${fmt(percentile(recent, 99))} ms; ${memory(stack)}`);
     }
     // Counting costs Postgres too; once a second is small next to what is measured.
     await sleep(1_000);

@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server } from 'node:http';
 import type net from 'node:net';
 import os from 'node:os';
@@ -71,11 +71,19 @@ export function nodeArgsFrom(variable: string): string[] {
  * A benchmark's numeric options (`--cases 10000`), each with its default; an unknown option or a value that
  * is not a number stops the benchmark with the usage, `--help` prints it.
  */
-export function benchOptions<K extends string>(program: string, usage: string, defaults: Record<K, number>): Record<K, number> {
+export function benchOptions<K extends string, S extends string = never>(
+  program: string,
+  usage: string,
+  defaults: Record<K, number>,
+  strings: readonly S[] = [],
+): Record<K, number> & Partial<Record<S, string>> {
   const names = Object.keys(defaults) as K[];
-  const { values } = commandLine(program, usage, Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), { positionals: false });
-  const given = values as Partial<Record<K, string>>;
-  return Object.fromEntries(names.map((n) => [n, numberOption(program, usage, n, given[n], defaults[n])])) as Record<K, number>;
+  const { values } = commandLine(program, usage, Object.fromEntries([...names, ...strings].map((n) => [n, { type: 'string' as const }])), { positionals: false });
+  const given = values as Partial<Record<K | S, string>>;
+  return {
+    ...Object.fromEntries(strings.filter((n) => given[n] !== undefined).map((n) => [n, given[n]])),
+    ...Object.fromEntries(names.map((n) => [n, numberOption(program, usage, n, given[n], defaults[n])])),
+  } as Record<K, number> & Partial<Record<S, string>>;
 }
 
 export function percentile(values: number[], p: number): number {
@@ -126,9 +134,17 @@ export async function startBenchStack(options: {
   /** Run the API as its own production process (dist/api/main.js), as deployed, instead of in this one. */
   apiProcess?: boolean;
   apiNodeArgs?: string[];
+  /**
+   * A folder that keeps the stack's data after it stops (dev server only): Postgres, the dev server's SQLite
+   * file and the payload keys, so a later stack on the same folder finds the cases again. A new folder of
+   * its own, removed at stop, otherwise.
+   */
+  dataDir?: string;
 }): Promise<BenchStack> {
   const root = path.resolve(__dirname, '..', '..');
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sfe-bench-'));
+  if (options.dataDir && options.topology === 'cluster') throw new Error('a kept data folder is for the dev server only');
+  const dir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'sfe-bench-'));
+  mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o755);
   postgres = await startLocalPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), database: 'bench' });
   const pgUrl = postgres.url;
@@ -136,7 +152,9 @@ export async function startBenchStack(options: {
   await migrate(db);
   const taskQueue = 'bench';
   // Encrypted as in production: the benchmark measures the codec's cost too.
-  const payloadKeys = newKeySpec('bench');
+  const keyFile = path.join(dir, 'payload-keys');
+  if (options.dataDir && !existsSync(keyFile)) writeFileSync(keyFile, newKeySpec('bench'), { mode: 0o600 });
+  const payloadKeys = options.dataDir ? readFileSync(keyFile, 'utf8').trim() : newKeySpec('bench');
   let address = '127.0.0.1:1';
   let connection: Connection;
   const workers: ChildProcess[] = [];
@@ -162,7 +180,7 @@ export async function startBenchStack(options: {
       const cli = process.env.TEMPORAL_CLI_PATH;
       if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: run the benchmark through npm run bench:*');
       address = `127.0.0.1:${await freePort()}`;
-      children.push(temporalServer = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', address.split(':')[1]!, '--log-level', 'error', ...searchAttributeCliArgs(), ...devServerDynamicConfigArgs()], { stdio: 'ignore', env: { ...process.env, ...devServerGoEnv() } }));
+      children.push(temporalServer = spawn(cli, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', address.split(':')[1]!, '--log-level', 'error', ...(options.dataDir ? ['--db-filename', path.join(dir, 'temporal.sqlite')] : []), ...searchAttributeCliArgs(), ...devServerDynamicConfigArgs()], { stdio: 'ignore', env: { ...process.env, ...devServerGoEnv() } }));
       let connected: Connection | undefined;
       for (let i = 0; i < 120 && !connected; i++) connected = await Connection.connect({ address, connectTimeout: 1_000 }).catch(async () => (await sleep(500), undefined));
       if (!connected) throw new Error('the Temporal dev server did not start');
@@ -265,7 +283,7 @@ export async function startBenchStack(options: {
       );
       await db.close();
       await postgres?.stop();
-      rmSync(dir, { recursive: true, force: true });
+      if (!options.dataDir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
