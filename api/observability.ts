@@ -5,6 +5,7 @@ import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
 import { CPR_LIKE } from '../workflows/domain/schemas';
 import { ApiError } from './errors';
+import { createReports } from './reports';
 
 /** The API's Prometheus metrics; one registry per app, so tests can build several apps in one process. */
 export function createMetrics(db: Db) {
@@ -17,6 +18,7 @@ export function createMetrics(db: Db) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const reports = createReports(db);
   const casesStarted = new Counter({ name: 'cases_started_total', help: 'Cases started through the API', registers: [registry] });
   new Gauge({
     name: 'deadlines_missed',
@@ -25,10 +27,7 @@ export function createMetrics(db: Db) {
     registers: [registry],
     async collect() {
       this.reset();
-      const rows = await db.query<{ kind: string; n: string }>(
-        `SELECT kind, count(*) AS n FROM deadlines WHERE status = 'missed' AND case_open GROUP BY kind`,
-      );
-      for (const r of rows) this.set({ kind: r.kind }, Number(r.n));
+      for (const [kind, n] of Object.entries(await reports.missedByKind())) this.set({ kind }, n);
     },
   });
   new Gauge({

@@ -131,6 +131,17 @@ export function createReports(db: Db) {
   }
 
   return {
+    /**
+     * Missed deadlines of open cases by kind, the kinds with any (the /metrics gauge deadlines_missed): the
+     * yearly counts, so a scrape reads a few rows, not the deadlines.
+     */
+    async missedByKind(): Promise<Record<string, number>> {
+      const rows = await db.query<{ kind: string; n: string }>(
+        `SELECT kind, sum(n) AS n FROM report_open_deadlines WHERE grain = 'y' AND status = 'missed' GROUP BY kind HAVING sum(n) > 0 ORDER BY kind`,
+      );
+      return Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]));
+    },
+
     /** Open deadlines past due on asOf, most overdue first; `total` counts them all, `rows` up to `limit`. */
     async overdue(asOf: IsoDate, f: ReportFilter & { limit?: number }) {
       const places = placesOf(f);

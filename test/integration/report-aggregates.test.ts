@@ -338,6 +338,13 @@ async function differences(db: Db): Promise<string[]> {
       for (const [from, to] of PERIODS) await compare(`timeliness ${from}..${to} ${asOf} ${JSON.stringify(f)}`, fast.timeliness(from, to, asOf, f), slow.timeliness(from, to, asOf, f));
     }
     for (const [from, to] of PERIODS) await compare(`conversation modes ${from}..${to} ${JSON.stringify(f)}`, fast.conversationModes(from, to, f), slow.conversationModes(from, to, f));
+    if (f.municipality === undefined && f.reach === undefined) {
+      // The /metrics gauge deadlines_missed, as it counted before the counts.
+      const reference = db
+        .query<{ kind: string; n: string }>(`SELECT kind, count(*) AS n FROM deadlines WHERE status = 'missed' AND case_open GROUP BY kind ORDER BY kind`)
+        .then((rows) => Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)])));
+      await compare('missed deadlines by kind (/metrics)', fast.missedByKind(), reference);
+    }
     if (f.municipality === undefined) {
       for (const policyId of [...POLICIES, 'no-such-policy']) await compare(`policy impact ${policyId} ${JSON.stringify(f.reach)}`, fast.policyImpact(policyId, f.reach), slow.policyImpact(policyId, f.reach));
     }
