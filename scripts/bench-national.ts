@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { copenhagenDate } from '../workflows/domain/dates';
 import { defaultCaseCacheSize } from '../worker/worker';
@@ -143,14 +143,26 @@ async function main(): Promise<void> {
   const marker = opened && path.join(opened, 'opening.json');
   const kept = marker && existsSync(marker) ? (JSON.parse(readFileSync(marker, 'utf8')) as Opening) : undefined;
 
+  if (kept && kept.cases !== CASES) {
+    // Opening them took hours; another count is another folder, never a silent replacement.
+    throw new Error(`--keep-opened: ${opened} holds ${kept.cases} opened cases, not the ${CASES} of --cases; give --cases ${kept.cases} or another folder`);
+  }
   let stack: BenchStack;
   let opening: Opening;
-  if (kept && kept.cases === CASES) {
+  if (kept) {
     opening = kept;
     say(`Reusing the ${CASES} cases opened ${kept.openedAt} in ${opened} (opening took ${kept.seconds.toFixed(1)} s then)`);
   } else {
     if (opened) rmSync(opened, { recursive: true, force: true });
     stack = await startBenchStack({ ...common, dataDir: opened });
+    if (opened && lstatSync(path.join(opened, 'pg')).isSymbolicLink()) {
+      // Postgres (its own user when we are root) could not enter the folder and keeps its cluster elsewhere,
+      // behind a link: a copy of the folder would share that cluster instead of copying it.
+      await stack.stop();
+      rmSync(path.dirname(realpathSync(path.join(opened, 'pg'))), { recursive: true, force: true });
+      rmSync(opened, { recursive: true, force: true });
+      throw new Error(`--keep-opened: the Postgres user cannot enter ${keep}, so its data would not be copied with the folder; choose a folder it can enter (e.g. under /var/tmp)`);
+    }
     opening = await openAll(stack);
     if (!marker) return measurePolicy(stack, opening);
     await stack.stop();
@@ -190,6 +202,7 @@ async function settle(stack: BenchStack): Promise<void> {
   const began = Date.now();
   while ((await countRows(stack.db, 'SELECT count(*) AS n FROM cases')) < CASES || (await visibleCases(stack.client)) < CASES) await sleep(1_000);
   for (;;) {
+    if (Date.now() - began > 30 * 60_000) throw new Error('the restarted stack did not settle within 30 minutes (the worker kept using CPU)');
     const before = stack.cpuSeconds().worker;
     await sleep(10_000);
     const used = stack.cpuSeconds().worker - before;
