@@ -91,6 +91,10 @@ async function main(): Promise<void> {
     client: { dataConverter: caseDataConverter(keyring) },
   });
   const taskQueue = 'bench-memory';
+  // As the worker's production process: without the SDK's stack-capturing promise hook unless asked
+  // (WORKER_WORKFLOW_STACK_TRACES=on; worker/worker.ts). The hook keeps a stack for every pending promise.
+  process.env.WORKER_WORKFLOW_STACK_TRACES = process.env.WORKER_WORKFLOW_STACK_TRACES === 'on' ? 'on' : 'off';
+  process.stdout.write(`the SDK's workflow stack traces: ${process.env.WORKER_WORKFLOW_STACK_TRACES}\n`);
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,

@@ -63,7 +63,8 @@ export function createCaseWorker(options: CaseWorkerOptions): Promise<Worker> {
   // (the UI's Stack Trace tab); that is a third of the CPU of replaying a case (npm run bench:replay), and a
   // national policy replays every case the worker no longer holds. patches/npm lets it be left out: the
   // workflow threads read WORKER_WORKFLOW_STACK_TRACES when the SDK starts them, here, and the query then
-  // answers that stack traces are not enabled. README, Patches to the SDK.
+  // answers that stack traces are not enabled. README, Patches to the SDK. (In a Jest test, process.env is a
+  // copy the threads never see: scripts/test.sh sets the variable for the whole test run instead.)
   process.env.WORKER_WORKFLOW_STACK_TRACES = options.workflowStackTraces ? 'on' : 'off';
   return Worker.create({
     connection: options.connection,

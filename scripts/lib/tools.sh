@@ -379,7 +379,7 @@ ensure_node_modules() {
   tools_require node "to run the engine" "Node.js 20 or newer"
   tools_require npm "to install the engine's packages" "npm (comes with Node.js)"
   local stamp="node_modules/.sfe-lock-stamp" want
-  want="$(cat package-lock.json patches/npm/*.patch | sha256sum | cut -c1-64)"
+  want="$( (cat package-lock.json; cat patches/npm/*.patch 2>/dev/null || true) | sha256sum | cut -c1-64)"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     step_cached "npm packages: installed as package-lock.json says, patches/npm applied"
     return 0

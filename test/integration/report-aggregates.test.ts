@@ -288,7 +288,9 @@ async function apply(db: Db, op: Op): Promise<void> {
       await db.query('DELETE FROM case_policies WHERE case_id = $1 AND policy_id = $2', [op.caseId, op.policyId]);
       return;
     case 'bulk-status':
-      await db.query('UPDATE deadlines SET status = $2 WHERE municipality = $1', [op.municipality, op.status]);
+      // Never a missed deadline without a due date: the engine pauses such a deadline before it could be missed
+      // (workflows/domain/timeline.ts), and the counts, like the overdue report, count deadlines by their date.
+      await db.query(`UPDATE deadlines SET status = $2 WHERE municipality = $1 AND ($2 <> 'missed' OR due_date IS NOT NULL)`, [op.municipality, op.status]);
       return;
     case 'rolled-back':
       await db

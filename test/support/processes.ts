@@ -89,8 +89,10 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
   const workers: (ChildProcess | undefined)[] = Array(count).fill(undefined);
   const apiProcesses: (ChildProcess | undefined)[] = Array(count).fill(undefined);
   let nextApi = 0;
+  // The worker's own configuration decides its stack traces (off by default), not the test run's variable.
+  const { WORKER_WORKFLOW_STACK_TRACES: _stackTraces, ...inherited } = process.env;
   const env = {
-    ...process.env,
+    ...inherited,
     TEMPORAL_ADDRESS: temporalAddress,
     TEMPORAL_NAMESPACE: 'default',
     TEMPORAL_TASK_QUEUE: options.taskQueue,

@@ -114,9 +114,18 @@ export async function startDevServer(): Promise<TestWorkflowEnvironment> {
 /** The Java time-skipping test server from Maven Central, with the case search attributes registered. */
 export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
-  const env = await TestWorkflowEnvironment.createTimeSkipping({
-    server: { executable: { type: 'existing-path', path: toolPaths().testServer }, port: await freePort() },
-  });
+  let env: TestWorkflowEnvironment | undefined;
+  for (let attempt = 1; !env; attempt++) {
+    try {
+      env = await TestWorkflowEnvironment.createTimeSkipping({
+        server: { executable: { type: 'existing-path', path: toolPaths().testServer }, port: await freePort() },
+      });
+    } catch (err) {
+      // The SDK gives the server 5 s to answer (sdk-core's ephemeral_server, not configurable); a JVM on a
+      // loaded machine can take longer to start. The SDK has killed the slow one; try again, twice at most.
+      if (attempt >= 3 || !/did not start within/.test(String(err))) throw err;
+    }
+  }
   // As production and the cluster create them: through the operator API (platform/temporal-cluster.ts).
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
