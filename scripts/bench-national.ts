@@ -29,7 +29,7 @@ import {
 import { DEFAULT_FANOUT_MAX_IN_FLIGHT } from '../platform/config';
 
 /**
- * npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--rate 2000] [--in-flight N] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0] [--keep-opened DIR]
+ * npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--rate 2000] [--in-flight N] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0] [--open-ahead 0] [--keep-opened DIR]
  *
  * National scale (issue #14): opens N cases (the bare client's batch start, as bench:fanout), measures the API's
  * latency for case events (POST /api/v1/cases/:id/events) while idle, then publishes a national policy (scope
@@ -54,12 +54,14 @@ const USAGE = `usage: npm run bench:national -- [--cases 100000] [--cluster 0] [
   --probe-rate N       case events a second sent to sample the API's latency (default 5)
   --idle-seconds N     how long the idle latency is sampled before the policy (default 60)
   --give-up-minutes N  stop the fan-out's clock after N minutes and print what was reached (default 0: never)
+  --open-ahead N        start a case only while fewer than N started cases are missing from the read model, so the
+                       starts go at the worker's pace (default 0: as fast as the server takes them)
   --keep-opened DIR    keep the opened cases in DIR/opened and, when DIR already holds N opened cases, start the
                        policy from a copy of them instead of opening them again (dev server only)`;
 const options = benchOptions(
   'bench:national',
   USAGE,
-  { cases: 100_000, cluster: 0, workers: 0, rate: 2_000, 'in-flight': 0, 'probe-rate': 5, 'idle-seconds': 60, 'give-up-minutes': 0 },
+  { cases: 100_000, cluster: 0, workers: 0, rate: 2_000, 'in-flight': 0, 'probe-rate': 5, 'idle-seconds': 60, 'give-up-minutes': 0, 'open-ahead': 0 },
   ['keep-opened'],
 );
 const CASES = options.cases;
@@ -184,6 +186,7 @@ async function openAll(stack: BenchStack): Promise<Opening> {
   const cpu = stack.cpuSeconds();
   const workerCpu = stack.workerCpuSeconds();
   const seconds = await openCases(stack, CASES, {
+    ...(options['open-ahead'] > 0 ? { maxAhead: options['open-ahead'] } : {}),
     progress: (n, s) => void countRows(stack.db, 'SELECT count(*) AS n FROM cases').then((rows) => say(`  ${s.toFixed(0)} s: ${n} started, ${rows} in the read model; ${memory(stack)}`)),
   });
   say(`  ${CASES} cases open and idle after ${seconds.toFixed(1)} s (${(CASES / seconds).toFixed(0)} a second); ${memory(stack)}`);

@@ -6,7 +6,7 @@ import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { createApp } from '../api/app';
 import { type Role } from '../platform/config';
 import { createDb, type Db, migrate } from '../platform/db';
@@ -378,33 +378,66 @@ export async function visibleCases(client: Client): Promise<number> {
 export async function openCases(
   stack: BenchStack,
   count: number,
-  options: { concurrency?: number; progress?: (started: number, seconds: number) => void; progressEveryMs?: number } = {},
+  options: {
+    concurrency?: number;
+    progress?: (started: number, seconds: number) => void;
+    progressEveryMs?: number;
+    /**
+     * Start a case only while fewer than this many started cases are missing from the read model, so the
+     * starts go at the worker's pace instead of taking the cores from it (unbounded when not given).
+     */
+    maxAhead?: number;
+  } = {},
 ): Promise<number> {
   const today = copenhagenDate(Date.now());
   const began = Date.now();
   let next = 0;
   let done = 0;
+  let inReadModel = 0;
+  let counted = 0;
+  /** The read model's case count, asked at most every 500 ms however many starts wait on it. */
+  const readModelCount = async () => {
+    if (Date.now() - counted >= 500) {
+      counted = Date.now();
+      inReadModel = await countRows(stack.db, 'SELECT count(*) AS n FROM cases');
+    }
+    return inReadModel;
+  };
   const timer = options.progress ? setInterval(() => options.progress!(done, (Date.now() - began) / 1000), options.progressEveryMs ?? 30_000) : undefined;
   try {
     await Promise.all(
       Array.from({ length: options.concurrency ?? 100 }, async () => {
         while (next < count) {
           const i = next++;
+          while (options.maxAhead !== undefined && i - (await readModelCount()) >= options.maxAhead) await sleep(250);
           const caseId = `BENCH-${i}`;
           const input: CaseWorkflowInput = {
             facts: { caseId, citizenRef: `REF-${i}`, municipality: '101', firstAbsenceDay: addDays(today, -(i % 40)), employment: 'employee' },
             policies: [],
           };
-          await stack.client.workflow.start('caseWorkflow', {
-            workflowId: caseWorkflowId(caseId),
-            taskQueue: stack.taskQueue,
-            args: [input],
-            typedSearchAttributes: [
-              { key: CaseIdKey, value: caseId },
-              { key: MunicipalityKey, value: '101' },
-              { key: CaseStatusKey, value: 'open' },
-            ],
-          });
+          // A start the server did not answer in time (a loaded dev server) is tried again; if the first
+          // attempt did land, the case is there and the retry says so.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await stack.client.workflow.start('caseWorkflow', {
+                workflowId: caseWorkflowId(caseId),
+                taskQueue: stack.taskQueue,
+                args: [input],
+                typedSearchAttributes: [
+                  { key: CaseIdKey, value: caseId },
+                  { key: MunicipalityKey, value: '101' },
+                  { key: CaseStatusKey, value: 'open' },
+                ],
+              });
+              break;
+            } catch (err) {
+              if (attempt > 1 && err instanceof WorkflowExecutionAlreadyStartedError) break;
+              if (attempt >= 10) throw err;
+              const cause = (err as Error & { cause?: Error }).cause;
+              say(`  starting ${caseId} failed (${(err as Error).message}${cause ? `: ${cause.message}` : ''}); trying again (attempt ${attempt + 1})`);
+              await sleep(1_000 * attempt);
+            }
+          }
           done++;
         }
       }),
