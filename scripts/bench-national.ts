@@ -43,7 +43,7 @@ import { DEFAULT_FANOUT_MAX_IN_FLIGHT } from '../platform/config';
  * 100,000 cases takes over an hour, and the fan-out as long again, more than one sitting. Either way the policy
  * then runs on a restarted stack, whose worker holds no case in memory, after it has settled.
  */
-const USAGE = `usage: npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--rate 2000] [--in-flight N] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0]
+const USAGE = `usage: npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--rate 2000] [--in-flight N] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0] [--open-ahead 0] [--keep-opened DIR]
 
   --cases N            open cases before the national policy (default 100000)
   --cluster 1          run on the Temporal cluster (server built from Go modules, Postgres, SQL visibility)
