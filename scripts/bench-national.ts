@@ -69,6 +69,7 @@ const CLUSTER = options.cluster !== 0;
 const WORKERS = options.workers || (CLUSTER ? 2 : 1);
 const PROBE_RATE = options['probe-rate'];
 const POLICY = 'bench-national';
+const TOPOLOGY = CLUSTER ? `Temporal cluster v1.29.1 on Postgres (SQL visibility), ${WORKERS} workers` : `Temporal dev server (SQLite), ${WORKERS} worker(s)`;
 
 /**
  * Sends one case event every 1/rate s to a random open case, as a case system would, and keeps each answer's
@@ -137,8 +138,7 @@ async function main(): Promise<void> {
     apiNodeArgs: nodeArgsFrom('BENCH_API_NODE_ARGS'),
     workerNodeArgs: nodeArgsFrom('BENCH_WORKER_NODE_ARGS'),
   };
-  const topology = CLUSTER ? `Temporal cluster v1.29.1 on Postgres (SQL visibility), ${WORKERS} workers` : `Temporal dev server (SQLite), ${WORKERS} worker(s)`;
-  say(`${topology}; API as its own process; fan-out bound: ${options.rate} signals a second, ${options['in-flight'] || DEFAULT_FANOUT_MAX_IN_FLIGHT} cases in flight`);
+  say(`${TOPOLOGY}; API as its own process; fan-out bound: ${options.rate} signals a second, ${options['in-flight'] || DEFAULT_FANOUT_MAX_IN_FLIGHT} cases in flight`);
   const keep = options['keep-opened'] ? path.resolve(options['keep-opened']) : undefined;
   if (keep && CLUSTER) throw new Error('--keep-opened is for the dev server only');
   const opened = keep && path.join(keep, 'opened');
@@ -219,7 +219,6 @@ async function measurePolicy(stack: BenchStack, opening: Opening): Promise<void>
   const openSeconds = opening.seconds;
   const openCpu = opening.cpu;
   const openWorkerCpu = opening.workerCpu;
-  const topology = CLUSTER ? `Temporal cluster v1.29.1 on Postgres (SQL visibility), ${WORKERS} workers` : `Temporal dev server (SQLite), ${WORKERS} worker(s)`;
   say(`Sampling case events idle: ${PROBE_RATE} a second for ${options['idle-seconds']} s ...`);
   const idle = startProbe(stack, CASES, PROBE_RATE);
   await sleep(options['idle-seconds'] * 1000);
@@ -269,7 +268,7 @@ async function measurePolicy(stack: BenchStack, opening: Opening): Promise<void>
   };
 
   say('');
-  say(`topology                               ${topology}`);
+  say(`topology                               ${TOPOLOGY}`);
   say(`cases                                  ${CASES}`);
   say(`opening: seconds, cases a second       ${openSeconds.toFixed(1)}, ${(CASES / openSeconds).toFixed(0)}`);
   say(`fan-out: seconds until all signalled   ${fmt(signalSeconds)}`);
