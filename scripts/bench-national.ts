@@ -27,6 +27,7 @@ import {
   visibleCases,
 } from './bench-support';
 import { DEFAULT_FANOUT_MAX_IN_FLIGHT } from '../platform/config';
+import { TEMPORAL_SERVER_VERSION } from '../platform/temporal-cluster';
 
 /**
  * npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--rate 2000] [--in-flight N] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0] [--open-ahead 0] [--keep-opened DIR]
@@ -69,7 +70,7 @@ const CLUSTER = options.cluster !== 0;
 const WORKERS = options.workers || (CLUSTER ? 2 : 1);
 const PROBE_RATE = options['probe-rate'];
 const POLICY = 'bench-national';
-const TOPOLOGY = CLUSTER ? `Temporal cluster v1.29.1 on Postgres (SQL visibility), ${WORKERS} workers` : `Temporal dev server (SQLite), ${WORKERS} worker(s)`;
+const TOPOLOGY = CLUSTER ? `Temporal cluster v${TEMPORAL_SERVER_VERSION} on Postgres (SQL visibility), ${WORKERS} workers` : `Temporal dev server (SQLite), ${WORKERS} worker(s)`;
 
 /**
  * Sends one case event every 1/rate s to a random open case, as a case system would, and keeps each answer's
