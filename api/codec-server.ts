@@ -59,7 +59,8 @@ function sessionMac(apiKey: string, expires: number): Buffer {
 }
 
 export function codecServer(options: CodecServerOptions): Router {
-  const codec = new EncryptionCodec(options.keyring);
+  // It shows operators what Temporal holds, so a plaintext payload someone put there is shown as it is.
+  const codec = new EncryptionCodec(options.keyring, 'pass');
   const sessionSeconds = options.sessionSeconds ?? 8 * 3600;
   const origins = new Set(options.corsOrigins);
   const router = Router();

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec, ValueError } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { UNENCRYPTED_PAYLOAD_REFUSED } from '../workflows/unencrypted';
 
 /**
  * Encrypts every payload the system hands to Temporal (issue #12): AES-256-GCM over the whole payload
@@ -10,8 +11,16 @@ import { temporal } from '@temporalio/proto';
  * ciphertext with its 16-byte tag, under metadata `encoding: binary/encrypted` and `encryption-key-id`.
  *
  * Rotation: a keyring holds one current key, which encrypts, and any number of older keys, which still
- * decrypt; running cases keep working with no re-encryption of stored histories. A payload that is not
- * encrypted (histories from before encryption) passes through decode unchanged.
+ * decrypt; running cases keep working with no re-encryption of stored histories.
+ *
+ * A payload that is not encrypted under a known key did not come from this system: anyone who can reach
+ * Temporal could otherwise start a case or signal a policy in plain JSON, past the API's auth, tenancy and
+ * checks (issue #23). What decode does with one is the `plaintext` option:
+ * - `refuse` (clients: the API and the ops tools) fails the call;
+ * - `mark` (the worker) hands the workflow the value UNENCRYPTED_PAYLOAD_REFUSED in its place, so the one
+ *   start, signal or update is refused by the workflow and the case goes on: a failing decode would fail every
+ *   workflow task of the case, and a plaintext signal would then stop a real case for good;
+ * - `pass` (the codec server, which only shows an operator what Temporal holds) leaves it as it is.
  */
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
@@ -54,8 +63,19 @@ export function newKeySpec(id: string): string {
   return `${id}:${randomBytes(32).toString('base64')}`;
 }
 
+export type PlaintextHandling = 'refuse' | 'mark' | 'pass';
+
+/** The payload the worker's workflows receive in place of an unencrypted one (see `mark` above). */
+const REFUSED_PAYLOAD: Payload = {
+  metadata: { [METADATA_ENCODING_KEY]: utf8('json/plain') },
+  data: utf8(JSON.stringify(UNENCRYPTED_PAYLOAD_REFUSED)),
+};
+
 export class EncryptionCodec implements PayloadCodec {
-  constructor(private readonly keyring: Keyring) {
+  constructor(
+    private readonly keyring: Keyring,
+    private readonly plaintext: PlaintextHandling = 'refuse',
+  ) {
     if (!keyring.keys.has(keyring.currentKeyId)) throw new Error(`the current key ${keyring.currentKeyId} is not in the keyring`);
   }
 
@@ -73,7 +93,11 @@ export class EncryptionCodec implements PayloadCodec {
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
     return payloads.map((payload) => {
-      if (text(payload.metadata?.[METADATA_ENCODING_KEY]) !== ENCRYPTED_ENCODING) return payload;
+      if (text(payload.metadata?.[METADATA_ENCODING_KEY]) !== ENCRYPTED_ENCODING) {
+        if (this.plaintext === 'pass') return payload;
+        if (this.plaintext === 'mark') return REFUSED_PAYLOAD;
+        throw new ValueError('payload is not encrypted: only payloads encrypted under a key of the keyring are accepted');
+      }
       const id = text(payload.metadata?.[KEY_ID_METADATA]);
       const key = id === undefined ? undefined : this.keyring.keys.get(id);
       if (!key) throw new ValueError(`payload encrypted with key ${id ?? '(none)'}, which is not in the keyring`);

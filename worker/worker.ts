@@ -71,7 +71,7 @@ export function createCaseWorker(options: CaseWorkerOptions): Promise<Worker> {
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: options.activities,
-    dataConverter: caseDataConverter(options.keyring),
+    dataConverter: caseDataConverter(options.keyring, 'mark'),
     maxCachedWorkflows: options.maxCachedWorkflows ?? defaultCaseCacheSize(),
     workflowThreadPoolSize: options.workflowThreads ?? DEFAULT_WORKFLOW_THREADS,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath, bundlerOptions: { preloadModules } }),

@@ -23,6 +23,7 @@ import { revisionCovers } from './domain/policy-scope';
 import { computeTimeline } from './domain/timeline';
 import { type CaseEvent, type PolicyRevision, type Timeline } from './domain/types';
 import { rejectEvent } from './domain/validate-event';
+import { droppedUnencrypted, refuseUnencryptedMessage, refuseUnencryptedStart } from './unencrypted';
 import {
   applyPolicyUpdate,
   CaseErrorType,
@@ -97,6 +98,7 @@ const DEFAULT_MAX_HISTORY_EVENTS = 4_000;
  * keeps the Temporal UI's search attributes and details current for the caseworker.
  */
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcome> {
+  refuseUnencryptedStart(input);
   const facts = input.facts;
   const maxHistoryEvents = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
   const ruleSetId = input.ruleSetId ?? ruleSetFor(facts.firstAbsenceDay).id;
@@ -172,6 +174,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   setHandler(readModelSnapshotQuery, () => ({ workflowId: workflowInfo().workflowId, revision, timeline }));
   setHandler(reportEventUpdate, acceptEvent, {
     validator: (event) => {
+      refuseUnencryptedMessage(event);
       if (seenEvents.has(event?.eventId)) return;
       const rejection = rejectEvent(facts, events, policies, ruleSet, event, today());
       if (rejection) {
@@ -181,17 +184,20 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
     },
   });
   setHandler(caseEventSignal, (event) => {
+    if (droppedUnencrypted(caseEventSignal.name, event)) return;
     // A signal cannot be answered; a rejected one is dropped (the update is the way to learn why).
     if (seenEvents.has(event?.eventId) || rejectEvent(facts, events, policies, ruleSet, event, today()) !== null) return;
     acceptEvent(event);
   });
   setHandler(applyPolicyUpdate, acceptPolicy, {
     validator: (policy) => {
+      refuseUnencryptedMessage(policy);
       const reason = rejectPolicy(policy);
       if (reason) throw ApplicationFailure.create({ message: reason, type: CaseErrorType.PolicyRejected, nonRetryable: true });
     },
   });
   setHandler(policyChangeSignal, (policy) => {
+    if (droppedUnencrypted(policyChangeSignal.name, policy)) return;
     if (rejectPolicy(policy) === null) acceptPolicy(policy);
   });
 

@@ -48,6 +48,8 @@ export enum CaseErrorType {
   EventRejected = 'EventRejected',
   CaseClosed = 'CaseClosed',
   PolicyRejected = 'PolicyRejected',
+  /** A start, signal or update whose payload was not encrypted under a known key (platform/payload-codec.ts). */
+  UnencryptedPayload = 'UnencryptedPayload',
 }
 
 /** The whole timeline; pass today's date (YYYY-MM-DD) to count days overdue up to it. */

@@ -1,5 +1,6 @@
 import { continueAsNew, proxyActivities, setCurrentDetails, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { createActivities, MissingPageResult } from '../activities';
+import { refuseUnencryptedStart } from './unencrypted';
 import { type FanoutProgress, fanoutProgressQuery, type PolicyFanoutInput } from './messages';
 
 const { signalMissingCases, countMissingCases, recordFanoutProgress } = proxyActivities<ReturnType<typeof createActivities>>({
@@ -33,6 +34,7 @@ const MAX_WAIT_MS = 60_000;
  * receive it. A newer revision of the same policy takes over: this fan-out then stops as superseded.
  */
 export async function policyFanoutWorkflow(input: PolicyFanoutInput): Promise<FanoutProgress> {
+  refuseUnencryptedStart(input);
   const { policy } = input;
   const progress: FanoutProgress = input.progress ?? { passes: 0, matched: 0, signalled: 0, failed: 0, lateStarters: 0, missing: null, phase: 'signalling' };
   const lagMs = input.visibilityLagMs ?? DEFAULT_VISIBILITY_LAG_MS;

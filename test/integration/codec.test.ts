@@ -11,7 +11,7 @@ import { ENCRYPTED_ENCODING, EncryptionCodec, KEY_ID_METADATA, type Keyring, new
 import { caseDataConverter } from '../../platform/temporal';
 import { createCaseWorker } from '../../worker/worker';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
-import { caseWorkflowId, reportEventUpdate, timelineQuery } from '../../workflows/messages';
+import { CaseErrorType, caseWorkflowId, readModelSnapshotQuery, reportEventUpdate, timelineQuery } from '../../workflows/messages';
 import { DEADLINE_KINDS } from '../../workflows/domain/types';
 import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { bundleCaseWorkflows, testKeyring, toolPaths } from '../support/servers';
@@ -244,6 +244,42 @@ test('browsers: CORS for the UI origin only; a sign-in gives a session cookie th
   const unauthenticatedLogin = await fetch(`${system.base}/codec/login`);
   expect(unauthenticatedLogin.status).toBe(401);
   expect(unauthenticatedLogin.headers.get('www-authenticate')).toMatch(/^Basic /);
+});
+
+test('a start, a signal or an update sent to Temporal in plain JSON, past the API, is refused by the worker: no case, no row, no change', async () => {
+  // Someone who reaches Temporal directly, with no codec: what `temporal workflow start --input '{...}'` sends.
+  const plain = new Client({ connection: system.env.connection, namespace: 'default' });
+  const forgedId = `CODEC-PLAIN-${Date.now().toString(36)}`;
+  const facts = { caseId: forgedId, citizenRef: 'REF-PLAIN-1', municipality: '101', firstAbsenceDay: addDays(today(), -20), employment: 'employee' };
+  await plain.workflow.start('caseWorkflow', { taskQueue: system.taskQueue, workflowId: caseWorkflowId(forgedId), args: [{ facts }] });
+  const failure = await system.env.client.workflow.getHandle(caseWorkflowId(forgedId)).result().then(() => null, (err: unknown) => err);
+  expect(failure).toMatchObject({ name: 'WorkflowFailedError', cause: { type: CaseErrorType.UnencryptedPayload } });
+  expect(await system.db.query('SELECT 1 FROM cases WHERE case_id = $1', [forgedId])).toEqual([]);
+
+  // A real case, started through the API: a forged policy, event and update leave it as it was, and it goes on.
+  const realId = `CODEC-REAL-${Date.now().toString(36)}`;
+  expect((await system.api('POST', '/api/v1/cases', { caseId: realId, citizenRef: 'REF-REAL-1', municipality: '101', firstAbsenceDay: addDays(today(), -20), employment: 'employee' })).status).toBe(201);
+  const handle = system.env.client.workflow.getHandle(caseWorkflowId(realId));
+  const before = await handle.query(readModelSnapshotQuery);
+  const forged = plain.workflow.getHandle(caseWorkflowId(realId));
+  const forgedPolicy = { policyId: 'forged-pause', revision: 1, title: 'Forged', scope: 'national', effectiveFrom: today(), effects: [{ type: 'pause-deadlines' }] };
+  await forged.signal('policyChange', forgedPolicy);
+  await forged.signal('caseEvent', { eventId: 'forged-1', type: 'recovered', occurredOn: today() });
+  // The validator refuses the update: the plain client cannot read why (the failure is encrypted), but nothing is accepted.
+  await expect(forged.executeUpdate('reportEvent', { args: [{ eventId: 'forged-2', type: 'recovered', occurredOn: today() }] })).rejects.toThrow();
+  const event = { eventId: 'after-forgery', type: 'certificate-requested', occurredOn: today() };
+  expect((await system.api('POST', `/api/v1/cases/${realId}/events`, event)).status).toBe(200);
+  const after = await handle.query(readModelSnapshotQuery);
+  // The two signals were handled before the event (signals are delivered in order): only the event counted.
+  expect(after.revision).toBe(before.revision + 1);
+  expect(after.timeline.status).toBe('open');
+  expect(after.timeline.policies.map((p) => p.policyId)).not.toContain('forged-pause');
+  const history = (await handle.fetchHistory()).events ?? [];
+  expect(history.filter((e) => e.workflowExecutionSignaledEventAttributes).map((e) => e.workflowExecutionSignaledEventAttributes!.signalName)).toEqual(['policyChange', 'caseEvent']);
+  // Only the API's update was accepted; the forged one left no trace but its refusal to the caller.
+  expect(history.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length).toBe(1);
+  const row = await eventually(() => system.db.query<{ revision: number }>('SELECT revision FROM cases WHERE case_id = $1', [realId]), (r) => r[0]?.revision === after.revision, 'the row at the counter');
+  expect(row).toEqual([{ revision: after.revision }]);
 });
 
 test('bad requests: a malformed body names the field; ciphertext altered or under an unknown key is refused, nothing decoded', async () => {

@@ -1,5 +1,6 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import { EncryptionCodec, KEY_ID_METADATA, newKeySpec, parseKeyring } from '../../platform/payload-codec';
+import { isUnencryptedPayload, UNENCRYPTED_PAYLOAD_REFUSED } from '../../workflows/unencrypted';
 
 /** The payload codec of issue #12: AES-256-GCM, each payload tagged with its key id, rotation by keyring. */
 const event = { caseId: 'SAG-1', type: 'conversation-held', category: 3, note: 'livstruende sygdom' };
@@ -28,14 +29,29 @@ test('after rotation the new key encrypts and the old one still decrypts; withou
   await expect(forgotten.decode([stored!])).rejects.toThrow('payload encrypted with key 2026-05, which is not in the keyring');
 });
 
-test('a tampered payload does not decrypt; a plain payload from before encryption passes through', async () => {
+test('a tampered payload does not decrypt', async () => {
   const codec = new EncryptionCodec(parseKeyring(newKeySpec('k1')));
   const [encoded] = await codec.encode([defaultPayloadConverter.toPayload(event)]);
   const data = Buffer.from(encoded!.data!);
   data[20] = data[20]! ^ 1;
   await expect(codec.decode([{ ...encoded!, data }])).rejects.toThrow();
+});
+
+test('a plain payload is refused by clients, replaced by the refusal marker for the worker, shown as it is by the codec server', async () => {
+  const keyring = parseKeyring(newKeySpec('k1'));
   const plain = defaultPayloadConverter.toPayload(event);
-  expect(await codec.decode([plain])).toEqual([plain]);
+  await expect(new EncryptionCodec(keyring).decode([plain])).rejects.toThrow('payload is not encrypted');
+  const [marked] = await new EncryptionCodec(keyring, 'mark').decode([plain]);
+  expect(defaultPayloadConverter.fromPayload(marked!)).toEqual(UNENCRYPTED_PAYLOAD_REFUSED);
+  expect(isUnencryptedPayload(defaultPayloadConverter.fromPayload(marked!))).toBe(true);
+  expect(isUnencryptedPayload(event)).toBe(false);
+  expect(await new EncryptionCodec(keyring, 'pass').decode([plain])).toEqual([plain]);
+  // An encrypted payload decodes the same in every mode.
+  const [encoded] = await new EncryptionCodec(keyring).encode([plain]);
+  for (const mode of ['refuse', 'mark', 'pass'] as const) {
+    const [decoded] = await new EncryptionCodec(keyring, mode).decode([encoded!]);
+    expect(defaultPayloadConverter.fromPayload(decoded!)).toEqual(event);
+  }
 });
 
 test('a bad keyring is refused with what is wrong, never the key', () => {
