@@ -4,6 +4,8 @@ import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
 const nodeBuiltins = builtinModules.flatMap((name) => [name, `node:${name}`]);
+// The engine computes the same timeline on every host: the worker's, the API's, a replay's (LANG differs).
+const localeMessage = 'Locale-dependent: its result depends on the host (LANG). Compare strings with workflows/domain/compare.ts and format dates and numbers explicitly.';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', '.build-test/**'] },
@@ -49,10 +51,17 @@ export default tseslint.config(
         { name: 'require', message: 'Use static imports in workflow code.' },
         { name: 'setInterval', message: 'Use sleep() or condition() in workflow code.' },
         { name: 'fetch', message: 'I/O belongs in activities.' },
+        { name: 'Intl', message: localeMessage },
       ],
       'no-restricted-properties': [
         'error',
         { object: 'crypto', property: 'randomUUID', message: 'Use uuid4() from @temporalio/workflow.' },
+        { object: 'globalThis', property: 'Intl', message: localeMessage },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'MemberExpression[property.name=/^(localeCompare|toLocale)/]', message: localeMessage },
+        { selector: 'MemberExpression[computed=true][property.value=/^(localeCompare|toLocale)/]', message: localeMessage },
       ],
     },
   },

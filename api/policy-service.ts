@@ -5,7 +5,7 @@ import { type Logger } from '../platform/logger';
 import { type FanoutRow, type PolicyRegistry, revisionContent, type StoredRevision } from '../platform/policy-registry';
 import { copenhagenDate } from '../workflows/domain/dates';
 import { MUNICIPALITIES, regionOf } from '../workflows/domain/municipalities';
-import { droppedMunicipalities, scopeCovers } from '../workflows/domain/policy-scope';
+import { droppedMunicipalities, scopeCovers, unreachedEndings } from '../workflows/domain/policy-scope';
 import { type PolicyRevision, type PolicyScope } from '../workflows/domain/types';
 import { type PolicyFanoutInput, policyFanoutWorkflowId, POLICY_FANOUT_WORKFLOW_TYPE } from '../workflows/messages';
 import { canonical } from './canonical';
@@ -91,7 +91,8 @@ export function createPolicyService(deps: {
      * Stores a new revision with its fan-out owed ('pending') in one transaction, then starts the fan-out.
      * If this process dies or Temporal is unreachable in between, the revision is stored and its fan-out is
      * started by whoever notices first: the same request again, any API instance (startPendingFanouts) or
-     * ops repair. The same policyId and revision again (same content) only makes sure of that.
+     * ops repair. The same policyId and revision again (same content) only makes sure of that. `started` is
+     * false while a fan-out of the policy is still pending (Temporal could not be reached), whichever call stored it.
      */
     async publish(policy: PolicyRevision, reach?: readonly string[]): Promise<{ created: boolean; started: boolean; policy: PolicyView }> {
       if (reach) refuseOutsideReach(policy, reach);
@@ -113,6 +114,7 @@ export function createPolicyService(deps: {
             { field: 'revision', problem: `must be higher than ${newest.revision}` },
           ]);
         }
+        refuseUnreachedEndings(stored.map(revisionContent), policy);
         if (newest) refuseDroppedScope(revisionContent(newest), policy);
         await registry.insert(tx, policy);
         await registry.insertFanout(tx, { workflowId: policyFanoutWorkflowId(policy.policyId, policy.revision), policyId: policy.policyId, revision: policy.revision, kind: 'publish' });
@@ -124,7 +126,10 @@ export function createPolicyService(deps: {
       return { created, started, policy: await this.get(policy.policyId) };
     },
 
-    /** Runs the fan-out of a policy's newest revision again; cases that have it are not in its set. */
+    /**
+     * Runs the fan-out of a policy's newest revision again; cases that have it are not in its set. Stored as
+     * pending first, like a publication's, so if Temporal cannot be reached it is started by whoever notices.
+     */
     async resend(policyId: string, reach?: readonly string[]): Promise<{ workflowId: string; policy: PolicyView }> {
       const workflowId = await db.transaction(async (tx) => {
         await registry.lock(tx, policyId);
@@ -218,6 +223,30 @@ function refuseDroppedScope(previous: PolicyRevision, next: PolicyRevision): voi
         problem: `drops ${dropped.length === 1 ? '1 municipality' : `${dropped.length} municipalities`} covered by revision ${previous.revision}: ${dropped.join(', ')}; end the policy for ${dropped.length === 1 ? 'it' : 'them'} with endedFor`,
       },
     ],
+  );
+}
+
+/**
+ * `endedFor` ends a policy only where an earlier revision reached: a municipality no earlier revision reached
+ * would get the revision's effects up to the entry's day, a policy it never had. 400 naming the entry and its
+ * municipalities; nothing is stored.
+ */
+function refuseUnreachedEndings(earlier: PolicyRevision[], next: PolicyRevision): void {
+  const unreached = unreachedEndings(earlier, next);
+  if (unreached.length === 0) return;
+  const named = (codes: string[]) =>
+    codes.length <= 5 ? codes.map((c) => `${MUNICIPALITIES[c]?.name ?? c} (${c})`).join(', ') : `${codes.length} municipalities (${codes.slice(0, 5).join(', ')}, …)`;
+  const them = unreached.reduce((n, u) => n + u.municipalities.length, 0) === 1 ? 'it' : 'them';
+  const before = earlier.length === 0 ? `${next.policyId} has no earlier revision` : `no earlier revision of ${next.policyId} reaches ${them}`;
+  throw new ApiError(
+    400,
+    'invalid-request',
+    `revision ${next.revision} of ${next.policyId} ends the policy for ${unreached.map((u) => named(u.municipalities)).join(', ')}, but ${before}: ` +
+      `endedFor only ends the policy where an earlier revision was in force. To bring the policy there, put ${them} in scope.`,
+    unreached.map((u) => ({
+      field: `endedFor.${u.index}.scope`,
+      problem: `names ${named(u.municipalities)}, which no earlier revision of ${next.policyId} reaches; endedFor only ends the policy where it was in force`,
+    })),
   );
 }
 

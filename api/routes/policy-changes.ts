@@ -16,10 +16,11 @@ export function policyChangesRouter(policies: PolicyService, reports: Reports): 
 
   router.post('/', allow('ops'), async (req, res) => {
     const policy = parse(policyRevisionSchema, req.body) as PolicyRevision;
-    // 201: stored and its fan-out started; 202: stored, and its fan-out will be started by whoever notices
-    // first (Temporal could not be reached); 200: this revision was stored before (its fan-out made sure of).
+    // 201: stored and its fan-out started; 200: this revision was stored before and its fan-out is started;
+    // 202: stored (now or before), but Temporal could not be reached, so its fan-out is still pending and will be
+    // started by whoever notices first. A first publication, a new revision and the same one again alike.
     const { created, started, policy: view } = await policies.publish(policy, req.municipalities);
-    res.status(created ? (started ? 201 : 202) : 200).json(view);
+    res.status(started ? (created ? 201 : 200) : 202).json(view);
   });
 
   router.get('/', allow('ops', 'reader'), async (_req, res) => {
@@ -39,6 +40,7 @@ export function policyChangesRouter(policies: PolicyService, reports: Reports): 
 
   router.post('/:policyId/resend', allow('ops'), async (req, res) => {
     const { policyId } = parse(policyIdParam, req.params, 'path');
+    // 202 either way: the re-send's fan-out runs, or, if Temporal could not be reached, its row shows it pending.
     const { workflowId, policy } = await policies.resend(policyId, req.municipalities);
     res.status(202).json({ fanoutWorkflowId: workflowId, ...policy });
   });

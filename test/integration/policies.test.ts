@@ -2,15 +2,15 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type Server } from 'node:http';
-import { type AddressInfo } from 'node:net';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { type AddressInfo, createServer } from 'node:net';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, WorkflowNotFoundError } from '@temporalio/client';
 import { createApp } from '../../api/app';
 import { type Role } from '../../platform/config';
 import { readModelWindow, signalCases } from '../../platform/convergence';
 import { createLogger } from '../../platform/logger';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
-import { type CaseEvent, type PolicyRevision } from '../../workflows/domain/types';
-import { caseWorkflowId, policyFanoutWorkflowId, reportEventUpdate } from '../../workflows/messages';
+import { type CaseEvent, type PolicyRevision, type PolicyScope } from '../../workflows/domain/types';
+import { applyPolicyUpdate, caseWorkflowId, policyFanoutWorkflowId, readModelSnapshotQuery, reportEventUpdate } from '../../workflows/messages';
 import { createPolicyRegistry } from '../../platform/policy-registry';
 import { eventually, startSystem, type TestSystem } from '../support/system';
 
@@ -76,6 +76,46 @@ async function settled(policyId: string, revision: number, applied: number) {
 const caseOf = async (caseId: string) => (await api('GET', `/api/v1/cases/${caseId}`)).body;
 const deadline = (c: any, id: string) => c.deadlines.find((d: any) => d.id === id);
 
+/**
+ * Each case's change counter, as the case itself reports it: every revision it applies raises it by one,
+ * so a revision applied twice shows as two (case_policies cannot show it: its primary key keeps one row).
+ */
+const counters = (ids: string[]) => Promise.all(ids.map(async (id) => (await system.env.client.workflow.getHandle(caseWorkflowId(id)).query(readModelSnapshotQuery)).revision));
+
+/** Sends the revision to each case once more, as a repeated fan-out would; each answers whether it applied it. */
+const sendAgain = (ids: string[], policy: PolicyRevision) =>
+  Promise.all(ids.map(async (id) => (await system.env.client.workflow.getHandle(caseWorkflowId(id)).executeUpdate(applyPolicyUpdate, { args: [policy] })).applied));
+
+/**
+ * One more API instance on the same Postgres, as behind a load balancer: by default it reaches the same
+ * Temporal; `client` gives it another (one that does not answer, say).
+ */
+async function anotherApi(options: { client?: Client; registryCopyMaxAgeMs?: number }) {
+  const app = createApp({
+    client: options.client ?? system.env.client,
+    db: system.db,
+    apiKeys: Object.entries(system.keys).map(([role, key]) => ({ role: role as Role, key })),
+    temporal: { address: system.address, namespace: 'default', taskQueue: system.taskQueue, uiUrl: 'http://localhost:8233' },
+    logger: createLogger('error'),
+    registryCopyMaxAgeMs: options.registryCopyMaxAgeMs,
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    async call(method: string, p: string, body?: unknown, role: Role = 'ops') {
+      const res = await fetch(`${base}${p}`, {
+        method,
+        headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), authorization: `Bearer ${system.keys[role]}` },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    },
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
 function pause(policyId: string, overrides: Partial<PolicyRevision> = {}): PolicyRevision {
   return {
     policyId,
@@ -92,6 +132,7 @@ function pause(policyId: string, overrides: Partial<PolicyRevision> = {}): Polic
 
 test('publish a pause: open cases show paused deadlines; lift it: due dates as computed; the same revision twice: applied once', async () => {
   const cases = await openCases(3);
+  const opened = await counters(cases);
   const published = await api('POST', '/api/v1/policy-changes', pause('suspension-a'));
   expect(published.status).toBe(201);
   expect(published.body).toMatchObject({ policyId: 'suspension-a', revision: 1, state: 'active', history: [] });
@@ -107,6 +148,7 @@ test('publish a pause: open cases show paused deadlines; lift it: due dates as c
     expect(deadline(c, 'first-conversation')).toMatchObject({ status: 'paused', dueDate: null, originalDueDate: addDays(today(), 45) });
     expect(c.policies).toEqual([expect.objectContaining({ policyId: 'suspension-a', revision: 1, state: 'active' })]);
   }
+  expect(await counters(cases)).toEqual(opened.map((n) => n + 1));
 
   // Lifting: revision 2 ends the pause yesterday, so the 5 paused days move each date by 5.
   const lifted = await api('POST', '/api/v1/policy-changes', pause('suspension-a', { revision: 2, effectiveTo: addDays(today(), -1) }));
@@ -125,8 +167,11 @@ test('publish a pause: open cases show paused deadlines; lift it: due dates as c
   const again = await api('POST', '/api/v1/policy-changes', pause('suspension-a', { revision: 2, effectiveTo: addDays(today(), -1) }));
   expect(again.status).toBe(200);
   expect(again.body.fanouts).toHaveLength(1);
-  const rows = await system.db.query<{ n: string }>(`SELECT count(*) AS n FROM case_policies WHERE policy_id = 'suspension-a'`);
-  expect(Number(rows[0]!.n)).toBe(6);
+  // Each case receives both revisions once more, as a repeated fan-out would send them: neither applies again.
+  expect(await sendAgain(cases, pause('suspension-a'))).toEqual([false, false, false]);
+  expect(await sendAgain(cases, pause('suspension-a', { revision: 2, effectiveTo: addDays(today(), -1) }))).toEqual([false, false, false]);
+  // Two revisions, each applied once: every case's counter rose by exactly two since it opened.
+  expect(await counters(cases)).toEqual(opened.map((n) => n + 2));
 });
 
 test('bad or contradictory changes answer 400 naming the problem, and nothing is stored or sent', async () => {
@@ -186,6 +231,36 @@ test('bad or contradictory changes answer 400 naming the problem, and nothing is
     endedFor: [{ scope: { type: 'municipalities', municipalities: ['860'] }, effectiveTo: addDays(today(), -6) }],
   });
   expect(before.body.error.details).toEqual([{ field: 'endedFor.0.effectiveTo', problem: "effectiveTo is before the revision's effectiveFrom" }]);
+
+  // endedFor ends a policy only where an earlier revision reached: a first revision has nothing to end, and a
+  // later one may not end it where no earlier scope reached (the cases there would get a pause they never had).
+  const endsFirst = await api('POST', '/api/v1/policy-changes', pause('ends-first', { endedFor: [{ scope: { type: 'municipalities', municipalities: ['147'] }, effectiveTo: today() }] }));
+  expect(endsFirst.status).toBe(400);
+  expect(endsFirst.body.error).toEqual({
+    code: 'invalid-request',
+    message:
+      'revision 1 of ends-first ends the policy for Frederiksberg (147), but ends-first has no earlier revision: ' +
+      'endedFor only ends the policy where an earlier revision was in force. To bring the policy there, put it in scope.',
+    details: [{ field: 'endedFor.0.scope', problem: 'names Frederiksberg (147), which no earlier revision of ends-first reaches; endedFor only ends the policy where it was in force' }],
+  });
+  expect((await api('GET', '/api/v1/policy-changes/ends-first')).status).toBe(404);
+  await expect(system.env.client.workflow.getHandle(policyFanoutWorkflowId('ends-first', 1)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+
+  expect((await api('POST', '/api/v1/policy-changes', pause('ends-wider'))).status).toBe(201);
+  const widened = await api('POST', '/api/v1/policy-changes', pause('ends-wider', { revision: 2, endedFor: [{ scope: { type: 'municipalities', municipalities: ['147'] }, effectiveTo: today() }] }));
+  expect(widened.status).toBe(400);
+  expect(widened.body.error.message).toBe(
+    'revision 2 of ends-wider ends the policy for Frederiksberg (147), but no earlier revision of ends-wider reaches it: ' +
+      'endedFor only ends the policy where an earlier revision was in force. To bring the policy there, put it in scope.',
+  );
+  expect(widened.body.error.details).toEqual([
+    { field: 'endedFor.0.scope', problem: 'names Frederiksberg (147), which no earlier revision of ends-wider reaches; endedFor only ends the policy where it was in force' },
+  ]);
+  expect((await api('GET', '/api/v1/policy-changes/ends-wider')).body).toMatchObject({ revision: 1, history: [] });
+  const storedRows = async (table: 'policy_revisions' | 'policy_fanouts') =>
+    (await system.db.query<{ revision: number }>(`SELECT revision FROM ${table} WHERE policy_id = $1 ORDER BY revision`, ['ends-wider'])).map((r) => r.revision);
+  expect([await storedRows('policy_revisions'), await storedRows('policy_fanouts')]).toEqual([[1], [1]]);
+  await expect(system.env.client.workflow.getHandle(policyFanoutWorkflowId('ends-wider', 2)).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
 });
 
 test('a case started during a suspension is suspended from its first day', async () => {
@@ -205,25 +280,9 @@ test('a case started during a suspension is suspended from its first day', async
 
 test("a case started from another API instance's copy of the registry, older than a finished fan-out, asks the registry and applies the revision once", async () => {
   // A second API instance, as behind a load balancer, whose copy of the registry for new cases is an hour old.
-  const other = createApp({
-    client: system.env.client,
-    db: system.db,
-    apiKeys: Object.entries(system.keys).map(([role, key]) => ({ role: role as Role, key })),
-    temporal: { address: system.address, namespace: 'default', taskQueue: system.taskQueue, uiUrl: 'http://localhost:8233' },
-    logger: createLogger('error'),
-    registryCopyMaxAgeMs: 3_600_000,
-  });
-  const server = await new Promise<Server>((resolve) => {
-    const s = other.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  const openThroughOther = async (caseId: string) => {
-    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/cases`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${system.keys['case-system']}` },
-      body: JSON.stringify({ caseId, citizenRef: `REF-${caseId}`, municipality: '185', firstAbsenceDay: today() }),
-    });
-    return { status: res.status, body: (await res.json()) as { policies: unknown[] } };
-  };
+  const other = await anotherApi({ registryCopyMaxAgeMs: 3_600_000 });
+  const openThroughOther = async (caseId: string) =>
+    other.call('POST', '/api/v1/cases', { caseId, citizenRef: `REF-${caseId}`, municipality: '185', firstAbsenceDay: today() }, 'case-system');
   try {
     const stamp = Date.now().toString(36);
     expect((await openThroughOther(`COPY-A-${stamp}`)).status).toBe(201);
@@ -237,8 +296,13 @@ test("a case started from another API instance's copy of the registry, older tha
     expect(late.body.policies).toEqual([]); // answered from the copy older than the publication
 
     const c = await eventually(() => caseOf(`COPY-B-${stamp}`), (x) => x.policies.length === 1, 'the late case has the revision');
-    expect(c.policies.map((p: any) => `${p.policyId}#${p.revision}`)).toEqual(['suspension-copy#1']);
+    expect(c.policies).toEqual([expect.objectContaining({ policyId: 'suspension-copy', revision: 1 })]);
     expect(deadline(c, 'first-conversation')).toMatchObject({ status: 'paused', dueDate: null });
+    // Sent it once more, as a re-send would, it does not apply it again: its counter is one for its first
+    // timeline and one for the revision it got from the registry.
+    const policy = pause('suspension-copy', { scope: { type: 'municipalities', municipalities: ['185'] } });
+    expect(await sendAgain([`COPY-B-${stamp}`], policy)).toEqual([false]);
+    expect(await counters([`COPY-B-${stamp}`])).toEqual([2]);
     const rows = await eventually(
       () => system.db.query(`SELECT policy_id, revision FROM case_policies WHERE case_id = $1`, [`COPY-B-${stamp}`]),
       (r) => r.length > 0,
@@ -248,7 +312,7 @@ test("a case started from another API instance's copy of the registry, older tha
     const verified = await eventually(() => api('GET', '/api/v1/ops/verify'), (r) => r.body.policies.find((p: any) => p.policyId === 'suspension-copy')?.missing === 0, 'verify');
     expect(verified.body.policies.find((p: any) => p.policyId === 'suspension-copy')).toEqual({ policyId: 'suspension-copy', revision: 1, missing: 0, sample: [] });
   } finally {
-    await new Promise((resolve) => server.close(resolve));
+    await other.close();
   }
 });
 
@@ -283,21 +347,97 @@ test('a regional scope touches only its region', async () => {
 });
 
 test('re-sending through the ops CLI shows progress and applies nothing twice', async () => {
-  await openCases(2, { municipality: '173' });
-  await api('POST', '/api/v1/policy-changes', pause('suspension-c', { scope: { type: 'municipalities', municipalities: ['173'] } }));
+  const ids = await openCases(2, { municipality: '173' });
+  const opened = await counters(ids);
+  const policy = pause('suspension-c', { scope: { type: 'municipalities', municipalities: ['173'] } });
+  await api('POST', '/api/v1/policy-changes', policy);
   const before = await settled('suspension-c', 1, 2);
   expect(before.body.applied).toBe(2);
+  expect(await counters(ids)).toEqual(opened.map((n) => n + 1));
+  // A delivery repeated, as a fan-out page retried after a lost answer would repeat it: not applied again.
+  expect(await sendAgain(ids, policy)).toEqual([false, false]);
 
   const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, 'dist', 'scripts', 'ops.js'), 'policy', 'resend', 'suspension-c', '--api', system.base, '--key', system.keys.ops]);
   expect(stdout).toContain(`Re-sending suspension-c rev. 1 (${policyFanoutWorkflowId('suspension-c', 1, 1)})`);
   // Both cases have it, so the re-send finds none lacking it and signals nobody.
   expect(stdout).toContain('Done (completed): 0 cases lacked it, 0 more found by later passes, 0 signals, 0 closed meanwhile; 2 cases carry the revision.');
 
+  // Sent twice (fan-out, repeat) and re-sent (to no one: both had it), each case applied it once.
+  expect(await counters(ids)).toEqual(opened.map((n) => n + 1));
   const after = await api('GET', '/api/v1/policy-changes/suspension-c');
   expect(after.body.applied).toBe(2);
   expect(after.body.fanouts.map((f: any) => f.kind).sort()).toEqual(['publish', 'resend']);
   const listed = await api('GET', '/api/v1/policy-changes');
   expect(listed.body.policies.find((p: any) => p.policyId === 'suspension-c')).toMatchObject({ revision: 1, applied: 2 });
+});
+
+test('while Temporal does not answer, a first publication, a new revision and a re-send each answer 202 with the fan-out pending; once it answers they start, and each case applies each revision once', async () => {
+  const scope: PolicyScope = { type: 'municipalities', municipalities: ['165'] };
+  const ids = await openCases(2, { municipality: '165' });
+  const existing = pause('down-revised', { scope });
+  expect((await api('POST', '/api/v1/policy-changes', existing)).status).toBe(201);
+  await settled('down-revised', 1, 2);
+  const before = await counters(ids);
+
+  // An API instance whose Temporal does not answer: nothing listens at its address (it gives up after two tries).
+  const closed = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+  const unanswered = new Client({
+    connection: Connection.lazy({ address: `127.0.0.1:${closed}`, interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 2 }))] }),
+    namespace: 'default',
+  });
+  const down = await anotherApi({ client: unanswered });
+  const first = pause('down-first', { scope });
+  const revised = pause('down-revised', { scope, revision: 2, effectiveTo: today() });
+  const fanouts = (body: any) => body.fanouts.map((f: any) => [f.workflowId, f.kind, f.status]).sort();
+  try {
+    const published = await down.call('POST', '/api/v1/policy-changes', first);
+    expect(published.status).toBe(202);
+    expect(fanouts(published.body)).toEqual([[policyFanoutWorkflowId('down-first', 1), 'publish', 'pending']]);
+
+    const republished = await down.call('POST', '/api/v1/policy-changes', revised);
+    expect(republished.status).toBe(202);
+    expect(republished.body).toMatchObject({ revision: 2, history: [expect.objectContaining({ revision: 1 })] });
+    expect(fanouts(republished.body)).toEqual([[policyFanoutWorkflowId('down-revised', 2), 'publish', 'pending']]);
+
+    // The same requests again (a caller retrying) store nothing new and still cannot start the fan-outs: 202.
+    for (const [policy, workflowId] of [[first, policyFanoutWorkflowId('down-first', 1)], [revised, policyFanoutWorkflowId('down-revised', 2)]] as const) {
+      const repeated = await down.call('POST', '/api/v1/policy-changes', policy);
+      expect(repeated.status).toBe(202);
+      expect(fanouts(repeated.body)).toEqual([[workflowId, 'publish', 'pending']]);
+    }
+
+    const resent = await down.call('POST', '/api/v1/policy-changes/down-revised/resend');
+    expect(resent.status).toBe(202);
+    expect(resent.body.fanoutWorkflowId).toBe(policyFanoutWorkflowId('down-revised', 2, 1));
+    expect(fanouts(resent.body)).toEqual([
+      [policyFanoutWorkflowId('down-revised', 2), 'publish', 'pending'],
+      [policyFanoutWorkflowId('down-revised', 2, 1), 'resend', 'pending'],
+    ]);
+  } finally {
+    await down.close();
+    await unanswered.connection.close();
+  }
+  for (const workflowId of [policyFanoutWorkflowId('down-first', 1), policyFanoutWorkflowId('down-revised', 2), policyFanoutWorkflowId('down-revised', 2, 1)]) {
+    await expect(system.env.client.workflow.getHandle(workflowId).describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  }
+
+  // Temporal answers the first API: the same requests again answer 200 and start what is pending, the re-send too.
+  expect((await api('POST', '/api/v1/policy-changes', first)).status).toBe(200);
+  expect((await api('POST', '/api/v1/policy-changes', revised)).status).toBe(200);
+  for (const policyId of ['down-first', 'down-revised']) {
+    await eventually(() => api('GET', `/api/v1/policy-changes/${policyId}`), (res) => res.body.fanouts.every((f: any) => f.status === 'completed'), `fan-outs of ${policyId}`);
+  }
+  for (const caseId of ids) {
+    const c = await eventually(() => caseOf(caseId), (x) => x.policies.length === 3, 'both revisions applied');
+    expect(c.policies.map((p: any) => `${p.policyId}#${p.revision}`).sort()).toEqual(['down-first#1', 'down-revised#1', 'down-revised#2']);
+  }
+  // Revision 2 went out twice (its publication's fan-out and the re-send): one more revision of each policy, once each.
+  expect(await counters(ids)).toEqual(before.map((n) => n + 2));
 });
 
 test('a fan-out page that lists a run which has since ended signals the case as it is now: its new run, or counts it as closed', async () => {

@@ -50,3 +50,19 @@ export function coveredMunicipalities(p: Pick<PolicyRevision, 'scope' | 'endedFo
 export function droppedMunicipalities(previous: PolicyRevision, next: PolicyRevision): string[] {
   return Object.keys(MUNICIPALITIES).filter((code) => revisionCovers(previous, code) && !revisionCovers(next, code));
 }
+
+/**
+ * For each `endedFor` entry of `next`, the municipalities it names that no `earlier` revision reached: the
+ * policy was never in force there, so "ending" it would start it for those cases (its effects up to the
+ * entry's day). Such a revision is refused; a first revision has nothing to end. An earlier revision reaches
+ * through its scope or its own endedFor (which, refused otherwise, names only what a revision before it had
+ * in scope).
+ */
+export function unreachedEndings(earlier: readonly PolicyRevision[], next: Pick<PolicyRevision, 'endedFor'>): { index: number; municipalities: string[] }[] {
+  return (next.endedFor ?? [])
+    .map((ending, index) => ({
+      index,
+      municipalities: Object.keys(MUNICIPALITIES).filter((code) => scopeCovers(ending.scope, code) && !earlier.some((p) => revisionCovers(p, code))),
+    }))
+    .filter((entry) => entry.municipalities.length > 0);
+}

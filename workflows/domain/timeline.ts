@@ -1,3 +1,4 @@
+import { compareCodeUnits, compareNatural } from './compare';
 import { addDays, addMonths, daysBetween, endOfMonth, type IsoDate, maxDate } from './dates';
 import { revisionFor } from './policy-scope';
 import { type ConversationMode, type RuleSet } from './rules';
@@ -104,7 +105,7 @@ export function computeTimeline(
     }
   }
 
-  deadlines.sort((a, b) => (a.dueDate ?? '9999') .localeCompare(b.dueDate ?? '9999') || a.id.localeCompare(b.id));
+  deadlines.sort((a, b) => compareCodeUnits(a.dueDate ?? '9999', b.dueDate ?? '9999') || compareCodeUnits(a.id, b.id));
   const policyView = describePolicies(current, history, asOf);
   const modeNow = modeSwitchOn(windows, asOf);
   const nextConversation = deadlines.find(
@@ -176,7 +177,7 @@ function currentRevisions(policies: readonly PolicyRevision[], municipality: str
   const current = [...latest.values()]
     .map((p) => revisionFor(p, municipality))
     .filter((p): p is PolicyRevision => p !== null)
-    .sort((a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom) || a.policyId.localeCompare(b.policyId));
+    .sort((a, b) => compareCodeUnits(a.effectiveFrom, b.effectiveFrom) || compareCodeUnits(a.policyId, b.policyId));
   const history = [...new Map(policies.map((p) => [`${p.policyId}#${p.revision}`, p])).values()].filter(
     (p) => latest.get(p.policyId)!.revision !== p.revision,
   );
@@ -206,7 +207,7 @@ function windowsFor(map: Map<DeadlineKind | '*', Window[]>, kind: DeadlineKind):
 
 /** Overlapping or touching windows become one, so each paused day is skipped once. */
 function mergeWindows(windows: Window[]): Window[] {
-  const sorted = [...windows].sort((a, b) => a.from.localeCompare(b.from));
+  const sorted = [...windows].sort((a, b) => compareCodeUnits(a.from, b.from));
   const merged: Window[] = [];
   for (const w of sorted) {
     const last = merged[merged.length - 1];
@@ -243,7 +244,7 @@ function describePolicies(current: PolicyRevision[], history: PolicyRevision[], 
   return [
     ...current.map((p) => view(p, stateOf(p))),
     ...history.map((p) => view(p, 'superseded')),
-  ].sort((a, b) => a.policyId.localeCompare(b.policyId) || b.revision - a.revision);
+  ].sort((a, b) => compareCodeUnits(a.policyId, b.policyId) || b.revision - a.revision);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -359,7 +360,7 @@ function push(ctx: Ctx, out: Deadline[], spec: DeadlineSpec): (Deadline & { waiv
 function sortEvents(events: readonly CaseEvent[]): CaseEvent[] {
   return events
     .map((e, i) => ({ e, i }))
-    .sort((a, b) => a.e.occurredOn.localeCompare(b.e.occurredOn) || a.i - b.i)
+    .sort((a, b) => compareCodeUnits(a.e.occurredOn, b.e.occurredOn) || a.i - b.i)
     .map(({ e }) => e);
 }
 
@@ -532,7 +533,7 @@ function certificateDeadlines(ctx: Ctx, out: Deadline[], sorted: CaseEvent[], po
 
 function lastCertificateValidUntil(deadlines: Deadline[]): IsoDate | null {
   const renewals = deadlines.filter((d) => d.kind === 'certificate-renewal');
-  const last = renewals.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }))[renewals.length - 1];
+  const last = renewals.sort((a, b) => compareNatural(a.id, b.id))[renewals.length - 1];
   return last ? last.dueDate : null;
 }
 
