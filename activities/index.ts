@@ -8,7 +8,7 @@ import { createPolicyRegistry } from '../platform/policy-registry';
 import { type PolicyRevision } from '../workflows/domain/types';
 import { type FanoutProgress } from '../workflows/messages';
 import { groupCommit } from './group-commit';
-import { type CaseSnapshot, writeCaseSnapshots } from './read-model';
+import { type CaseSnapshot, writeCurrentSnapshots } from './read-model';
 
 export type { CaseSnapshot } from './read-model';
 
@@ -52,14 +52,14 @@ export function createActivities({ db, logger, client, signalConcurrency = 64, f
   // Snapshots of many cases written at about the same moment share one statement (group commit): a batch
   // of 10 costs Postgres 0.15 ms of CPU a case, one alone 0.84 ms. A failed statement fails every activity
   // in it, and Temporal retries each.
-  const writeSnapshot = groupCommit((batch: CaseSnapshot[]) => writeCaseSnapshots(db, batch), { maxBatch: 200, maxInFlight: 2, lingerMs: 5 });
+  const writeSnapshot = groupCommit((batch: CaseSnapshot[]) => writeCurrentSnapshots(db, client, batch), { maxBatch: 200, maxInFlight: 2, lingerMs: 5 });
   const superseded = async (policy: PolicyRevision) => (await registry.newestRevision(policy.policyId)) > policy.revision;
 
   return {
     /**
-     * Writes the case's newest timeline to the read model, and which policy revisions the case has applied.
-     * Idempotent: a retry, a replay or a late older snapshot changes nothing, because a case row only moves
-     * forward in revision and a (case, policy, revision) pair is written once.
+     * Writes the case's newest timeline to the read model, and which policy revisions the case holds.
+     * Idempotent: a retry, a replay or a late older snapshot changes nothing, because within a run a case row
+     * only moves forward in revision, and a run that is no longer current never replaces the row.
      */
     async recordCaseSnapshot(snapshot: CaseSnapshot): Promise<void> {
       await writeSnapshot(snapshot);

@@ -1,50 +1,78 @@
+import { type Client } from '@temporalio/client';
 import { type Db } from '../platform/db';
+import { timelineFingerprint } from '../workflows/domain/fingerprint';
 import { type Timeline } from '../workflows/domain/types';
 
 export interface CaseSnapshot {
   workflowId: string;
-  /** Grows with every change of the case, across continue-as-new; older snapshots never overwrite newer. */
+  /**
+   * The run that made the snapshot. Absent only in snapshots scheduled by workers from before runs were
+   * recorded; such a snapshot is ordered by revision alone, as it was then.
+   */
+  runId?: string;
+  /** Grows with every change of the case, across continue-as-new; a reset starts it again from the reset point. */
   revision: number;
   timeline: Timeline;
 }
 
+export interface WriteOptions {
+  /** ops repair only: a row at exactly this revision is replaced too, whatever its run and content. */
+  replaceRevision?: number;
+  /**
+   * Cases whose snapshot Temporal confirmed comes from the workflow's current run: it replaces a row another
+   * run wrote, whatever that row's revision (a run reset away, or the run before a continue-as-new).
+   */
+  currentRun?: readonly string[];
+}
+
 /**
- * Writes cases' newest timelines to the read model: each case row, its deadlines, and which policy
- * revisions it applied, for the whole batch in one statement (one round trip, atomic). Idempotent on
- * unique keys: a retry, a replay or a late older snapshot changes nothing, because a case only moves
- * forward in revision (its deadlines are replaced only when the case row moved) and a (case, policy,
- * revision) pair is written once. Of several snapshots of one case in a batch, the newest is written.
- * A deadline row is rewritten only when something in it changed, so its case_revision is the case's
- * revision when the deadline last changed; a met conversation is not rewritten by every later change.
- * `replaceRevision` (ops repair only): a row at exactly that revision is replaced too, even by an older
- * snapshot: a row found ahead of its workflow before the workflow was asked.
+ * Writes cases' newest timelines to the read model: each case row with its run and fingerprint, its
+ * deadlines, and exactly the policy revisions it holds, for the whole batch in one statement (one round
+ * trip, atomic). Idempotent: a retry, a replay or a late older snapshot changes nothing, because within a
+ * run a case only moves forward in revision (its deadlines and policies are replaced only when the case row
+ * moved). Of several snapshots of one case in a batch, the newest is written. A deadline row is rewritten
+ * only when something in it changed, so its case_revision is the case's revision when the deadline last
+ * changed; a met conversation is not rewritten by every later change.
+ *
+ * A snapshot of another run than the row's is not written: it is returned in `otherRun`, for the caller to
+ * ask Temporal which run is current (writeCurrentSnapshots). Revisions order the changes of one history, and
+ * a reset starts a new history from an earlier revision, so across runs only Temporal can say which is newer.
  */
-export async function writeCaseSnapshots(db: Db, snapshots: readonly CaseSnapshot[], options: { replaceRevision?: number } = {}): Promise<void> {
+export async function writeCaseSnapshots(db: Db, snapshots: readonly CaseSnapshot[], options: WriteOptions = {}): Promise<{ otherRun: CaseSnapshot[] }> {
   const newest = new Map<string, CaseSnapshot>();
   for (const s of snapshots) {
     const seen = newest.get(s.timeline.caseId);
     if (!seen || seen.revision < s.revision) newest.set(s.timeline.caseId, s);
   }
-  if (newest.size === 0) return;
-  await db.query(
+  if (newest.size === 0) return { otherRun: [] };
+  const rows = await db.query<{ case_id: string }>(
     `WITH input AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
          case_id text, workflow_id text, municipality text, first_absence_day date, status text, category smallint,
          conversation_mode text, next_deadline date, next_deadline_kind text, overdue boolean, closed_on date,
-         revision integer, timeline jsonb, deadlines jsonb, policies jsonb)
+         revision integer, run_id text, fingerprint text, timeline jsonb, deadlines jsonb, policies jsonb)
+     ),
+     other_run AS (
+       SELECT i.case_id FROM input i JOIN cases c ON c.case_id = i.case_id
+       WHERE c.run_id <> i.run_id AND NOT i.case_id = ANY($3::text[]) AND c.revision IS DISTINCT FROM $2::integer
      ),
      moved AS (
        INSERT INTO cases (case_id, workflow_id, municipality, first_absence_day, status, category, conversation_mode,
-                          next_deadline, next_deadline_kind, overdue, closed_on, revision, timeline, updated_at)
+                          next_deadline, next_deadline_kind, overdue, closed_on, revision, run_id, fingerprint, timeline,
+                          updated_at)
        SELECT case_id, workflow_id, municipality, first_absence_day, status, category, conversation_mode,
-              next_deadline, next_deadline_kind, overdue, closed_on, revision, timeline, now()
+              next_deadline, next_deadline_kind, overdue, closed_on, revision, run_id, fingerprint, timeline, now()
        FROM input
        ON CONFLICT (case_id) DO UPDATE SET
          status = EXCLUDED.status, category = EXCLUDED.category, conversation_mode = EXCLUDED.conversation_mode,
          next_deadline = EXCLUDED.next_deadline, next_deadline_kind = EXCLUDED.next_deadline_kind,
          overdue = EXCLUDED.overdue, closed_on = EXCLUDED.closed_on, revision = EXCLUDED.revision,
+         run_id = COALESCE(EXCLUDED.run_id, cases.run_id), fingerprint = EXCLUDED.fingerprint,
          timeline = EXCLUDED.timeline, updated_at = now()
-       WHERE cases.revision < EXCLUDED.revision OR cases.revision = $2::integer
+       -- Within a run (a row or snapshot from before runs were recorded counts as the same run), forward only.
+       WHERE (cases.revision < EXCLUDED.revision AND COALESCE(cases.run_id, EXCLUDED.run_id) IS NOT DISTINCT FROM COALESCE(EXCLUDED.run_id, cases.run_id))
+          OR cases.revision = $2::integer
+          OR (cases.case_id = ANY($3::text[]) AND cases.run_id IS DISTINCT FROM EXCLUDED.run_id)
        RETURNING case_id
      ),
      incoming AS (
@@ -75,20 +103,59 @@ export async function writeCaseSnapshots(db: Db, snapshots: readonly CaseSnapsho
              IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.due_date, EXCLUDED.original_due_date, EXCLUDED.status,
               EXCLUDED.met_on, EXCLUDED.days_late, EXCLUDED.mode, EXCLUDED.policy_ids, EXCLUDED.case_open)
      ),
+     held AS (
+       SELECT i.case_id, p.policy_id, p.revision
+       FROM input i JOIN moved m ON m.case_id = i.case_id
+       CROSS JOIN LATERAL jsonb_to_recordset(i.policies) AS p(policy_id text, revision integer)
+     ),
+     -- case_policies follows the case: a revision the case no longer holds (a reset, a rebuilt case) goes.
+     dropped AS (
+       DELETE FROM case_policies cp
+       USING moved m
+       WHERE cp.case_id = m.case_id
+         AND NOT EXISTS (SELECT 1 FROM held h WHERE h.case_id = cp.case_id AND h.policy_id = cp.policy_id AND h.revision = cp.revision)
+     ),
      applied AS (
        INSERT INTO case_policies (case_id, policy_id, revision)
-       SELECT i.case_id, p.policy_id, p.revision
-       FROM input i CROSS JOIN LATERAL jsonb_to_recordset(i.policies) AS p(policy_id text, revision integer)
+       SELECT case_id, policy_id, revision FROM held
        ON CONFLICT DO NOTHING
      )
-     SELECT 1`,
-    [JSON.stringify([...newest.values()].map(snapshotRow)), options.replaceRevision ?? null],
+     SELECT case_id FROM other_run`,
+    [JSON.stringify([...newest.values()].map(snapshotRow)), options.replaceRevision ?? null, options.currentRun ?? []],
     { name: 'write-case-snapshots' },
   );
+  const other = new Set(rows.map((r) => r.case_id));
+  return { otherRun: [...newest.values()].filter((s) => other.has(s.timeline.caseId)) };
+}
+
+/**
+ * Writes snapshots, and those of another run than their row's once Temporal confirms which run is current:
+ * the current run's snapshot replaces the row (a reset, or the first write after a continue-as-new); a
+ * run that is no longer current (a write that arrives after a reset) is dropped. The question costs one
+ * call to Temporal per such snapshot, which is rare: once per reset or continue-as-new of a case.
+ */
+export async function writeCurrentSnapshots(db: Db, client: Client, snapshots: readonly CaseSnapshot[], options: Omit<WriteOptions, 'currentRun'> = {}): Promise<void> {
+  const { otherRun } = await writeCaseSnapshots(db, snapshots, options);
+  if (otherRun.length === 0) return;
+  const current = await Promise.all(otherRun.map(async (s) => ((await currentRunId(client, s.workflowId)) === s.runId ? s : null)));
+  const confirmed = current.filter((s): s is CaseSnapshot => s !== null);
+  if (confirmed.length > 0) await writeCaseSnapshots(db, confirmed, { ...options, currentRun: confirmed.map((s) => s.timeline.caseId) });
+}
+
+/** The run id of the workflow's current run; null when Temporal has no such workflow. */
+async function currentRunId(client: Client, workflowId: string): Promise<string | null> {
+  try {
+    const described = await client.workflowService.describeWorkflowExecution({ namespace: client.options.namespace, execution: { workflowId } });
+    return described.workflowExecutionInfo?.execution?.runId ?? null;
+  } catch (err) {
+    // gRPC NOT_FOUND (5): the workflow is gone (deleted, or past retention); nothing of it is current.
+    if ((err as { code?: number }).code === 5) return null;
+    throw err;
+  }
 }
 
 /** One case's snapshot as the statement's input row (the columns of jsonb_to_recordset above). */
-function snapshotRow({ workflowId, revision, timeline }: CaseSnapshot) {
+export function snapshotRow({ workflowId, runId, revision, timeline }: CaseSnapshot) {
   const next = timeline.deadlines.find((d) => (d.status === 'pending' || d.status === 'paused') && d.dueDate !== null);
   return {
     case_id: timeline.caseId,
@@ -103,6 +170,8 @@ function snapshotRow({ workflowId, revision, timeline }: CaseSnapshot) {
     overdue: timeline.deadlines.some((d) => d.status === 'missed'),
     closed_on: timeline.closedOn,
     revision,
+    run_id: runId ?? null,
+    fingerprint: timelineFingerprint(timeline),
     timeline,
     deadlines: timeline.deadlines.map((x) => ({
       id: x.id,

@@ -1,12 +1,15 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
-import { writeCaseSnapshots } from '../activities/read-model';
+import { temporal } from '@temporalio/proto';
+import { type CaseSnapshot, snapshotRow, writeCurrentSnapshots } from '../activities/read-model';
 import { countMissingCases, listMissingCases, signalCases } from '../platform/convergence';
 import { type Db } from '../platform/db';
 import { type PolicyRegistry, revisionContent } from '../platform/policy-registry';
 import { caseWorkflowId, readModelSnapshotQuery } from '../workflows/messages';
 import { CASE_RUNS_QUERY } from '../workflows/policy-queries';
 import { ApiError } from './errors';
-import { CaseIdKey, CaseRevisionKey } from '../workflows/search-attributes';
+import { timelineFingerprint } from '../workflows/domain/fingerprint';
+import { type Timeline } from '../workflows/domain/types';
+import { CaseFingerprintKey, CaseIdKey, CaseRevisionKey } from '../workflows/search-attributes';
 import { type PolicyService } from './policy-service';
 
 /** Case ids named in a report at most (the counts are always whole). */
@@ -20,35 +23,120 @@ export interface PolicyConvergence {
   sample: string[];
 }
 
+/** What is wrong with a case's read-model row, compared with the case itself. */
+export type RowProblem =
+  /** No row, or a row older than the case's change counter in the same run. */
+  | 'behind'
+  /** A row newer than the case's counter in the same run: a restore from elsewhere, or a bug. */
+  | 'ahead'
+  /** A row from another run than the case's current one (a reset), or at the case's revision with other content. */
+  | 'differs'
+  /** A row whose columns do not match its own timeline and fingerprint: edited by hand, or written by a bug. */
+  | 'altered'
+  /** A case older than the grace period that never published its change counter and has no row: its first task has not run. */
+  | 'not-run';
+
 export interface ReadModelConvergence {
-  /** Case workflows compared (open cases and the last run of closed ones, as visibility lists them). */
+  /** Case runs compared (open cases and the last run of closed ones, as visibility lists them). */
   cases: number;
-  /** Rows older than the workflow's change counter, or missing. */
   behind: number;
-  /** Rows newer than the workflow's change counter (confirmed by asking the case): a restore from elsewhere, or a bug. */
   ahead: number;
-  /** Runs that began before the change counter was published (CaseRevision unset): not compared; rebuild writes them. */
+  differs: number;
+  altered: number;
+  notRun: number;
+  /** Runs that began before the change counter was published (CaseRevision unset) and have a row: compared by rebuild only. */
   unverified: number;
-  sample: { caseId: string; workflow: number; row: number | null }[];
+  /** Runs that began before the fingerprint was published and have not changed since: compared by revision and run only. */
+  unfingerprinted: number;
+  sample: { caseId: string; problem: RowProblem; workflow: number | null; row: number | null }[];
+}
+
+export interface CasePolicyConvergence {
+  /** case_policies rows for a revision the case's row does not hold (or for a case without a row). */
+  stale: number;
+  /** Revisions a case's row holds that case_policies lacks (the fan-out's window and the counts read it). */
+  missing: number;
+  sample: { caseId: string; policyId: string; revision: number; problem: 'stale' | 'missing' }[];
 }
 
 export interface VerifyReport {
   checkedAt: string;
+  /** Cases started less than this long ago may not have run yet, and are not reported as not run. */
+  graceSeconds: number;
   /** The newest revision of every policy. */
   policies: PolicyConvergence[];
   /** Fan-outs stored but never started. */
   pendingFanouts: string[];
+  /** Fan-outs whose row says pending or running but whose workflow is closed or missing. */
+  deadFanouts: string[];
   readModel: ReadModelConvergence;
-  /** Nothing missing, nothing stale, nothing pending. */
+  casePolicies: CasePolicyConvergence;
+  /** Nothing missing, nothing stale, nothing pending, nothing dead. */
   ok: boolean;
 }
 
 interface CaseRun {
   caseId: string;
   workflowId: string;
-  /** CaseRevision as visibility shows it; null for a run from before it was published. */
+  runId: string;
+  /** CaseRevision as visibility shows it; null for a run from before it was published, or one that never ran. */
   revision: number | null;
+  /** CaseFingerprint as visibility shows it; null for a run that has not changed since before it was published. */
+  fingerprint: string | null;
+  startedAtMs: number;
 }
+
+interface Row {
+  case_id: string;
+  workflow_id: string;
+  revision: number;
+  run_id: string | null;
+  fingerprint: string | null;
+  municipality: string;
+  first_absence_day: string;
+  status: string;
+  category: number | null;
+  conversation_mode: string | null;
+  next_deadline: string | null;
+  next_deadline_kind: string | null;
+  overdue: boolean;
+  closed_on: string | null;
+  timeline: Timeline;
+}
+
+/** The columns a row derives from its timeline: they must be what snapshotRow makes of it. */
+const DERIVED = ['municipality', 'first_absence_day', 'status', 'category', 'conversation_mode', 'next_deadline', 'next_deadline_kind', 'overdue', 'closed_on', 'fingerprint'] as const;
+
+/**
+ * Whether a row's columns and fingerprint are what its own timeline gives (a hand edit of any of them is
+ * found). A row from before fingerprints were recorded has none to compare until its case writes again.
+ */
+function rowIntact(row: Row): boolean {
+  if (row.timeline?.caseId !== row.case_id) return false;
+  const expected = snapshotRow({ workflowId: row.workflow_id, revision: row.revision, timeline: row.timeline });
+  return DERIVED.every((column) => (column === 'fingerprint' && row.fingerprint === null) || (expected[column] ?? null) === (row[column] ?? null));
+}
+
+/** The case as its row should show it: the current run's snapshot (the workflow's query), or visibility's view. */
+interface CaseState {
+  runId: string;
+  revision: number;
+  fingerprint: string | null;
+}
+
+function compare(state: CaseState, row: Row | undefined): RowProblem | null {
+  if (!row) return 'behind';
+  if (!rowIntact(row)) return 'altered';
+  if (row.run_id !== null && row.run_id !== state.runId) return 'differs';
+  if (row.revision < state.revision) return 'behind';
+  if (row.revision > state.revision) return 'ahead';
+  if (state.fingerprint !== null && row.fingerprint !== state.fingerprint) return 'differs';
+  return null;
+}
+
+const DEFAULT_GRACE_SECONDS = 120;
+/** How long verify waits for a case to answer its query before it takes visibility's view of it. */
+const QUERY_DEADLINE_MS = 5_000;
 
 /**
  * Verify and repair, for operations (README, Verify and repair). Verify asks visibility, per newest policy
@@ -57,7 +145,7 @@ interface CaseRun {
  * missing cases and rewrites stale rows from the case's own snapshot (a query of the workflow).
  */
 export function createConvergence({ client, db, registry, policies }: { client: Client; db: Db; registry: PolicyRegistry; policies: PolicyService }) {
-  /** A page of case runs with their change counter (runs that began before it was published are skipped). */
+  /** A page of case runs with their change counter and fingerprint as visibility shows them. */
   async function caseRuns(pageToken: string | null, pageSize: number): Promise<{ runs: CaseRun[]; nextPageToken: string | null }> {
     const token = pageToken ? Buffer.from(pageToken, 'base64') : undefined;
     if (pageToken && (token!.length === 0 || token!.toString('base64') !== pageToken.replace(/\s/g, ''))) {
@@ -79,50 +167,167 @@ export function createConvergence({ client, db, registry, policies }: { client: 
       };
       const caseId = decode(CaseIdKey.name);
       const revision = decode(CaseRevisionKey.name);
-      if (typeof caseId === 'string') runs.push({ caseId, workflowId: e.execution!.workflowId!, revision: typeof revision === 'number' ? revision : null });
+      const fingerprint = decode(CaseFingerprintKey.name);
+      const startedAtMs = e.startTime ? Number(e.startTime.seconds ?? 0) * 1000 + Math.floor((e.startTime.nanos ?? 0) / 1e6) : 0;
+      if (typeof caseId === 'string') {
+        runs.push({
+          caseId,
+          workflowId: e.execution!.workflowId!,
+          runId: e.execution!.runId!,
+          revision: typeof revision === 'number' ? revision : null,
+          fingerprint: typeof fingerprint === 'string' ? fingerprint : null,
+          startedAtMs,
+        });
+      }
     }
     const next = page.nextPageToken && page.nextPageToken.length > 0 ? Buffer.from(page.nextPageToken).toString('base64') : null;
     return { runs, nextPageToken: next };
   }
 
-  async function rowRevisions(caseIds: string[]): Promise<Map<string, number>> {
+  async function rowsOf(caseIds: string[]): Promise<Map<string, Row>> {
     if (caseIds.length === 0) return new Map();
-    const rows = await db.query<{ case_id: string; revision: number }>('SELECT case_id, revision FROM cases WHERE case_id = ANY($1)', [caseIds]);
-    return new Map(rows.map((r) => [r.case_id, r.revision]));
+    const rows = await db.query<Row>(
+      `SELECT case_id, workflow_id, revision, run_id, fingerprint, municipality, first_absence_day::text, status, category,
+              conversation_mode, next_deadline::text, next_deadline_kind, overdue, closed_on::text, timeline
+       FROM cases WHERE case_id = ANY($1)`,
+      [caseIds],
+    );
+    return new Map(rows.map((r) => [r.case_id, r]));
   }
 
   /**
-   * The stale ones among a page of runs: rows whose revision differs from the case's counter. Visibility may
-   * lag the case (its row can be written before visibility shows the task's new counter), so each candidate
-   * is confirmed by asking the case itself.
+   * The case's current run as the workflow itself reports it; visibility's view when it cannot answer within
+   * QUERY_DEADLINE_MS (no worker running, say), so that verify reports instead of waiting on it. Null when
+   * the listed run is not the case's current one (a run a reset replaced): the current run is listed too.
    */
-  async function staleRuns(runs: CaseRun[]): Promise<{ run: CaseRun & { revision: number }; row: number | null }[]> {
-    const rows = await rowRevisions(runs.map((r) => r.caseId));
-    const candidates = runs.filter((run) => run.revision !== null && (rows.get(run.caseId) ?? null) !== run.revision);
+  async function caseState(run: CaseRun & { revision: number }): Promise<CaseState | null> {
+    const current = await currentRunOf(run.workflowId);
+    if (current !== null && current !== run.runId) return null;
+    return client.connection
+      .withDeadline(Date.now() + QUERY_DEADLINE_MS, () => client.workflow.getHandle(run.workflowId, run.runId).query(readModelSnapshotQuery))
+      .then(
+        (s) => ({ runId: s.runId ?? run.runId, revision: s.revision, fingerprint: timelineFingerprint(s.timeline) }),
+        () => ({ runId: run.runId, revision: run.revision, fingerprint: run.fingerprint }),
+      );
+  }
+
+  async function currentRunOf(workflowId: string): Promise<string | null> {
+    try {
+      const described = await client.workflowService.describeWorkflowExecution({ namespace: client.options.namespace, execution: { workflowId } });
+      return described.workflowExecutionInfo?.execution?.runId ?? null;
+    } catch (err) {
+      if ((err as { code?: number }).code === 5) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * The stale ones among a page of runs: rows that differ from the case in run, revision or content, or whose
+   * own columns do not match their timeline. Visibility may lag the case (its row can be written before
+   * visibility shows the task's new counter), and it lists a run that a reset replaced beside the new one, so
+   * each candidate is confirmed by asking the case itself, whose query answers from its current run.
+   */
+  async function staleRuns(runs: CaseRun[]): Promise<{ run: CaseRun; problem: RowProblem; workflow: number | null; row: number | null }[]> {
+    const rows = await rowsOf(runs.map((r) => r.caseId));
+    const candidates = runs.filter(
+      (run): run is CaseRun & { revision: number } => run.revision !== null && compare({ ...run, revision: run.revision }, rows.get(run.caseId)) !== null,
+    );
     const confirmed = await Promise.all(
       candidates.map(async (run) => {
-        const actual = await client.workflow
-          .getHandle(run.workflowId)
-          .query(readModelSnapshotQuery)
-          .then((s) => s.revision, () => run.revision!);
-        const row = (await rowRevisions([run.caseId])).get(run.caseId) ?? null;
-        return { run: { ...run, revision: actual }, row };
+        const state = await caseState(run);
+        if (state === null) return { run, problem: null, workflow: null, row: null };
+        const row = (await rowsOf([run.caseId])).get(run.caseId);
+        return { run, problem: compare(state, row), workflow: state.revision, row: row?.revision ?? null };
       }),
     );
-    return confirmed.filter(({ run, row }) => row !== run.revision);
+    return confirmed.filter((c): c is typeof c & { problem: RowProblem } => c.problem !== null);
+  }
+
+  /** Cases whose first task has not run (no CaseRevision, no row) though they started longer ago than the grace. */
+  async function notRunRuns(runs: CaseRun[], graceSeconds: number): Promise<CaseRun[]> {
+    const unset = runs.filter((r) => r.revision === null);
+    if (unset.length === 0) return [];
+    const rows = await rowsOf(unset.map((r) => r.caseId));
+    const before = Date.now() - graceSeconds * 1000;
+    return unset.filter((r) => !rows.has(r.caseId) && r.startedAtMs <= before);
+  }
+
+  /** case_policies rows the case's row does not hold, and revisions the row holds that case_policies lacks. */
+  const CASE_POLICY_PROBLEMS = `
+    WITH held AS (
+      SELECT c.case_id, p."policyId" AS policy_id, p.revision
+      FROM cases c CROSS JOIN LATERAL jsonb_to_recordset(c.timeline->'policies') AS p("policyId" text, revision integer)
+    ),
+    stale AS (
+      SELECT cp.case_id, cp.policy_id, cp.revision, 'stale' AS problem FROM case_policies cp
+      WHERE NOT EXISTS (SELECT 1 FROM held h WHERE h.case_id = cp.case_id AND h.policy_id = cp.policy_id AND h.revision = cp.revision)
+    ),
+    missing AS (
+      SELECT h.case_id, h.policy_id, h.revision, 'missing' AS problem FROM held h
+      WHERE NOT EXISTS (SELECT 1 FROM case_policies cp WHERE cp.case_id = h.case_id AND cp.policy_id = h.policy_id AND cp.revision = h.revision)
+    )`;
+
+  async function casePolicyProblems(): Promise<CasePolicyConvergence> {
+    const counts = await db.query<{ problem: 'stale' | 'missing'; n: string }>(
+      `${CASE_POLICY_PROBLEMS} SELECT problem, count(*) AS n FROM (SELECT problem FROM stale UNION ALL SELECT problem FROM missing) a GROUP BY problem`,
+    );
+    const sample = await db.query<{ case_id: string; policy_id: string; revision: number; problem: 'stale' | 'missing' }>(
+      `${CASE_POLICY_PROBLEMS} (SELECT * FROM stale ORDER BY case_id LIMIT $1) UNION ALL (SELECT * FROM missing ORDER BY case_id LIMIT $1)`,
+      [SAMPLE],
+    );
+    const count = (problem: 'stale' | 'missing') => Number(counts.find((c) => c.problem === problem)?.n ?? 0);
+    return {
+      stale: count('stale'),
+      missing: count('missing'),
+      sample: sample.slice(0, SAMPLE).map((r) => ({ caseId: r.case_id, policyId: r.policy_id, revision: r.revision, problem: r.problem })),
+    };
+  }
+
+  /** Makes case_policies hold exactly the revisions each case's row holds (run after stale rows were rewritten). */
+  async function repairCasePolicies(): Promise<number> {
+    const [{ n: dropped }] = await db.query<{ n: string }>(
+      `${CASE_POLICY_PROBLEMS},
+       gone AS (DELETE FROM case_policies cp USING stale s WHERE cp.case_id = s.case_id AND cp.policy_id = s.policy_id AND cp.revision = s.revision RETURNING 1)
+       SELECT count(*) AS n FROM gone`,
+    ) as [{ n: string }];
+    const [{ n: added }] = await db.query<{ n: string }>(
+      `${CASE_POLICY_PROBLEMS},
+       added AS (INSERT INTO case_policies (case_id, policy_id, revision) SELECT case_id, policy_id, revision FROM missing ON CONFLICT DO NOTHING RETURNING 1)
+       SELECT count(*) AS n FROM added`,
+    ) as [{ n: string }];
+    return Number(dropped) + Number(added);
+  }
+
+  /** Fan-outs whose row says pending or running but whose workflow is closed, or (running) missing. */
+  async function deadFanouts(): Promise<string[]> {
+    const rows = await db.query<{ workflow_id: string; status: 'pending' | 'running' }>(`SELECT workflow_id, status FROM policy_fanouts WHERE status IN ('pending', 'running') ORDER BY started_at`);
+    const dead = await Promise.all(
+      rows.map(async ({ workflow_id: workflowId, status }) => {
+        try {
+          const described = await client.workflowService.describeWorkflowExecution({ namespace: client.options.namespace, execution: { workflowId } });
+          return described.workflowExecutionInfo?.status === temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING ? null : workflowId;
+        } catch (err) {
+          // NOT_FOUND (5): a pending row's fan-out was never started (pendingFanouts); a running one's is gone.
+          if ((err as { code?: number }).code === 5) return status === 'running' ? workflowId : null;
+          throw err;
+        }
+      }),
+    );
+    return dead.filter((id): id is string => id !== null);
   }
 
   /**
-   * Writes a case's row from its own snapshot (the workflow's query). A row ahead of the workflow is replaced
-   * (force); otherwise a row only moves forward, so a concurrent newer write by the case is never undone.
+   * Writes a case's row from its own snapshot (the workflow's query, answered by its current run). A row at
+   * or ahead of the snapshot's revision is replaced (it was read before the workflow was asked, and the case's
+   * counter only grows within a run, so such a row was not written by this run's newer change); a row behind
+   * only moves forward, so a concurrent newer write by the case is never undone. A row of another run is
+   * replaced once Temporal confirms the snapshot's run is current (writeCurrentSnapshots).
    */
   async function rewrite({ caseId, workflowId }: Pick<CaseRun, 'caseId' | 'workflowId'>): Promise<boolean> {
     try {
-      // Read the row before asking the workflow: a row found ahead then was never written from this workflow
-      // (its counter only grows), while a row that moves ahead afterwards is the case's own newer write.
-      const before = (await rowRevisions([caseId])).get(caseId);
-      const snapshot = await client.workflow.getHandle(workflowId).query(readModelSnapshotQuery);
-      await writeCaseSnapshots(db, [snapshot], before !== undefined && before > snapshot.revision ? { replaceRevision: before } : {});
+      const before = (await rowsOf([caseId])).get(caseId)?.revision;
+      const snapshot: CaseSnapshot = await client.workflow.getHandle(workflowId).query(readModelSnapshotQuery);
+      await writeCurrentSnapshots(db, client, [snapshot], before !== undefined && before >= snapshot.revision ? { replaceRevision: before } : {});
       return true;
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return false;
@@ -131,7 +336,7 @@ export function createConvergence({ client, db, registry, policies }: { client: 
   }
 
   return {
-    async verify(): Promise<VerifyReport> {
+    async verify({ graceSeconds = DEFAULT_GRACE_SECONDS }: { graceSeconds?: number } = {}): Promise<VerifyReport> {
       const newest = await registry.latest();
       const policyReports = await Promise.all(
         newest.map(async (stored): Promise<PolicyConvergence> => {
@@ -141,32 +346,51 @@ export function createConvergence({ client, db, registry, policies }: { client: 
           return { policyId: policy.policyId, revision: policy.revision, missing, sample };
         }),
       );
-      const readModel: ReadModelConvergence = { cases: 0, behind: 0, ahead: 0, unverified: 0, sample: [] };
+      const readModel: ReadModelConvergence = { cases: 0, behind: 0, ahead: 0, differs: 0, altered: 0, notRun: 0, unverified: 0, unfingerprinted: 0, sample: [] };
+      const note = (caseId: string, problem: RowProblem, workflow: number | null, row: number | null) => {
+        if (readModel.sample.length < SAMPLE) readModel.sample.push({ caseId, problem, workflow, row });
+      };
       let pageToken: string | null = null;
       do {
         const page = await caseRuns(pageToken, 1_000);
         readModel.cases += page.runs.length;
-        readModel.unverified += page.runs.filter((r) => r.revision === null).length;
-        for (const { run, row } of await staleRuns(page.runs)) {
-          if (row !== null && row > run.revision) readModel.ahead++;
-          else readModel.behind++;
-          if (readModel.sample.length < SAMPLE) readModel.sample.push({ caseId: run.caseId, workflow: run.revision, row });
+        readModel.unfingerprinted += page.runs.filter((r) => r.revision !== null && r.fingerprint === null).length;
+        const notRun = await notRunRuns(page.runs, graceSeconds);
+        readModel.unverified += page.runs.filter((r) => r.revision === null).length - notRun.length;
+        for (const run of notRun) {
+          readModel.notRun++;
+          note(run.caseId, 'not-run', null, null);
+        }
+        for (const { run, problem, workflow, row } of await staleRuns(page.runs)) {
+          readModel[problem === 'not-run' ? 'notRun' : problem]++;
+          note(run.caseId, problem, workflow, row);
         }
         pageToken = page.nextPageToken;
       } while (pageToken !== null);
-      const pendingFanouts = (await registry.pendingFanouts()).map((f) => f.workflowId);
-      const ok = policyReports.every((p) => p.missing === 0) && readModel.behind === 0 && readModel.ahead === 0 && pendingFanouts.length === 0;
-      return { checkedAt: new Date().toISOString(), policies: policyReports, pendingFanouts, readModel, ok };
+      const dead = await deadFanouts();
+      const pendingFanouts = (await registry.pendingFanouts()).map((f) => f.workflowId).filter((id) => !dead.includes(id));
+      const casePolicies = await casePolicyProblems();
+      const rowProblems = readModel.behind + readModel.ahead + readModel.differs + readModel.altered + readModel.notRun;
+      const ok =
+        policyReports.every((p) => p.missing === 0) &&
+        rowProblems === 0 &&
+        casePolicies.stale + casePolicies.missing === 0 &&
+        pendingFanouts.length === 0 &&
+        dead.length === 0;
+      return { checkedAt: new Date().toISOString(), graceSeconds, policies: policyReports, pendingFanouts, deadFanouts: dead, readModel, casePolicies, ok };
     },
 
     /**
-     * One round of repair, at most `limit` cases of each kind: starts pending fan-outs, signals the open cases
-     * that lack a newest revision, rewrites stale rows. The CLI repeats rounds until verify is clean.
+     * One round of repair, at most `limit` cases of each kind: starts pending fan-outs, marks dead ones
+     * abandoned (the cases they left are signalled here), signals the open cases that lack a newest revision,
+     * rewrites stale rows, and makes case_policies follow the rows.
      */
-    async repair(limit = 1_000): Promise<{ fanoutsStarted: number; signalled: number; rewritten: number }> {
+    async repair(limit = 1_000): Promise<{ fanoutsStarted: number; fanoutsAbandoned: number; signalled: number; rewritten: number; casePoliciesFixed: number }> {
       const pending = (await registry.pendingFanouts()).length;
       await policies.startPendingFanouts();
       const fanoutsStarted = pending - (await registry.pendingFanouts()).length;
+      const dead = await deadFanouts();
+      const abandoned = await db.query(`UPDATE policy_fanouts SET status = 'abandoned', updated_at = now() WHERE workflow_id = ANY($1) AND status IN ('pending', 'running') RETURNING 1`, [dead]);
       let signalled = 0;
       for (const stored of await registry.latest()) {
         const policy = revisionContent(stored);
@@ -183,7 +407,8 @@ export function createConvergence({ client, db, registry, policies }: { client: 
         }
         pageToken = rewritten >= limit ? null : page.nextPageToken;
       } while (pageToken !== null);
-      return { fanoutsStarted, signalled, rewritten };
+      const casePoliciesFixed = await repairCasePolicies();
+      return { fanoutsStarted, fanoutsAbandoned: abandoned.length, signalled, rewritten, casePoliciesFixed };
     },
 
     /**

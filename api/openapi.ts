@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { type Role } from '../platform/config';
 import { caseEventSchema, caseStartSchema, identifier, policyRevisionSchema } from '../workflows/domain/schemas';
 import { ApiError } from './errors';
-import { rebuildSchema, repairSchema } from './routes/ops';
+import { rebuildSchema, repairSchema, verifyQuerySchema } from './routes/ops';
 import { reportQuerySchemas } from './routes/reports';
 import { SIMULATE_LIMITS, simulateSchema } from './routes/timeline';
 
@@ -66,7 +66,7 @@ const timeline = object(
   ['caseId', 'municipality', 'firstAbsenceDay', 'status', 'reviewPoint', 'deadlines', 'policies'],
 );
 const caseView = { ...timeline, properties: { ...(timeline.properties as object), workflowId: str, temporalUiUrl: str, caseworkerPageUrl: str }, required: [...(timeline.required as string[]), 'workflowId', 'temporalUiUrl', 'caseworkerPageUrl'] };
-const fanout = object({ workflowId: str, kind: { enum: ['publish', 'resend'] }, status: { enum: ['pending', 'running', 'completed', 'superseded'] }, matched: int, signalled: int, failed: int, passes: int, missing: nullable(int) }, ['workflowId', 'kind', 'status']);
+const fanout = object({ workflowId: str, kind: { enum: ['publish', 'resend'] }, status: { enum: ['pending', 'running', 'completed', 'superseded', 'abandoned'] }, matched: int, signalled: int, failed: int, passes: int, missing: nullable(int) }, ['workflowId', 'kind', 'status']);
 const revision = object(
   { policyId: str, revision: int, title: str, effectiveFrom: date, effectiveTo: nullable(date), scope: { type: 'object' }, effects: arrayOf({ type: 'object' }), state: { enum: ['scheduled', 'active', 'ended'] }, applied: int, fanouts: arrayOf(fanout) },
   ['policyId', 'revision', 'title', 'effectiveFrom', 'scope', 'effects', 'state', 'applied', 'fanouts'],
@@ -165,7 +165,7 @@ export const OPERATIONS: Operation[] = [
   {
     method: 'post',
     path: '/api/v1/policy-changes',
-    summary: 'Publish a policy change or a new revision of it (lifting sets effectiveTo). A key bound to municipalities publishes only revisions whose scope and endedFor reach its municipalities alone (a region only when it holds all of the region), of policies that reach nothing else',
+    summary: 'Publish a policy change or a new revision of it (lifting sets effectiveTo). endedFor ends the policy only where an earlier revision reached (a first revision has none; 400 naming the municipalities otherwise). A key bound to municipalities publishes only revisions whose scope and endedFor reach its municipalities alone (a region only when it holds all of the region), of policies that reach nothing else',
     roles: ['ops'],
     body: policyRevisionSchema,
     responses: {
@@ -193,25 +193,38 @@ export const OPERATIONS: Operation[] = [
     path: '/api/v1/policy-changes/{policyId}/resend',
     summary: "Run a policy's fan-out again (a bound key: only a policy that reaches its municipalities alone)",
     roles: ['ops'],
-    responses: { '202': 'Fan-out started', '404': 'No such policy' },
+    responses: { '202': 'Fan-out started, or stored pending while Temporal does not answer', '404': 'No such policy' },
     schemas: { '202': { ...policy, properties: { ...(policy.properties as object), fanoutWorkflowId: str }, required: [...policy.required, 'fanoutWorkflowId'] } },
   },
   {
     method: 'get',
     path: '/api/v1/ops/verify',
-    summary: 'Convergence: per newest policy revision the open cases in scope that lack it, read-model rows behind or ahead of their case, fan-outs not started. National keys only',
+    summary:
+      'Convergence: per newest policy revision the open cases in scope that lack it; read-model rows behind, ahead, of another run or other content than their case, or altered; cases older than graceSeconds that never ran; case_policies rows the case does not hold; fan-outs not started or dead. National keys only',
     roles: ['ops'],
-    responses: { '200': 'The report; `ok` is true when nothing is missing, stale or pending', '403': 'The key lacks the role or is bound to municipalities (`national-key-required`)' },
-    schemas: { '200': object({ checkedAt: str, policies: arrayOf({ type: 'object' }), pendingFanouts: arrayOf(str), readModel: { type: 'object' }, ok: { type: 'boolean' } }) },
+    query: verifyQuerySchema,
+    responses: { '200': 'The report; `ok` is true when nothing is missing, stale, pending or dead', '403': 'The key lacks the role or is bound to municipalities (`national-key-required`)' },
+    schemas: {
+      '200': object({
+        checkedAt: str,
+        graceSeconds: int,
+        policies: arrayOf({ type: 'object' }),
+        pendingFanouts: arrayOf(str),
+        deadFanouts: arrayOf(str),
+        readModel: object({ cases: int, behind: int, ahead: int, differs: int, altered: int, notRun: int, unverified: int, unfingerprinted: int, sample: arrayOf({ type: 'object' }) }),
+        casePolicies: object({ stale: int, missing: int, sample: arrayOf({ type: 'object' }) }),
+        ok: { type: 'boolean' },
+      }),
+    },
   },
   {
     method: 'post',
     path: '/api/v1/ops/repair',
-    summary: 'One round of repair: start pending fan-outs, signal the missing cases, rewrite stale rows from their case. National keys only',
+    summary: 'One round of repair: start pending fan-outs, mark dead ones abandoned, signal the missing cases, rewrite stale rows from their case, make case_policies follow the rows. National keys only',
     roles: ['ops'],
     body: repairSchema,
     responses: { '200': 'What was done', '403': 'The key lacks the role or is bound to municipalities (`national-key-required`)' },
-    schemas: { '200': object({ fanoutsStarted: int, signalled: int, rewritten: int }) },
+    schemas: { '200': object({ fanoutsStarted: int, fanoutsAbandoned: int, signalled: int, rewritten: int, casePoliciesFixed: int }) },
   },
   {
     method: 'post',

@@ -23,7 +23,7 @@ export interface FanoutRow {
   revision: number;
   kind: 'publish' | 'resend';
   /** pending: stored, not yet started; superseded: stopped because a newer revision took over. */
-  status: 'pending' | 'running' | 'completed' | 'superseded';
+  status: 'pending' | 'running' | 'completed' | 'superseded' | 'abandoned';
   /** Cases the first pass found without the revision. */
   matched: number;
   signalled: number;

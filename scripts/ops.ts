@@ -3,9 +3,12 @@
  *
  *   policy list | policy show <policyId> | policy resend <policyId>
  *   verify                 per newest policy revision, the open cases in scope that lack it; read-model rows
- *                          behind or ahead of their case; fan-outs never started. Exit 1 if anything is left.
- *   repair                 starts pending fan-outs, signals missing cases, rewrites stale rows, round after
- *                          round until verify is clean (exit 0) or a round changes nothing (exit 1)
+ *                          behind, ahead, of another run or content than their case, or altered; cases that
+ *                          never ran; case_policies rows the case does not hold; fan-outs never started or
+ *                          dead. Exit 1 if anything is left.
+ *   repair                 starts pending fan-outs, abandons dead ones, signals missing cases, rewrites stale
+ *                          rows, fixes case_policies, round after round until verify is clean (exit 0) or a
+ *                          round changes nothing (exit 1)
  *   read-model rebuild     rewrites every case's row from its workflow (after Postgres was restored from an
  *                          older backup), then verifies
  */
@@ -26,11 +29,30 @@ interface Policy {
   effectiveTo: string | null;
   fanouts: Fanout[];
 }
+type RowProblem = 'behind' | 'ahead' | 'differs' | 'altered' | 'not-run';
 interface VerifyReport {
+  graceSeconds: number;
   policies: { policyId: string; revision: number; missing: number; sample: string[] }[];
   pendingFanouts: string[];
-  readModel: { cases: number; behind: number; ahead: number; sample: { caseId: string; workflow: number; row: number | null }[] };
+  deadFanouts: string[];
+  readModel: {
+    cases: number;
+    behind: number;
+    ahead: number;
+    differs: number;
+    altered: number;
+    notRun: number;
+    sample: { caseId: string; problem: RowProblem; workflow: number | null; row: number | null }[];
+  };
+  casePolicies: { stale: number; missing: number; sample: { caseId: string; policyId: string; revision: number; problem: string }[] };
   ok: boolean;
+}
+interface RepairRound {
+  fanoutsStarted: number;
+  fanoutsAbandoned: number;
+  signalled: number;
+  rewritten: number;
+  casePoliciesFixed: number;
 }
 
 const USAGE = `usage: npm run ops -- <command> [--api URL] [--key KEY]
@@ -38,8 +60,10 @@ const USAGE = `usage: npm run ops -- <command> [--api URL] [--key KEY]
   policy list               the newest revision of every policy: state, period, how many cases applied it
   policy show <policyId>    one policy as JSON: its newest revision, fan-outs and history
   policy resend <policyId>  runs the newest revision's fan-out again, with a progress bar
-  verify                    what is missing, stale or pending (exit 1 if anything is)
-  repair                    starts pending fan-outs, signals missing cases, rewrites stale rows, until clean
+  verify [--grace-seconds N]  what is missing, stale, pending or dead (exit 1 if anything is); cases started
+                            less than N seconds ago (default 120) are not reported as never run
+  repair                    starts pending fan-outs, abandons dead ones, signals missing cases, rewrites stale
+                            rows and fixes case_policies, until clean
   read-model rebuild        rewrites every case's row from its workflow, then verifies
 
 ${API_OPTIONS_USAGE}`;
@@ -73,27 +97,38 @@ const line = (p: Policy) =>
 
 const out = (text: string) => process.stdout.write(text + '\n');
 
-/** Prints a verify report; returns how many things are left (missing cases, stale rows, pending fan-outs). */
+/** Prints a verify report; returns how many things are left (missing cases, stale rows, pending or dead fan-outs). */
 function printVerify(report: VerifyReport): number {
   for (const p of report.policies) {
     out(`policy ${p.policyId} rev. ${p.revision}: ${p.missing === 0 ? 'every open case in scope has it' : `${p.missing} open cases in scope lack it (${p.sample.slice(0, 5).join(', ')}${p.missing > 5 ? ', ...' : ''})`}`);
   }
   if (report.pendingFanouts.length > 0) out(`fan-outs stored but not started: ${report.pendingFanouts.join(', ')}`);
+  if (report.deadFanouts.length > 0) out(`fan-outs closed or gone while their row says pending or running: ${report.deadFanouts.join(', ')}`);
   const rm = report.readModel;
-  out(`read model: ${rm.cases} cases compared, ${rm.behind} behind, ${rm.ahead} ahead${rm.sample.length > 0 ? ` (${rm.sample.slice(0, 5).map((s) => `${s.caseId}: workflow ${s.workflow}, row ${s.row ?? 'none'}`).join('; ')})` : ''}`);
+  const samples = rm.sample.slice(0, 5).map((s) => `${s.caseId}: ${s.problem}, workflow ${s.workflow ?? 'none'}, row ${s.row ?? 'none'}`);
+  out(
+    `read model: ${rm.cases} cases compared, ${rm.behind} behind, ${rm.ahead} ahead, ${rm.differs} of another run or content, ${rm.altered} altered, ${rm.notRun} never ran${samples.length > 0 ? ` (${samples.join('; ')})` : ''}`,
+  );
+  const cp = report.casePolicies;
+  if (cp.stale + cp.missing > 0) {
+    out(`case_policies: ${cp.stale} rows for revisions the case does not hold, ${cp.missing} revisions held but not recorded (${cp.sample.slice(0, 5).map((s) => `${s.caseId} ${s.policyId}#${s.revision} ${s.problem}`).join('; ')})`);
+  }
   const missing = report.policies.reduce((n, p) => n + p.missing, 0);
-  const left = missing + rm.behind + rm.ahead + report.pendingFanouts.length;
-  out(`${report.ok ? 'OK' : 'NOT CONVERGED'}: ${missing} missing, ${rm.behind + rm.ahead} stale, ${report.pendingFanouts.length} pending fan-outs`);
-  return left;
+  const stale = rm.behind + rm.ahead + rm.differs + rm.altered + rm.notRun + cp.stale + cp.missing;
+  const fanouts = report.pendingFanouts.length + report.deadFanouts.length;
+  out(`${report.ok ? 'OK' : 'NOT CONVERGED'}: ${missing} missing, ${stale} stale, ${report.pendingFanouts.length} pending fan-outs, ${report.deadFanouts.length} dead fan-outs`);
+  return missing + stale + fanouts;
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = commandLine('ops', USAGE, API_OPTIONS);
+  const { values, positionals } = commandLine('ops', USAGE, { ...API_OPTIONS, 'grace-seconds': { type: 'string' } });
   const api = apiClient(values, 'ops');
   const call = async <T>(method: string, path: string, body?: unknown) => (await api.call<T>(method, path, body)).body;
   const [noun, verb, policyId, ...extra] = positionals;
   const command = positionals.join(' ');
-  const verify = () => call<VerifyReport>('GET', '/api/v1/ops/verify');
+  const grace = values['grace-seconds'];
+  if (grace !== undefined && !/^\d+$/.test(grace)) usageError('ops', USAGE, `--grace-seconds must be a whole number of seconds, not '${grace}'`);
+  const verify = () => call<VerifyReport>('GET', `/api/v1/ops/verify${grace !== undefined ? `?graceSeconds=${grace}` : ''}`);
   const takes = (words: number) => {
     if (extra.length > 0 || positionals.length !== words) usageError('ops', USAGE, `unknown command '${command}'`);
   };
@@ -108,14 +143,16 @@ async function main(): Promise<void> {
     let report = await verify();
     let left = printVerify(report);
     for (let round = 1; left > 0; round++) {
-      const done = await call<{ fanoutsStarted: number; signalled: number; rewritten: number }>('POST', '/api/v1/ops/repair', {});
-      out(`repair round ${round}: ${done.fanoutsStarted} fan-outs started, ${done.signalled} cases signalled, ${done.rewritten} rows rewritten`);
+      const done = await call<RepairRound>('POST', '/api/v1/ops/repair', {});
+      out(
+        `repair round ${round}: ${done.fanoutsStarted} fan-outs started, ${done.fanoutsAbandoned} dead fan-outs abandoned, ${done.signalled} cases signalled, ${done.rewritten} rows rewritten, ${done.casePoliciesFixed} case_policies rows fixed`,
+      );
       // Signalled cases apply the revision within moments; visibility shows it soon after.
       await sleep(3_000);
       report = await verify();
       const before = left;
       left = printVerify(report);
-      if (left > 0 && (left >= before && done.fanoutsStarted + done.signalled + done.rewritten === 0)) break;
+      if (left > 0 && left >= before && done.fanoutsStarted + done.fanoutsAbandoned + done.signalled + done.rewritten + done.casePoliciesFixed === 0) break;
       if (round >= 20) break;
     }
     out(left === 0 ? 'Repaired: nothing missing, nothing stale.' : `Left after repair: ${left}`);

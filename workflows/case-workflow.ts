@@ -20,6 +20,7 @@ import { copenhagenDate, endOfCopenhagenDay, type IsoDate, isIsoDate, startOfCop
 import { ruleSetById, ruleSetFor } from './domain/rules';
 import { schemas } from './domain/shared-schemas';
 import { revisionCovers } from './domain/policy-scope';
+import { timelineFingerprint } from './domain/fingerprint';
 import { computeTimeline } from './domain/timeline';
 import { type CaseEvent, type PolicyRevision, type Timeline } from './domain/types';
 import { rejectEvent } from './domain/validate-event';
@@ -41,6 +42,7 @@ import {
   timelineQuery,
 } from './messages';
 import {
+  CaseFingerprintKey,
   CaseStatusKey,
   CategoryKey,
   ConversationModeKey,
@@ -88,6 +90,11 @@ const KEEP_TIMER_WHILE_DATE_HOLDS = 'keep-timer-while-date-holds';
 const DURABLE_READ_MODEL = 'read-model-durable';
 /** Cases that began before this did not publish PolicyRevisions and CaseRevision. */
 const CONVERGENCE_ATTRIBUTES = 'policy-revisions-attributes';
+/**
+ * From here on a change made only by inputs already in the history (the start, signals, timers) is written
+ * by local activity, in the task that made it; a change an Update made keeps the regular activity (issue #21).
+ */
+const LOCAL_WRITE_OF_RECORDED_INPUTS = 'read-model-local-write-of-recorded-inputs';
 
 /** Long cases start a new run before their history grows large, carrying state and seen ids. */
 const DEFAULT_MAX_HISTORY_EVENTS = 4_000;
@@ -117,14 +124,16 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
 
   let timeline = compute();
   let changed = false;
+  /** An Update changed the case since the last snapshot was taken for writing. */
+  let changedByUpdate = false;
   let revision = input.revision ?? 0;
   let written = revision - 1;
   const published = { searchAttributes: '', convergence: false };
 
-  const refresh = (): Timeline => {
+  const refresh = (change = true): Timeline => {
     ruleSet = correctedRuleSet();
     timeline = compute();
-    revision++;
+    if (change) revision++;
     publishTimeline();
     return timeline;
   };
@@ -171,8 +180,12 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   );
   setHandler(caseFactsQuery, () => ({ facts, ruleSetId }));
   // What the read model should hold for the case: ops repair and read-model rebuild write this.
-  setHandler(readModelSnapshotQuery, () => ({ workflowId: workflowInfo().workflowId, revision, timeline }));
-  setHandler(reportEventUpdate, acceptEvent, {
+  setHandler(readModelSnapshotQuery, () => ({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, revision, timeline }));
+  const byUpdate = (result: MessageResult): MessageResult => {
+    if (result.applied) changedByUpdate = true;
+    return result;
+  };
+  setHandler(reportEventUpdate, (event) => byUpdate(acceptEvent(event)), {
     validator: (event) => {
       refuseUnencryptedMessage(event);
       if (seenEvents.has(event?.eventId)) return;
@@ -189,7 +202,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
     if (seenEvents.has(event?.eventId) || rejectEvent(facts, events, policies, ruleSet, event, today()) !== null) return;
     acceptEvent(event);
   });
-  setHandler(applyPolicyUpdate, acceptPolicy, {
+  setHandler(applyPolicyUpdate, (policy) => byUpdate(acceptPolicy(policy)), {
     validator: (policy) => {
       refuseUnencryptedMessage(policy);
       const reason = rejectPolicy(policy);
@@ -212,11 +225,20 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   void (async () => {
     for (;;) {
       await condition(() => written < revision || rewrite);
-      const snapshot = { workflowId: workflowInfo().workflowId, revision, timeline };
+      const snapshot = { workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, revision, timeline };
       if (patched(DURABLE_READ_MODEL)) {
         rewrite = false;
         writing = true;
-        await recordCaseSnapshot(snapshot);
+        // A change made only by inputs in the history is written in the task that made it: should the task
+        // fail after the write, its retry reaches the same state again from the same history (the counter
+        // counts each input, so a retry that meets more inputs writes a higher revision, never other content
+        // at the same one). An Update is not durable until its task completes, so a snapshot holding one
+        // goes by the regular activity, scheduled only by a completed task. A local write that fails falls
+        // back to the regular activity, which Temporal retries until it lands.
+        const local = !changedByUpdate && patched(LOCAL_WRITE_OF_RECORDED_INPUTS);
+        changedByUpdate = false;
+        const inTask = local && (await recordCaseSnapshotInTask(snapshot).then(() => true, () => false));
+        if (!inTask) await recordCaseSnapshot(snapshot);
         written = snapshot.revision;
         writing = false;
         continue;
@@ -237,7 +259,10 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
     }
   })();
 
-  refresh();
+  // The counter counts what changed the case: its start, what it was sent and what its timers did. A run
+  // continued as new carries the case as it was, so recomputing it there is not a change; a test can then
+  // check each case's counter against the changes it was sent, however often it continued as new.
+  refresh(input.revision === undefined);
   // The case inherited the policies of the API's copy of the registry. A publication committed after that
   // copy was read may have listed the open cases before this one was visible: ask the registry once for
   // what was published since, so the case has it whatever the timing (the fan-out finds every case started
@@ -312,6 +337,7 @@ function publish(
       ? [
           { key: PolicyRevisionsKey, value: convergence.policyKeys.length > 0 ? convergence.policyKeys : null },
           { key: CaseRevisionKey, value: convergence.revision },
+          { key: CaseFingerprintKey, value: timelineFingerprint(timeline) },
         ]
       : []),
   ] as const;

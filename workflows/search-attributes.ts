@@ -21,6 +21,11 @@ export const PolicyIdsKey = defineSearchAttributeKey('PolicyIds', SearchAttribut
 export const PolicyRevisionsKey = defineSearchAttributeKey('PolicyRevisions', SearchAttributeType.KEYWORD_LIST);
 /** The case's change counter, which its read-model row carries too: verify compares the two. */
 export const CaseRevisionKey = defineSearchAttributeKey('CaseRevision', SearchAttributeType.INT);
+/**
+ * The fingerprint of the case's current snapshot (workflows/domain/fingerprint.ts), which its read-model row
+ * carries too: verify compares content, so a row at the right revision with other content is found.
+ */
+export const CaseFingerprintKey = defineSearchAttributeKey('CaseFingerprint', SearchAttributeType.KEYWORD);
 
 export const CASE_SEARCH_ATTRIBUTES = [
   CaseIdKey,
@@ -34,6 +39,7 @@ export const CASE_SEARCH_ATTRIBUTES = [
   PolicyIdsKey,
   PolicyRevisionsKey,
   CaseRevisionKey,
+  CaseFingerprintKey,
 ] as const;
 
 /** `Name=Type` pairs as `temporal server start-dev --search-attribute` takes them. */

@@ -10,13 +10,23 @@ export const rebuildSchema = z
     pageSize: z.number().int().min(1).max(1_000).optional(),
   })
   .strict();
+export const verifyQuerySchema = z
+  .object({
+    graceSeconds: z.coerce
+      .number()
+      .int('must be a whole number of seconds')
+      .min(0)
+      .max(86_400, 'at most 86400 (a day)')
+      .optional(),
+  })
+  .strict();
 export const repairSchema = z.object({ limit: z.number().int().min(1).max(10_000).optional() }).strict();
 
 /** Verify and repair convergence, for operations (README, Verify and repair); they span every municipality, so national keys only. */
 export function opsRouter(convergence: Convergence): Router {
   const router = Router();
-  router.get('/verify', allow('ops'), nationalKeyOnly, async (_req, res) => {
-    res.json(await convergence.verify());
+  router.get('/verify', allow('ops'), nationalKeyOnly, async (req, res) => {
+    res.json(await convergence.verify(parse(verifyQuerySchema, req.query, 'query')));
   });
   router.post('/repair', allow('ops'), nationalKeyOnly, async (req, res) => {
     const { limit } = parse(repairSchema, req.body);

@@ -58,6 +58,7 @@ test('the worker and the API migrating a fresh database at once: both succeed, e
     { version: '20261121061007000', name: 'deadlines' },
     { version: '20261129195323000', name: 'convergence' },
     { version: '20261130012500000', name: 'report-aggregates' },
+    { version: '20261204210000000', name: 'row-fingerprints' },
   ]);
   expect(await recorded(worker)).toEqual(NAMES);
   expect(await tables(worker)).toEqual(expect.arrayContaining(['cases', 'deadlines', 'case_policies', 'policy_revisions', 'policy_fanouts', 'pgmigrations']));
@@ -104,7 +105,10 @@ test('a database the former runner migrated is brought over: its migrations are 
   await db.query(`INSERT INTO policy_revisions (policy_id, revision, title, effective_from, scope, effects, position) VALUES ('p', 1, 't', '2020-03-20', '{"type":"all"}', '[]', 1)`);
 
   // Only what came after the former runner runs.
-  expect(await migrate(db)).toEqual([{ version: '20261130012500000', name: 'report-aggregates' }]);
+  expect(await migrate(db)).toEqual([
+    { version: '20261130012500000', name: 'report-aggregates' },
+    { version: '20261204210000000', name: 'row-fingerprints' },
+  ]);
   expect(await recorded(db)).toEqual(NAMES);
   expect(await db.query('SELECT policy_id FROM policy_revisions')).toEqual([{ policy_id: 'p' }]);
   expect(await migrate(db)).toEqual([]);
@@ -117,6 +121,7 @@ test('a database the former runner migrated only part of the way gets the rest',
   expect(await migrate(db)).toEqual([
     { version: '20261129195323000', name: 'convergence' },
     { version: '20261130012500000', name: 'report-aggregates' },
+    { version: '20261204210000000', name: 'row-fingerprints' },
   ]);
   expect(await recorded(db)).toEqual(NAMES);
 });

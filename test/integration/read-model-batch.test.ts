@@ -1,5 +1,6 @@
 import { writeCaseSnapshots } from '../../activities/read-model';
 import { createDb, type Db, migrate } from '../../platform/db';
+import { timelineFingerprint } from '../../workflows/domain/fingerprint';
 import { ruleSetById } from '../../workflows/domain/rules';
 import { computeTimeline } from '../../workflows/domain/timeline';
 import { type CaseEvent, type CaseFacts } from '../../workflows/domain/types';
@@ -67,5 +68,54 @@ test('a batch writes each case as its newest snapshot, its policies once, and le
   ]);
 
   // An empty batch is no statement at all.
-  await expect(writeCaseSnapshots(db, [])).resolves.toBeUndefined();
+  await expect(writeCaseSnapshots(db, [])).resolves.toEqual({ otherRun: [] });
+});
+
+const rowOf = (caseId: string) =>
+  db.query<{ revision: number; run_id: string | null; fingerprint: string; category: number | null }>('SELECT revision, run_id, fingerprint, category FROM cases WHERE case_id = $1', [caseId]);
+const policiesOf = (caseId: string) => db.query<{ policy_id: string; revision: number }>('SELECT policy_id, revision FROM case_policies WHERE case_id = $1 ORDER BY policy_id, revision', [caseId]);
+
+test('a row follows its run: a snapshot of another run is handed back until Temporal confirms that run current, then replaces the row whatever its revision', async () => {
+  const held: CaseEvent[] = [{ eventId: 'c1', type: 'conversation-held', occurredOn: '2020-02-25', mode: 'phone' }];
+  const categorized: CaseEvent[] = [...held, { eventId: 'e1', type: 'categorized', category: 2, occurredOn: '2020-02-26' }];
+  const withE1 = computeTimeline(facts('R-1', '101'), categorized, [suspension2020], rules, '2020-04-01');
+  const afterReset = computeTimeline(facts('R-1', '101'), held, [], rules, '2020-04-01');
+  await writeCaseSnapshots(db, [{ workflowId: 'wf-R-1', runId: 'run-a', revision: 6, timeline: withE1 }]);
+  expect(await rowOf('R-1')).toEqual([{ revision: 6, run_id: 'run-a', fingerprint: timelineFingerprint(withE1), category: 2 }]);
+  expect(await policiesOf('R-1')).toEqual([{ policy_id: suspension2020.policyId, revision: suspension2020.revision }]);
+
+  // A reset: the new run starts again from an earlier revision, without e1 and without the policy.
+  const reset = { workflowId: 'wf-R-1', runId: 'run-b', revision: 5, timeline: afterReset };
+  expect(await writeCaseSnapshots(db, [reset])).toEqual({ otherRun: [reset] });
+  expect((await rowOf('R-1'))[0]).toMatchObject({ revision: 6, run_id: 'run-a' });
+  // Confirmed current: it replaces the row, and case_policies, the deadlines and the fingerprint follow it.
+  expect(await writeCaseSnapshots(db, [reset], { currentRun: ['R-1'] })).toEqual({ otherRun: [] });
+  expect(await rowOf('R-1')).toEqual([{ revision: 5, run_id: 'run-b', fingerprint: timelineFingerprint(afterReset), category: null }]);
+  expect(await policiesOf('R-1')).toEqual([]);
+  expect(await deadlinesOf('R-1')).toEqual(expected(afterReset));
+
+  // A late write of the old run, even at a higher revision, is handed back (Temporal will say it is not current).
+  const late = { workflowId: 'wf-R-1', runId: 'run-a', revision: 7, timeline: withE1 };
+  expect(await writeCaseSnapshots(db, [late])).toEqual({ otherRun: [late] });
+  expect((await rowOf('R-1'))[0]).toMatchObject({ revision: 5, run_id: 'run-b' });
+  // Within the run, a row only moves forward; an older snapshot of the same run changes nothing.
+  const next = { workflowId: 'wf-R-1', runId: 'run-b', revision: 6, timeline: withE1 };
+  expect(await writeCaseSnapshots(db, [next])).toEqual({ otherRun: [] });
+  expect((await rowOf('R-1'))[0]).toMatchObject({ revision: 6, run_id: 'run-b', category: 2 });
+  expect(await writeCaseSnapshots(db, [reset])).toEqual({ otherRun: [] });
+  expect((await rowOf('R-1'))[0]).toMatchObject({ revision: 6, run_id: 'run-b', category: 2 });
+  expect(await policiesOf('R-1')).toEqual([{ policy_id: suspension2020.policyId, revision: suspension2020.revision }]);
+});
+
+test('a snapshot scheduled by a worker from before runs were recorded is ordered by revision alone, and records no run', async () => {
+  const t1 = computeTimeline(facts('L-1', '101'), [], [], rules, '2020-02-20');
+  const t2 = computeTimeline(facts('L-1', '101'), [], [suspension2020], rules, '2020-04-01');
+  await writeCaseSnapshots(db, [{ workflowId: 'wf-L-1', revision: 1, timeline: t1 }]);
+  expect((await rowOf('L-1'))[0]).toMatchObject({ revision: 1, run_id: null });
+  // The first write of a run that records itself moves the legacy row forward and records its run.
+  expect(await writeCaseSnapshots(db, [{ workflowId: 'wf-L-1', runId: 'run-1', revision: 2, timeline: t2 }])).toEqual({ otherRun: [] });
+  expect((await rowOf('L-1'))[0]).toMatchObject({ revision: 2, run_id: 'run-1' });
+  // A legacy retry at an older revision changes nothing.
+  expect(await writeCaseSnapshots(db, [{ workflowId: 'wf-L-1', revision: 1, timeline: t1 }])).toEqual({ otherRun: [] });
+  expect((await rowOf('L-1'))[0]).toMatchObject({ revision: 2, run_id: 'run-1', fingerprint: timelineFingerprint(t2) });
 });

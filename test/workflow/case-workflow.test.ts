@@ -171,12 +171,19 @@ test('category 2 over 52 weeks: conversations every 4 weeks, a missed one, an ex
   expect(mine.length).toBeGreaterThan(5);
   expect(mine.map((s) => s.revision)).toEqual([...mine.map((s) => s.revision)].sort((a, b) => a - b));
   expect(mine[mine.length - 1]).toMatchObject({ timeline: { status: 'closed' } });
-  // Each write went through a recorded activity, scheduled by the task that made the change.
+  // A change an Update made went through a recorded activity, scheduled by the task that completed the Update;
+  // the start and the timers' changes were written by local activity, in the task that made them.
   const { EVENT_TYPE_ACTIVITY_TASK_COMPLETED, EVENT_TYPE_MARKER_RECORDED } = temporal.api.enums.v1.EventType;
   const events = (await handle.fetchHistory()).events ?? [];
-  expect(events.filter((e) => e.eventType === EVENT_TYPE_ACTIVITY_TASK_COMPLETED)).toHaveLength(mine.length);
-  // No local activity (the sink era's last write) and no sink: every marker is a patch marker.
-  expect(new Set(events.filter((e) => e.eventType === EVENT_TYPE_MARKER_RECORDED).map((e) => e.markerRecordedEventAttributes!.markerName))).toEqual(new Set(['core_patch']));
+  const markers = events.filter((e) => e.eventType === EVENT_TYPE_MARKER_RECORDED).map((e) => e.markerRecordedEventAttributes!);
+  const localWrites = markers.filter((m) => m.markerName === 'core_local_activity' && Buffer.from(m.details!.data!.payloads![0]!.data!).toString().includes('recordCaseSnapshot'));
+  const activityWrites = events.filter((e) => e.eventType === EVENT_TYPE_ACTIVITY_TASK_COMPLETED);
+  // Eight reports by Update; the start and the timers (one marked a conversation missed) by local activity.
+  expect(activityWrites).toHaveLength(8);
+  expect(localWrites.length).toBeGreaterThanOrEqual(2);
+  expect(activityWrites.length + localWrites.length).toBe(mine.length);
+  // No sink: every marker is a patch marker or a local activity.
+  expect(new Set(markers.map((m) => m.markerName))).toEqual(new Set(['core_patch', 'core_local_activity']));
 });
 
 test('category 3 over 52 weeks: rehabilitation team within 28 days, then job clarification ends the case', async () => {
@@ -344,7 +351,9 @@ test('a change that leaves the wake-up date keeps the timer; a change that moves
 test('a long case continues as new and keeps its events, policies and seen ids', async () => {
   const { handle, F } = await openCase({}, { maxHistoryEvents: 40 });
   const firstRun = (await handle.describe()).runId;
+  const opened = (await handle.query(readModelSnapshotQuery)).revision;
   await env.sleep('2 days');
+  const slept = (await handle.query(readModelSnapshotQuery)).revision;
   for (let i = 1; i <= 12; i++) await report(handle, { eventId: `cert-${i}`, type: i % 2 ? 'certificate-requested' : 'certificate-received' });
   const t = await timelineOf(handle);
   // The run continues as new asynchronously, after the last update has been answered.
@@ -352,6 +361,9 @@ test('a long case continues as new and keeps its events, policies and seen ids',
   for (let tries = 0; tries < 50 && (await firstRunStatus()) === 'RUNNING'; tries++) await new Promise((r) => setTimeout(r, 100));
   expect(await firstRunStatus()).toBe('CONTINUED_AS_NEW');
   expect((await handle.describe()).runId).not.toBe(firstRun);
+  // The change counter counts the twelve events once each; continuing as new is not a change.
+  expect(slept).toBeGreaterThanOrEqual(opened);
+  expect((await handle.query(readModelSnapshotQuery)).revision).toBe(slept + 12);
   expect(t.deadlines.filter((d) => d.kind === 'certificate').map((d) => d.status)).toEqual(Array(6).fill('met'));
   const repeat = await report(handle, { eventId: 'cert-1', type: 'certificate-requested' });
   expect(repeat.applied).toBe(false);
