@@ -90,11 +90,6 @@ const KEEP_TIMER_WHILE_DATE_HOLDS = 'keep-timer-while-date-holds';
 const DURABLE_READ_MODEL = 'read-model-durable';
 /** Cases that began before this did not publish PolicyRevisions and CaseRevision. */
 const CONVERGENCE_ATTRIBUTES = 'policy-revisions-attributes';
-/**
- * From here on a change made only by inputs already in the history (the start, signals, timers) is written
- * by local activity, in the task that made it; a change an Update made keeps the regular activity (issue #21).
- */
-const LOCAL_WRITE_OF_RECORDED_INPUTS = 'read-model-local-write-of-recorded-inputs';
 
 /** Long cases start a new run before their history grows large, carrying state and seen ids. */
 const DEFAULT_MAX_HISTORY_EVENTS = 4_000;
@@ -124,8 +119,6 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
 
   let timeline = compute();
   let changed = false;
-  /** An Update changed the case since the last snapshot was taken for writing. */
-  let changedByUpdate = false;
   let revision = input.revision ?? 0;
   let written = revision - 1;
   const published = { searchAttributes: '', convergence: false };
@@ -181,11 +174,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   setHandler(caseFactsQuery, () => ({ facts, ruleSetId }));
   // What the read model should hold for the case: ops repair and read-model rebuild write this.
   setHandler(readModelSnapshotQuery, () => ({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, revision, timeline }));
-  const byUpdate = (result: MessageResult): MessageResult => {
-    if (result.applied) changedByUpdate = true;
-    return result;
-  };
-  setHandler(reportEventUpdate, (event) => byUpdate(acceptEvent(event)), {
+  setHandler(reportEventUpdate, acceptEvent, {
     validator: (event) => {
       refuseUnencryptedMessage(event);
       if (seenEvents.has(event?.eventId)) return;
@@ -202,7 +191,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
     if (seenEvents.has(event?.eventId) || rejectEvent(facts, events, policies, ruleSet, event, today()) !== null) return;
     acceptEvent(event);
   });
-  setHandler(applyPolicyUpdate, (policy) => byUpdate(acceptPolicy(policy)), {
+  setHandler(applyPolicyUpdate, acceptPolicy, {
     validator: (policy) => {
       refuseUnencryptedMessage(policy);
       const reason = rejectPolicy(policy);
@@ -229,16 +218,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
       if (patched(DURABLE_READ_MODEL)) {
         rewrite = false;
         writing = true;
-        // A change made only by inputs in the history is written in the task that made it: should the task
-        // fail after the write, its retry reaches the same state again from the same history (the counter
-        // counts each input, so a retry that meets more inputs writes a higher revision, never other content
-        // at the same one). An Update is not durable until its task completes, so a snapshot holding one
-        // goes by the regular activity, scheduled only by a completed task. A local write that fails falls
-        // back to the regular activity, which Temporal retries until it lands.
-        const local = !changedByUpdate && patched(LOCAL_WRITE_OF_RECORDED_INPUTS);
-        changedByUpdate = false;
-        const inTask = local && (await recordCaseSnapshotInTask(snapshot).then(() => true, () => false));
-        if (!inTask) await recordCaseSnapshot(snapshot);
+        await recordCaseSnapshot(snapshot);
         written = snapshot.revision;
         writing = false;
         continue;
