@@ -6,7 +6,7 @@ import { canonicalJson } from '../../workflows/domain/fingerprint';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type PolicyRevision } from '../../workflows/domain/types';
 import { createPolicyRegistry } from '../../platform/policy-registry';
-import { caseWorkflowId, policyFanoutWorkflowId, readModelSnapshotQuery, reportEventUpdate, timelineQuery } from '../../workflows/messages';
+import { applyPolicyUpdate, caseWorkflowId, policyFanoutWorkflowId, readModelSnapshotQuery, reportEventUpdate, timelineQuery } from '../../workflows/messages';
 import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../../workflows/search-attributes';
 import { type ProcessSystem } from './processes';
 import { eventually, settledCases } from './system';
@@ -85,6 +85,10 @@ export function faultHelpers(sys: () => ProcessSystem) {
       holding.push(timeline.policies.filter((p) => p.policyId === policy.policyId && p.revision === policy.revision).length);
     }
     expect(holding).toEqual(Array(openIds.length).fill(1));
+    // Each case is sent the revision once more, as a retried signal or a later pass would deliver it: it must
+    // answer that it had it, and its counter must not move.
+    const again = await Promise.all(openIds.map(async (id) => (await sys().client.workflow.getHandle(caseWorkflowId(id)).executeUpdate(applyPolicyUpdate, { args: [policy] })).applied));
+    expect(again).toEqual(Array(openIds.length).fill(false));
     const now = await counters(openIds);
     if (expected) expect(now).toEqual(expected);
     const rows = await sys().db.query<{ case_id: string; revision: number; applied: boolean }>(
