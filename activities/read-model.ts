@@ -19,10 +19,12 @@ export interface WriteOptions {
   /** ops repair only: a row at exactly this revision is replaced too, whatever its run and content. */
   replaceRevision?: number;
   /**
-   * Cases whose snapshot Temporal confirmed comes from the workflow's current run: it replaces a row another
-   * run wrote, whatever that row's revision (a run reset away, or the run before a continue-as-new).
+   * Cases whose snapshot Temporal confirmed comes from the workflow's current run, with the run of the row as
+   * it was when Temporal was asked (null for a row from before runs were recorded): the snapshot replaces
+   * that row whatever its revision (a run reset away, or the run before a continue-as-new), and no other, so
+   * a row a newer run wrote meanwhile stays.
    */
-  currentRun?: readonly string[];
+  currentRun?: ReadonlyMap<string, string | null>;
 }
 
 /**
@@ -38,23 +40,48 @@ export interface WriteOptions {
  * ask Temporal which run is current (writeCurrentSnapshots). Revisions order the changes of one history, and
  * a reset starts a new history from an earlier revision, so across runs only Temporal can say which is newer.
  */
-export async function writeCaseSnapshots(db: Db, snapshots: readonly CaseSnapshot[], options: WriteOptions = {}): Promise<{ otherRun: CaseSnapshot[] }> {
+export async function writeCaseSnapshots(
+  db: Db,
+  snapshots: readonly CaseSnapshot[],
+  options: WriteOptions = {},
+): Promise<{ otherRun: (CaseSnapshot & { rowRunId: string | null })[] }> {
   const newest = new Map<string, CaseSnapshot>();
   for (const s of snapshots) {
     const seen = newest.get(s.timeline.caseId);
+    if (seen && (seen.runId ?? null) !== (s.runId ?? null)) throw new Error(`writeCaseSnapshots: case ${s.timeline.caseId} has snapshots of two runs in one batch`);
     if (!seen || seen.revision < s.revision) newest.set(s.timeline.caseId, s);
   }
   if (newest.size === 0) return { otherRun: [] };
-  const rows = await db.query<{ case_id: string }>(
-    `WITH input AS (
+  const caseIds = [...newest.keys()].sort();
+  const forced = options.currentRun ?? new Map<string, string | null>();
+  // The rows are locked first, in one order, and the write runs in a snapshot taken after the locks: two
+  // writers of one case (a timed-out attempt and its retry, repair beside the worker) then see each other's
+  // deadlines and case_policies rows instead of leaving ones the other wrote.
+  const rows = await db.transaction(async (tx) => {
+    await tx.query('SELECT 1 FROM cases WHERE case_id = ANY($1) ORDER BY case_id FOR UPDATE', [caseIds]);
+    const result = await tx.query<{ case_id: string; row_run_id: string | null }>({ name: 'write-case-snapshots', text: WRITE_SNAPSHOTS, values: [
+      JSON.stringify([...newest.values()].map(snapshotRow)),
+      options.replaceRevision ?? null,
+      [...forced.keys()],
+      JSON.stringify(Object.fromEntries(forced)),
+    ] });
+    return result.rows;
+  });
+  const other = new Map(rows.map((r) => [r.case_id, r.row_run_id]));
+  return { otherRun: [...newest.values()].filter((s) => other.has(s.timeline.caseId)).map((s) => ({ ...s, rowRunId: other.get(s.timeline.caseId) ?? null })) };
+}
+
+const WRITE_SNAPSHOTS = `WITH input AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
          case_id text, workflow_id text, municipality text, first_absence_day date, status text, category smallint,
          conversation_mode text, next_deadline date, next_deadline_kind text, overdue boolean, closed_on date,
          revision integer, run_id text, fingerprint text, timeline jsonb, deadlines jsonb, policies jsonb)
      ),
+     -- A row of another run, or a row from before runs were recorded that a run's snapshot would not move.
      other_run AS (
-       SELECT i.case_id FROM input i JOIN cases c ON c.case_id = i.case_id
-       WHERE c.run_id <> i.run_id AND NOT i.case_id = ANY($3::text[]) AND c.revision IS DISTINCT FROM $2::integer
+       SELECT i.case_id, c.run_id AS row_run_id FROM input i JOIN cases c ON c.case_id = i.case_id
+       WHERE (c.run_id <> i.run_id OR (c.run_id IS NULL AND i.run_id IS NOT NULL AND c.revision >= i.revision))
+         AND NOT i.case_id = ANY($3::text[]) AND c.revision IS DISTINCT FROM $2::integer
      ),
      moved AS (
        INSERT INTO cases (case_id, workflow_id, municipality, first_absence_day, status, category, conversation_mode,
@@ -72,7 +99,8 @@ export async function writeCaseSnapshots(db: Db, snapshots: readonly CaseSnapsho
        -- Within a run (a row or snapshot from before runs were recorded counts as the same run), forward only.
        WHERE (cases.revision < EXCLUDED.revision AND COALESCE(cases.run_id, EXCLUDED.run_id) IS NOT DISTINCT FROM COALESCE(EXCLUDED.run_id, cases.run_id))
           OR cases.revision = $2::integer
-          OR (cases.case_id = ANY($3::text[]) AND cases.run_id IS DISTINCT FROM EXCLUDED.run_id)
+          OR (cases.case_id = ANY($3::text[]) AND cases.run_id IS DISTINCT FROM EXCLUDED.run_id
+              AND cases.run_id IS NOT DISTINCT FROM ($4::jsonb ->> cases.case_id))
        RETURNING case_id
      ),
      incoming AS (
@@ -120,13 +148,7 @@ export async function writeCaseSnapshots(db: Db, snapshots: readonly CaseSnapsho
        SELECT case_id, policy_id, revision FROM held
        ON CONFLICT DO NOTHING
      )
-     SELECT case_id FROM other_run`,
-    [JSON.stringify([...newest.values()].map(snapshotRow)), options.replaceRevision ?? null, options.currentRun ?? []],
-    { name: 'write-case-snapshots' },
-  );
-  const other = new Set(rows.map((r) => r.case_id));
-  return { otherRun: [...newest.values()].filter((s) => other.has(s.timeline.caseId)) };
-}
+     SELECT case_id, row_run_id FROM other_run`;
 
 /**
  * Writes snapshots, and those of another run than their row's once Temporal confirms which run is current:
@@ -135,11 +157,26 @@ export async function writeCaseSnapshots(db: Db, snapshots: readonly CaseSnapsho
  * call to Temporal per such snapshot, which is rare: once per reset or continue-as-new of a case.
  */
 export async function writeCurrentSnapshots(db: Db, client: Client, snapshots: readonly CaseSnapshot[], options: Omit<WriteOptions, 'currentRun'> = {}): Promise<void> {
-  const { otherRun } = await writeCaseSnapshots(db, snapshots, options);
-  if (otherRun.length === 0) return;
-  const current = await Promise.all(otherRun.map(async (s) => ((await currentRunId(client, s.workflowId)) === s.runId ? s : null)));
-  const confirmed = current.filter((s): s is CaseSnapshot => s !== null);
-  if (confirmed.length > 0) await writeCaseSnapshots(db, confirmed, { ...options, currentRun: confirmed.map((s) => s.timeline.caseId) });
+  // One statement holds one run's snapshot of a case: a batch that holds two runs of a case (a late write of a
+  // run reset away beside the new run's first) goes in rounds, so neither hides the other.
+  const rounds: CaseSnapshot[][] = [];
+  const runsOf = new Map<string, string[]>();
+  for (const s of snapshots) {
+    const runs = runsOf.get(s.timeline.caseId) ?? [];
+    let round = runs.indexOf(s.runId ?? '');
+    if (round < 0) {
+      round = runs.push(s.runId ?? '') - 1;
+      runsOf.set(s.timeline.caseId, runs);
+    }
+    (rounds[round] ??= []).push(s);
+  }
+  for (const round of rounds) {
+    const { otherRun } = await writeCaseSnapshots(db, round, options);
+    if (otherRun.length === 0) continue;
+    const current = await Promise.all(otherRun.map(async (s) => ((await currentRunId(client, s.workflowId)) === s.runId ? s : null)));
+    const confirmed = current.filter((s): s is (typeof otherRun)[number] => s !== null);
+    if (confirmed.length > 0) await writeCaseSnapshots(db, confirmed, { ...options, currentRun: new Map(confirmed.map((s) => [s.timeline.caseId, s.rowRunId])) });
+  }
 }
 
 /** The run id of the workflow's current run; null when Temporal has no such workflow. */

@@ -4,7 +4,7 @@ import { type CaseSnapshot, snapshotRow, writeCurrentSnapshots } from '../activi
 import { countMissingCases, listMissingCases, signalCases } from '../platform/convergence';
 import { type Db } from '../platform/db';
 import { type PolicyRegistry, revisionContent } from '../platform/policy-registry';
-import { caseWorkflowId, readModelSnapshotQuery } from '../workflows/messages';
+import { caseWorkflowId, type FanoutProgress, readModelSnapshotQuery } from '../workflows/messages';
 import { CASE_RUNS_QUERY } from '../workflows/policy-queries';
 import { ApiError } from './errors';
 import { timelineFingerprint } from '../workflows/domain/fingerprint';
@@ -196,8 +196,8 @@ export function createConvergence({ client, db, registry, policies }: { client: 
   }
 
   /**
-   * The case's current run as the workflow itself reports it; visibility's view when it cannot answer within
-   * QUERY_DEADLINE_MS (no worker running, say), so that verify reports instead of waiting on it. Null when
+   * The case's current run as the workflow itself reports it; visibility's view, unconfirmed, when it cannot
+   * answer within QUERY_DEADLINE_MS (no worker running, say), so that verify reports instead of waiting on it. Null when
    * the listed run is not the case's current one (a run a reset replaced): the current run is listed too.
    */
   async function caseState(run: CaseRun & { revision: number }): Promise<CaseState | null> {
@@ -234,22 +234,33 @@ export function createConvergence({ client, db, registry, policies }: { client: 
     );
     const confirmed = await Promise.all(
       candidates.map(async (run) => {
+        // The row is read before and after the case is asked. A row read before cannot be ahead of the case
+        // it was written from, so a row ahead only of a later read is the case's own newer write.
+        const before = (await rowsOf([run.caseId])).get(run.caseId);
         const state = await caseState(run);
         if (state === null) return { run, problem: null, workflow: null, row: null };
         const row = (await rowsOf([run.caseId])).get(run.caseId);
-        return { run, problem: compare(state, row), workflow: state.revision, row: row?.revision ?? null };
+        const after = compare(state, row);
+        const problem = after === 'ahead' ? (compare(state, before) === 'ahead' ? 'ahead' : null) : after;
+        return { run, problem, workflow: state.revision, row: row?.revision ?? null };
       }),
     );
     return confirmed.filter((c): c is typeof c & { problem: RowProblem } => c.problem !== null);
   }
 
-  /** Cases whose first task has not run (no CaseRevision, no row) though they started longer ago than the grace. */
+  /**
+   * Runs whose first task has not run though they started longer ago than the grace: no CaseRevision, and no
+   * row, or a row another run wrote (a run reset to its first task, which the worker has not run again yet).
+   */
   async function notRunRuns(runs: CaseRun[], graceSeconds: number): Promise<CaseRun[]> {
     const unset = runs.filter((r) => r.revision === null);
     if (unset.length === 0) return [];
     const rows = await rowsOf(unset.map((r) => r.caseId));
     const before = Date.now() - graceSeconds * 1000;
-    return unset.filter((r) => !rows.has(r.caseId) && r.startedAtMs <= before);
+    return unset.filter((r) => {
+      const row = rows.get(r.caseId);
+      return r.startedAtMs <= before && (!row || (row.run_id !== null && row.run_id !== r.runId));
+    });
   }
 
   /** case_policies rows the case's row does not hold, and revisions the row holds that case_policies lacks. */
@@ -298,22 +309,50 @@ export function createConvergence({ client, db, registry, policies }: { client: 
     return Number(dropped) + Number(added);
   }
 
-  /** Fan-outs whose row says pending or running but whose workflow is closed, or (running) missing. */
-  async function deadFanouts(): Promise<string[]> {
+  /**
+   * Fan-outs whose row says pending or running but whose workflow is closed, or (running) missing: one that
+   * was terminated or failed, or one that completed while the row came back from an older backup.
+   */
+  async function deadFanouts(): Promise<{ workflowId: string; completed: boolean }[]> {
     const rows = await db.query<{ workflow_id: string; status: 'pending' | 'running' }>(`SELECT workflow_id, status FROM policy_fanouts WHERE status IN ('pending', 'running') ORDER BY started_at`);
+    const { WORKFLOW_EXECUTION_STATUS_RUNNING, WORKFLOW_EXECUTION_STATUS_COMPLETED } = temporal.api.enums.v1.WorkflowExecutionStatus;
     const dead = await Promise.all(
       rows.map(async ({ workflow_id: workflowId, status }) => {
         try {
           const described = await client.workflowService.describeWorkflowExecution({ namespace: client.options.namespace, execution: { workflowId } });
-          return described.workflowExecutionInfo?.status === temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING ? null : workflowId;
+          const state = described.workflowExecutionInfo?.status;
+          return state === WORKFLOW_EXECUTION_STATUS_RUNNING ? null : { workflowId, completed: state === WORKFLOW_EXECUTION_STATUS_COMPLETED };
         } catch (err) {
           // NOT_FOUND (5): a pending row's fan-out was never started (pendingFanouts); a running one's is gone.
-          if ((err as { code?: number }).code === 5) return status === 'running' ? workflowId : null;
+          if ((err as { code?: number }).code === 5) return status === 'running' ? { workflowId, completed: false } : null;
           throw err;
         }
       }),
     );
-    return dead.filter((id): id is string => id !== null);
+    return dead.filter((d): d is { workflowId: string; completed: boolean } => d !== null);
+  }
+
+  /**
+   * Closes the rows of dead fan-outs: one whose workflow completed gets its final progress from the workflow's
+   * result; any other is abandoned (the cases it left are signalled by repair itself).
+   */
+  async function closeDeadFanouts(dead: { workflowId: string; completed: boolean }[]): Promise<number> {
+    let closed = 0;
+    for (const { workflowId, completed } of dead) {
+      if (completed) {
+        const p = await client.workflow.getHandle(workflowId).result() as FanoutProgress;
+        const updated = await db.query(
+          `UPDATE policy_fanouts SET status = $2, matched = $3, signalled = $4, failed = $5, late_starters = $6, passes = $7, missing = $8, updated_at = now()
+           WHERE workflow_id = $1 AND status IN ('pending', 'running') RETURNING 1`,
+          [workflowId, p.phase === 'superseded' ? 'superseded' : 'completed', p.matched, p.signalled, p.failed, p.lateStarters, p.passes, p.missing],
+        );
+        closed += updated.length;
+      } else {
+        const updated = await db.query(`UPDATE policy_fanouts SET status = 'abandoned', updated_at = now() WHERE workflow_id = $1 AND status IN ('pending', 'running') RETURNING 1`, [workflowId]);
+        closed += updated.length;
+      }
+    }
+    return closed;
   }
 
   /**
@@ -367,7 +406,7 @@ export function createConvergence({ client, db, registry, policies }: { client: 
         }
         pageToken = page.nextPageToken;
       } while (pageToken !== null);
-      const dead = await deadFanouts();
+      const dead = (await deadFanouts()).map((d) => d.workflowId);
       const pendingFanouts = (await registry.pendingFanouts()).map((f) => f.workflowId).filter((id) => !dead.includes(id));
       const casePolicies = await casePolicyProblems();
       const rowProblems = readModel.behind + readModel.ahead + readModel.differs + readModel.altered + readModel.notRun;
@@ -381,16 +420,15 @@ export function createConvergence({ client, db, registry, policies }: { client: 
     },
 
     /**
-     * One round of repair, at most `limit` cases of each kind: starts pending fan-outs, marks dead ones
-     * abandoned (the cases they left are signalled here), signals the open cases that lack a newest revision,
+     * One round of repair, at most `limit` cases of each kind: starts pending fan-outs, closes the rows of
+     * dead ones (completed from the workflow's result, else abandoned: the cases they left are signalled here), signals the open cases that lack a newest revision,
      * rewrites stale rows, and makes case_policies follow the rows.
      */
-    async repair(limit = 1_000): Promise<{ fanoutsStarted: number; fanoutsAbandoned: number; signalled: number; rewritten: number; casePoliciesFixed: number }> {
+    async repair(limit = 1_000): Promise<{ fanoutsStarted: number; fanoutsClosed: number; signalled: number; rewritten: number; casePoliciesFixed: number }> {
       const pending = (await registry.pendingFanouts()).length;
       await policies.startPendingFanouts();
       const fanoutsStarted = pending - (await registry.pendingFanouts()).length;
-      const dead = await deadFanouts();
-      const abandoned = await db.query(`UPDATE policy_fanouts SET status = 'abandoned', updated_at = now() WHERE workflow_id = ANY($1) AND status IN ('pending', 'running') RETURNING 1`, [dead]);
+      const fanoutsClosed = await closeDeadFanouts(await deadFanouts());
       let signalled = 0;
       for (const stored of await registry.latest()) {
         const policy = revisionContent(stored);
@@ -408,7 +446,7 @@ export function createConvergence({ client, db, registry, policies }: { client: 
         pageToken = rewritten >= limit ? null : page.nextPageToken;
       } while (pageToken !== null);
       const casePoliciesFixed = await repairCasePolicies();
-      return { fanoutsStarted, fanoutsAbandoned: abandoned.length, signalled, rewritten, casePoliciesFixed };
+      return { fanoutsStarted, fanoutsClosed, signalled, rewritten, casePoliciesFixed };
     },
 
     /**

@@ -220,11 +220,11 @@ export const OPERATIONS: Operation[] = [
   {
     method: 'post',
     path: '/api/v1/ops/repair',
-    summary: 'One round of repair: start pending fan-outs, mark dead ones abandoned, signal the missing cases, rewrite stale rows from their case, make case_policies follow the rows. National keys only',
+    summary: 'One round of repair: start pending fan-outs, close the rows of dead ones (completed from the workflow result, or abandoned), signal the missing cases, rewrite stale rows from their case, make case_policies follow the rows. National keys only',
     roles: ['ops'],
     body: repairSchema,
     responses: { '200': 'What was done', '403': 'The key lacks the role or is bound to municipalities (`national-key-required`)' },
-    schemas: { '200': object({ fanoutsStarted: int, fanoutsAbandoned: int, signalled: int, rewritten: int, casePoliciesFixed: int }) },
+    schemas: { '200': object({ fanoutsStarted: int, fanoutsClosed: int, signalled: int, rewritten: int, casePoliciesFixed: int }) },
   },
   {
     method: 'post',

@@ -6,7 +6,7 @@
  *                          behind, ahead, of another run or content than their case, or altered; cases that
  *                          never ran; case_policies rows the case does not hold; fan-outs never started or
  *                          dead. Exit 1 if anything is left.
- *   repair                 starts pending fan-outs, abandons dead ones, signals missing cases, rewrites stale
+ *   repair                 starts pending fan-outs, closes dead ones, signals missing cases, rewrites stale
  *                          rows, fixes case_policies, round after round until verify is clean (exit 0) or a
  *                          round changes nothing (exit 1)
  *   read-model rebuild     rewrites every case's row from its workflow (after Postgres was restored from an
@@ -49,7 +49,7 @@ interface VerifyReport {
 }
 interface RepairRound {
   fanoutsStarted: number;
-  fanoutsAbandoned: number;
+  fanoutsClosed: number;
   signalled: number;
   rewritten: number;
   casePoliciesFixed: number;
@@ -62,7 +62,7 @@ const USAGE = `usage: npm run ops -- <command> [--api URL] [--key KEY]
   policy resend <policyId>  runs the newest revision's fan-out again, with a progress bar
   verify [--grace-seconds N]  what is missing, stale, pending or dead (exit 1 if anything is); cases started
                             less than N seconds ago (default 120) are not reported as never run
-  repair                    starts pending fan-outs, abandons dead ones, signals missing cases, rewrites stale
+  repair                    starts pending fan-outs, closes dead ones, signals missing cases, rewrites stale
                             rows and fixes case_policies, until clean
   read-model rebuild        rewrites every case's row from its workflow, then verifies
 
@@ -145,14 +145,14 @@ async function main(): Promise<void> {
     for (let round = 1; left > 0; round++) {
       const done = await call<RepairRound>('POST', '/api/v1/ops/repair', {});
       out(
-        `repair round ${round}: ${done.fanoutsStarted} fan-outs started, ${done.fanoutsAbandoned} dead fan-outs abandoned, ${done.signalled} cases signalled, ${done.rewritten} rows rewritten, ${done.casePoliciesFixed} case_policies rows fixed`,
+        `repair round ${round}: ${done.fanoutsStarted} fan-outs started, ${done.fanoutsClosed} dead fan-outs closed, ${done.signalled} cases signalled, ${done.rewritten} rows rewritten, ${done.casePoliciesFixed} case_policies rows fixed`,
       );
       // Signalled cases apply the revision within moments; visibility shows it soon after.
       await sleep(3_000);
       report = await verify();
       const before = left;
       left = printVerify(report);
-      if (left > 0 && left >= before && done.fanoutsStarted + done.fanoutsAbandoned + done.signalled + done.rewritten + done.casePoliciesFixed === 0) break;
+      if (left > 0 && left >= before && done.fanoutsStarted + done.fanoutsClosed + done.signalled + done.rewritten + done.casePoliciesFixed === 0) break;
       if (round >= 20) break;
     }
     out(left === 0 ? 'Repaired: nothing missing, nothing stale.' : `Left after repair: ${left}`);

@@ -90,6 +90,8 @@ const KEEP_TIMER_WHILE_DATE_HOLDS = 'keep-timer-while-date-holds';
 const DURABLE_READ_MODEL = 'read-model-durable';
 /** Cases that began before this did not publish PolicyRevisions and CaseRevision. */
 const CONVERGENCE_ATTRIBUTES = 'policy-revisions-attributes';
+/** Runs continued as new before this counted their start as a change (issue #22). */
+const CONTINUE_AS_NEW_NOT_A_CHANGE = 'continue-as-new-not-a-change';
 
 /** Long cases start a new run before their history grows large, carrying state and seen ids. */
 const DEFAULT_MAX_HISTORY_EVENTS = 4_000;
@@ -242,7 +244,9 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   // The counter counts what changed the case: its start, what it was sent and what its timers did. A run
   // continued as new carries the case as it was, so recomputing it there is not a change; a test can then
   // check each case's counter against the changes it was sent, however often it continued as new.
-  refresh(input.revision === undefined);
+  // A run that replays from before this counts its start as it did then, so its counter stays the one its
+  // history and its row were written with.
+  refresh(input.revision === undefined || !patched(CONTINUE_AS_NEW_NOT_A_CHANGE));
   // The case inherited the policies of the API's copy of the registry. A publication committed after that
   // copy was read may have listed the open cases before this one was visible: ask the registry once for
   // what was published since, so the case has it whatever the timing (the fan-out finds every case started

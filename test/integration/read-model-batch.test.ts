@@ -86,17 +86,20 @@ test('a row follows its run: a snapshot of another run is handed back until Temp
 
   // A reset: the new run starts again from an earlier revision, without e1 and without the policy.
   const reset = { workflowId: 'wf-R-1', runId: 'run-b', revision: 5, timeline: afterReset };
-  expect(await writeCaseSnapshots(db, [reset])).toEqual({ otherRun: [reset] });
+  expect(await writeCaseSnapshots(db, [reset])).toEqual({ otherRun: [{ ...reset, rowRunId: 'run-a' }] });
   expect((await rowOf('R-1'))[0]).toMatchObject({ revision: 6, run_id: 'run-a' });
-  // Confirmed current: it replaces the row, and case_policies, the deadlines and the fingerprint follow it.
-  expect(await writeCaseSnapshots(db, [reset], { currentRun: ['R-1'] })).toEqual({ otherRun: [] });
+  // Confirmed current, but the row is no longer the one Temporal was asked about: it stays.
+  expect(await writeCaseSnapshots(db, [reset], { currentRun: new Map([['R-1', 'run-z']]) })).toEqual({ otherRun: [] });
+  expect((await rowOf('R-1'))[0]).toMatchObject({ revision: 6, run_id: 'run-a' });
+  // Confirmed current over the row of run-a: it replaces the row, and case_policies, the deadlines and the fingerprint follow it.
+  expect(await writeCaseSnapshots(db, [reset], { currentRun: new Map([['R-1', 'run-a']]) })).toEqual({ otherRun: [] });
   expect(await rowOf('R-1')).toEqual([{ revision: 5, run_id: 'run-b', fingerprint: timelineFingerprint(afterReset), category: null }]);
   expect(await policiesOf('R-1')).toEqual([]);
   expect(await deadlinesOf('R-1')).toEqual(expected(afterReset));
 
   // A late write of the old run, even at a higher revision, is handed back (Temporal will say it is not current).
   const late = { workflowId: 'wf-R-1', runId: 'run-a', revision: 7, timeline: withE1 };
-  expect(await writeCaseSnapshots(db, [late])).toEqual({ otherRun: [late] });
+  expect(await writeCaseSnapshots(db, [late])).toEqual({ otherRun: [{ ...late, rowRunId: 'run-b' }] });
   expect((await rowOf('R-1'))[0]).toMatchObject({ revision: 5, run_id: 'run-b' });
   // Within the run, a row only moves forward; an older snapshot of the same run changes nothing.
   const next = { workflowId: 'wf-R-1', runId: 'run-b', revision: 6, timeline: withE1 };
@@ -118,4 +121,15 @@ test('a snapshot scheduled by a worker from before runs were recorded is ordered
   // A legacy retry at an older revision changes nothing.
   expect(await writeCaseSnapshots(db, [{ workflowId: 'wf-L-1', revision: 1, timeline: t1 }])).toEqual({ otherRun: [] });
   expect((await rowOf('L-1'))[0]).toMatchObject({ revision: 2, run_id: 'run-1', fingerprint: timelineFingerprint(t2) });
+
+  // A legacy row that a run's snapshot would not move (a reset of a case from before runs were recorded) is
+  // handed back for Temporal to say which run is current.
+  const u1 = computeTimeline(facts('L-2', '101'), [], [], rules, '2020-02-20');
+  const u2 = computeTimeline(facts('L-2', '101'), [], [suspension2020], rules, '2020-04-01');
+  await writeCaseSnapshots(db, [{ workflowId: 'wf-L-2', revision: 5, timeline: u2 }]);
+  const reset = { workflowId: 'wf-L-2', runId: 'run-new', revision: 3, timeline: u1 };
+  expect(await writeCaseSnapshots(db, [reset])).toEqual({ otherRun: [{ ...reset, rowRunId: null }] });
+  expect((await rowOf('L-2'))[0]).toMatchObject({ revision: 5, run_id: null });
+  expect(await writeCaseSnapshots(db, [reset], { currentRun: new Map([['L-2', null]]) })).toEqual({ otherRun: [] });
+  expect((await rowOf('L-2'))[0]).toMatchObject({ revision: 3, run_id: 'run-new', fingerprint: timelineFingerprint(u1) });
 });

@@ -6,23 +6,21 @@
 const pg = require('pg');
 
 const target = process.env.SFE_KILL_AFTER_WRITE_OF;
+const armed = Symbol('kill after the next COMMIT');
 const die = () => {
   process.kill(process.pid, 'SIGKILL');
+  return new Promise(() => undefined);
 };
 const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function (config, ...rest) {
+  const text = typeof config === 'string' ? config : config && config.text;
   const isTarget =
-    target &&
-    config &&
-    config.name === 'write-case-snapshots' &&
-    Array.isArray(config.values) &&
-    String(config.values[0]).includes(`"case_id":${JSON.stringify(target)}`);
-  if (!isTarget) return query.call(this, config, ...rest);
-  // pg-pool passes a callback; a direct caller gets a promise. Either way: die once the statement committed.
+    target && config && config.name === 'write-case-snapshots' && Array.isArray(config.values) && String(config.values[0]).includes(`"case_id":${JSON.stringify(target)}`);
+  if (isTarget) this[armed] = true;
+  if (!(this[armed] && text === 'COMMIT')) return query.call(this, config, ...rest);
+  // The write's transaction ends here: die once Postgres has committed it. pg-pool passes a callback; a
+  // transaction's client calls without one and gets a promise.
   const callback = typeof rest[rest.length - 1] === 'function' ? rest.pop() : null;
   if (callback) return query.call(this, config, ...rest, (err, res) => (err ? callback(err, res) : die()));
-  return query.call(this, config, ...rest).then(() => {
-    die();
-    return new Promise(() => undefined);
-  });
+  return query.call(this, config, ...rest).then(die);
 };
