@@ -56,9 +56,11 @@ export async function writeCaseSnapshots(
   const forced = options.currentRun ?? new Map<string, string | null>();
   // The rows are locked first, in one order, and the write runs in a snapshot taken after the locks: two
   // writers of one case (a timed-out attempt and its retry, repair beside the worker) then see each other's
-  // deadlines and case_policies rows instead of leaving ones the other wrote.
+  // deadlines and case_policies rows instead of leaving ones the other wrote. The lock is the one the
+  // statement's own UPDATE takes (NO KEY UPDATE), so inserts of deadlines, whose foreign key only shares the
+  // case row, do not wait on it.
   const rows = await db.transaction(async (tx) => {
-    await tx.query('SELECT 1 FROM cases WHERE case_id = ANY($1) ORDER BY case_id FOR UPDATE', [caseIds]);
+    await tx.query('SELECT 1 FROM cases WHERE case_id = ANY($1) ORDER BY case_id FOR NO KEY UPDATE', [caseIds]);
     const result = await tx.query<{ case_id: string; row_run_id: string | null }>({ name: 'write-case-snapshots', text: WRITE_SNAPSHOTS, values: [
       JSON.stringify([...newest.values()].map(snapshotRow)),
       options.replaceRevision ?? null,

@@ -135,6 +135,15 @@ function compare(state: CaseState, row: Row | undefined): RowProblem | null {
 }
 
 const DEFAULT_GRACE_SECONDS = 120;
+/** Cases verify and repair ask at once when confirming suspect rows. */
+const CONFIRM_CONCURRENCY = 16;
+
+interface StaleRun {
+  run: CaseRun;
+  problem: RowProblem;
+  workflow: number | null;
+  row: number | null;
+}
 /** How long verify waits for a case to answer its query before it takes visibility's view of it. */
 const QUERY_DEADLINE_MS = 5_000;
 
@@ -227,25 +236,41 @@ export function createConvergence({ client, db, registry, policies }: { client: 
    * visibility shows the task's new counter), and it lists a run that a reset replaced beside the new one, so
    * each candidate is confirmed by asking the case itself, whose query answers from its current run.
    */
-  async function staleRuns(runs: CaseRun[]): Promise<{ run: CaseRun; problem: RowProblem; workflow: number | null; row: number | null }[]> {
+  async function staleRuns(runs: CaseRun[]): Promise<StaleRun[]> {
+    return confirm(await suspects(runs));
+  }
+
+  /** The runs of a page whose row differs from what visibility shows of the case (cheap: one read of the rows). */
+  async function suspects(runs: CaseRun[]): Promise<(CaseRun & { revision: number })[]> {
     const rows = await rowsOf(runs.map((r) => r.caseId));
-    const candidates = runs.filter(
+    return runs.filter(
       (run): run is CaseRun & { revision: number } => run.revision !== null && compare({ ...run, revision: run.revision }, rows.get(run.caseId)) !== null,
     );
-    const confirmed = await Promise.all(
-      candidates.map(async (run) => {
-        // The row is read before and after the case is asked. A row read before cannot be ahead of the case
-        // it was written from, so a row ahead only of a later read is the case's own newer write.
-        const before = (await rowsOf([run.caseId])).get(run.caseId);
-        const state = await caseState(run);
-        if (state === null) return { run, problem: null, workflow: null, row: null };
-        const row = (await rowsOf([run.caseId])).get(run.caseId);
-        const after = compare(state, row);
-        const problem = after === 'ahead' ? (compare(state, before) === 'ahead' ? 'ahead' : null) : after;
-        return { run, problem, workflow: state.revision, row: row?.revision ?? null };
+  }
+
+  /**
+   * Asks each suspect's case, CONFIRM_CONCURRENCY at a time: a case that cannot answer costs its query's
+   * deadline once, beside the others, not once per page of the listing.
+   */
+  async function confirm(candidates: (CaseRun & { revision: number })[]): Promise<StaleRun[]> {
+    const queue = [...candidates];
+    const found: StaleRun[] = [];
+    await Promise.all(
+      Array.from({ length: Math.min(CONFIRM_CONCURRENCY, queue.length) }, async () => {
+        for (let run = queue.shift(); run; run = queue.shift()) {
+          // The row is read before and after the case is asked. A row read before cannot be ahead of the case
+          // it was written from, so a row ahead only of a later read is the case's own newer write.
+          const before = (await rowsOf([run.caseId])).get(run.caseId);
+          const state = await caseState(run);
+          if (state === null) continue;
+          const row = (await rowsOf([run.caseId])).get(run.caseId);
+          const after = compare(state, row);
+          const problem = after === 'ahead' ? (compare(state, before) === 'ahead' ? 'ahead' : null) : after;
+          if (problem !== null) found.push({ run, problem, workflow: state.revision, row: row?.revision ?? null });
+        }
       }),
     );
-    return confirmed.filter((c): c is typeof c & { problem: RowProblem } => c.problem !== null);
+    return found.sort((a, b) => (a.run.caseId < b.run.caseId ? -1 : a.run.caseId > b.run.caseId ? 1 : 0));
   }
 
   /**
@@ -282,11 +307,14 @@ export function createConvergence({ client, db, registry, policies }: { client: 
     const counts = await db.query<{ problem: 'stale' | 'missing'; n: string }>(
       `${CASE_POLICY_PROBLEMS} SELECT problem, count(*) AS n FROM (SELECT problem FROM stale UNION ALL SELECT problem FROM missing) a GROUP BY problem`,
     );
-    const sample = await db.query<{ case_id: string; policy_id: string; revision: number; problem: 'stale' | 'missing' }>(
-      `${CASE_POLICY_PROBLEMS} (SELECT * FROM stale ORDER BY case_id LIMIT $1) UNION ALL (SELECT * FROM missing ORDER BY case_id LIMIT $1)`,
-      [SAMPLE],
-    );
     const count = (problem: 'stale' | 'missing') => Number(counts.find((c) => c.problem === problem)?.n ?? 0);
+    const sample =
+      count('stale') + count('missing') === 0
+        ? []
+        : await db.query<{ case_id: string; policy_id: string; revision: number; problem: 'stale' | 'missing' }>(
+            `${CASE_POLICY_PROBLEMS} (SELECT * FROM stale ORDER BY case_id LIMIT $1) UNION ALL (SELECT * FROM missing ORDER BY case_id LIMIT $1)`,
+            [SAMPLE],
+          );
     return {
       stale: count('stale'),
       missing: count('missing'),
@@ -390,6 +418,7 @@ export function createConvergence({ client, db, registry, policies }: { client: 
         if (readModel.sample.length < SAMPLE) readModel.sample.push({ caseId, problem, workflow, row });
       };
       let pageToken: string | null = null;
+      const suspect: (CaseRun & { revision: number })[] = [];
       do {
         const page = await caseRuns(pageToken, 1_000);
         readModel.cases += page.runs.length;
@@ -400,12 +429,13 @@ export function createConvergence({ client, db, registry, policies }: { client: 
           readModel.notRun++;
           note(run.caseId, 'not-run', null, null);
         }
-        for (const { run, problem, workflow, row } of await staleRuns(page.runs)) {
-          readModel[problem === 'not-run' ? 'notRun' : problem]++;
-          note(run.caseId, problem, workflow, row);
-        }
+        suspect.push(...(await suspects(page.runs)));
         pageToken = page.nextPageToken;
       } while (pageToken !== null);
+      for (const { run, problem, workflow, row } of await confirm(suspect)) {
+        readModel[problem === 'not-run' ? 'notRun' : problem]++;
+        note(run.caseId, problem, workflow, row);
+      }
       const dead = (await deadFanouts()).map((d) => d.workflowId);
       const pendingFanouts = (await registry.pendingFanouts()).map((f) => f.workflowId).filter((id) => !dead.includes(id));
       const casePolicies = await casePolicyProblems();
