@@ -77,7 +77,7 @@ export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerS
         await client.workflowService.getSystemInfo({});
       },
       postgres: () => db.ping(),
-    }),
+    }, logger),
   );
   app.get('/api/v1/openapi.json', (req, res) => {
     res.json(openApiDocument(`${req.protocol}://${req.get('host')}`));

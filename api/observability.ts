@@ -75,6 +75,11 @@ export function metricsRouter(metrics: Metrics, key?: string): Router {
 
 /** What a request id may be: short, plain, and never a CPR number (it is logged with every line of the request). */
 const REQUEST_ID = /^[\w.-]{1,64}$/;
+/**
+ * A request id is an identifier, not text: six digits and four with any one separator that is neither a
+ * letter nor a digit ('_' and '.' included, which the request-id alphabet allows) read as a CPR number.
+ */
+const REQUEST_ID_CPR_LIKE = /(^|\D)\d{6}[^\p{L}\d]?\d{4}(\D|$)/u;
 const CASE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 
 /**
@@ -85,7 +90,7 @@ const CASE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
 export function requestLogging(logger: Logger, metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const given = req.get('x-request-id') ?? '';
-    const refused = CPR_LIKE.test(given);
+    const refused = CPR_LIKE.test(given) || REQUEST_ID_CPR_LIKE.test(given.normalize('NFKC'));
     const requestId = !refused && REQUEST_ID.test(given) ? given : randomUUID();
     res.set('X-Request-Id', requestId);
     const started = process.hrtime.bigint();

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { type Logger } from '../../platform/logger';
 import { within } from '../../platform/within';
 
 export interface ReadinessChecks {
@@ -6,8 +7,12 @@ export interface ReadinessChecks {
   postgres: () => Promise<void>;
 }
 
-/** /healthz: the process is up. /readyz: Temporal and Postgres answer (503 naming what does not). */
-export function healthRouter(checks: ReadinessChecks): Router {
+/**
+ * /healthz: the process is up. /readyz: Temporal and Postgres answer (503 naming what does not). It is open to
+ * anyone, so it says only which check failed; why (an address, a user name, a server's own words) goes to
+ * the log (issue #23).
+ */
+export function healthRouter(checks: ReadinessChecks, logger: Logger): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -19,7 +24,8 @@ export function healthRouter(checks: ReadinessChecks): Router {
           await within(2_000, check());
           return [name, { ok: true }] as const;
         } catch (err) {
-          return [name, { ok: false, error: err instanceof Error ? err.message : String(err) }] as const;
+          logger.warn('readiness check failed', { check: name, error: err instanceof Error ? err.message : String(err) });
+          return [name, { ok: false }] as const;
         }
       }),
     );

@@ -300,11 +300,8 @@ test('the what-if answer as a picture, with Accept: image/svg+xml', async () => 
   expect(svg).not.toContain('REF-SVG');
 });
 
-test('/readyz answers 503 naming Postgres when it is down', async () => {
+test('/readyz answers 503 naming Postgres when it is down, and nothing of why (that goes to the log)', async () => {
   await system.pg.stop();
   const res = await api('GET', '/readyz');
-  expect(res.status).toBe(503);
-  expect(res.body.status).toBe('not-ready');
-  expect(res.body.checks.temporal).toEqual({ ok: true });
-  expect(res.body.checks.postgres.ok).toBe(false);
+  expect(res).toEqual({ status: 503, body: { status: 'not-ready', checks: { temporal: { ok: true }, postgres: { ok: false } } } });
 });

@@ -81,6 +81,12 @@ test('an X-Request-Id that looks like a CPR number is refused, naming the header
   const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.requestId === made);
   expect(line).toMatchObject({ message: 'request', status: 400 });
   expect(lines.join('\n')).not.toContain('010203');
+  // Separators the request-id alphabet allows do not hide one either.
+  for (const id of ['010190_1234', '010190.1234', 'req-010190.1234-x']) {
+    const other = await fetch(`${base}/api/anything`, { headers: { 'x-request-id': id } });
+    expect([id, other.status, other.headers.get('x-request-id')]).toEqual([id, 400, expect.stringMatching(/^[0-9a-f-]{36}$/)]);
+  }
+  expect(lines.join('\n')).not.toContain('010190');
   // A plain request id is kept.
   const plain = await fetch(`${base}/api/anything`, { headers: { 'x-request-id': 'req-42' } });
   expect([plain.status, plain.headers.get('x-request-id')]).toEqual([200, 'req-42']);
