@@ -182,7 +182,7 @@ export async function writeCurrentSnapshots(db: Db, client: Client, snapshots: r
 }
 
 /** The run id of the workflow's current run; null when Temporal has no such workflow. */
-async function currentRunId(client: Client, workflowId: string): Promise<string | null> {
+export async function currentRunId(client: Client, workflowId: string): Promise<string | null> {
   try {
     const described = await client.workflowService.describeWorkflowExecution({ namespace: client.options.namespace, execution: { workflowId } });
     return described.workflowExecutionInfo?.execution?.runId ?? null;

@@ -1,6 +1,6 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { type CaseSnapshot, snapshotRow, writeCurrentSnapshots } from '../activities/read-model';
+import { type CaseSnapshot, currentRunId, snapshotRow, writeCurrentSnapshots } from '../activities/read-model';
 import { countMissingCases, listMissingCases, signalCases } from '../platform/convergence';
 import { type Db } from '../platform/db';
 import { type PolicyRegistry, revisionContent } from '../platform/policy-registry';
@@ -75,6 +75,16 @@ export interface VerifyReport {
   ok: boolean;
 }
 
+/** What one round of repair did. */
+export interface RepairRound {
+  fanoutsStarted: number;
+  /** Dead fan-outs whose row was closed: completed from the workflow's result, or abandoned. */
+  fanoutsClosed: number;
+  signalled: number;
+  rewritten: number;
+  casePoliciesFixed: number;
+}
+
 interface CaseRun {
   caseId: string;
   workflowId: string;
@@ -147,6 +157,29 @@ interface StaleRun {
 /** How long verify waits for a case to answer its query before it takes visibility's view of it. */
 const QUERY_DEADLINE_MS = 5_000;
 
+/** The read of a page's rows that verify compares (exported for bench:verify, which times it alone). */
+export const ROWS_OF_CASES = `SELECT case_id, workflow_id, revision, run_id, fingerprint, municipality, first_absence_day::text, status, category,
+       conversation_mode, next_deadline::text, next_deadline_kind, overdue, closed_on::text, timeline
+  FROM cases WHERE case_id = ANY($1)`;
+
+/** case_policies rows the case's row does not hold (stale), and revisions the row holds that case_policies lacks (missing). */
+const CASE_POLICY_PROBLEMS = `
+  WITH held AS (
+    SELECT c.case_id, p."policyId" AS policy_id, p.revision
+    FROM cases c CROSS JOIN LATERAL jsonb_to_recordset(c.timeline->'policies') AS p("policyId" text, revision integer)
+  ),
+  stale AS (
+    SELECT cp.case_id, cp.policy_id, cp.revision, 'stale' AS problem FROM case_policies cp
+    WHERE NOT EXISTS (SELECT 1 FROM held h WHERE h.case_id = cp.case_id AND h.policy_id = cp.policy_id AND h.revision = cp.revision)
+  ),
+  missing AS (
+    SELECT h.case_id, h.policy_id, h.revision, 'missing' AS problem FROM held h
+    WHERE NOT EXISTS (SELECT 1 FROM case_policies cp WHERE cp.case_id = h.case_id AND cp.policy_id = h.policy_id AND cp.revision = h.revision)
+  )`;
+/** How many of each (exported, with the sample, for bench:verify). */
+export const CASE_POLICY_COUNTS = `${CASE_POLICY_PROBLEMS} SELECT problem, count(*) AS n FROM (SELECT problem FROM stale UNION ALL SELECT problem FROM missing) a GROUP BY problem`;
+export const CASE_POLICY_SAMPLE = `${CASE_POLICY_PROBLEMS} (SELECT * FROM stale ORDER BY case_id LIMIT $1) UNION ALL (SELECT * FROM missing ORDER BY case_id LIMIT $1)`;
+
 /**
  * Verify and repair, for operations (README, Verify and repair). Verify asks visibility, per newest policy
  * revision, for the open cases in scope that lack it, and compares every case's change counter (the
@@ -195,12 +228,7 @@ export function createConvergence({ client, db, registry, policies }: { client: 
 
   async function rowsOf(caseIds: string[]): Promise<Map<string, Row>> {
     if (caseIds.length === 0) return new Map();
-    const rows = await db.query<Row>(
-      `SELECT case_id, workflow_id, revision, run_id, fingerprint, municipality, first_absence_day::text, status, category,
-              conversation_mode, next_deadline::text, next_deadline_kind, overdue, closed_on::text, timeline
-       FROM cases WHERE case_id = ANY($1)`,
-      [caseIds],
-    );
+    const rows = await db.query<Row>(ROWS_OF_CASES, [caseIds]);
     return new Map(rows.map((r) => [r.case_id, r]));
   }
 
@@ -210,7 +238,7 @@ export function createConvergence({ client, db, registry, policies }: { client: 
    * the listed run is not the case's current one (a run a reset replaced): the current run is listed too.
    */
   async function caseState(run: CaseRun & { revision: number }): Promise<CaseState | null> {
-    const current = await currentRunOf(run.workflowId);
+    const current = await currentRunId(client, run.workflowId);
     if (current !== null && current !== run.runId) return null;
     return client.connection
       .withDeadline(Date.now() + QUERY_DEADLINE_MS, () => client.workflow.getHandle(run.workflowId, run.runId).query(readModelSnapshotQuery))
@@ -218,16 +246,6 @@ export function createConvergence({ client, db, registry, policies }: { client: 
         (s) => ({ runId: s.runId ?? run.runId, revision: s.revision, fingerprint: timelineFingerprint(s.timeline) }),
         () => ({ runId: run.runId, revision: run.revision, fingerprint: run.fingerprint }),
       );
-  }
-
-  async function currentRunOf(workflowId: string): Promise<string | null> {
-    try {
-      const described = await client.workflowService.describeWorkflowExecution({ namespace: client.options.namespace, execution: { workflowId } });
-      return described.workflowExecutionInfo?.execution?.runId ?? null;
-    } catch (err) {
-      if ((err as { code?: number }).code === 5) return null;
-      throw err;
-    }
   }
 
   /**
@@ -288,33 +306,13 @@ export function createConvergence({ client, db, registry, policies }: { client: 
     });
   }
 
-  /** case_policies rows the case's row does not hold, and revisions the row holds that case_policies lacks. */
-  const CASE_POLICY_PROBLEMS = `
-    WITH held AS (
-      SELECT c.case_id, p."policyId" AS policy_id, p.revision
-      FROM cases c CROSS JOIN LATERAL jsonb_to_recordset(c.timeline->'policies') AS p("policyId" text, revision integer)
-    ),
-    stale AS (
-      SELECT cp.case_id, cp.policy_id, cp.revision, 'stale' AS problem FROM case_policies cp
-      WHERE NOT EXISTS (SELECT 1 FROM held h WHERE h.case_id = cp.case_id AND h.policy_id = cp.policy_id AND h.revision = cp.revision)
-    ),
-    missing AS (
-      SELECT h.case_id, h.policy_id, h.revision, 'missing' AS problem FROM held h
-      WHERE NOT EXISTS (SELECT 1 FROM case_policies cp WHERE cp.case_id = h.case_id AND cp.policy_id = h.policy_id AND cp.revision = h.revision)
-    )`;
-
   async function casePolicyProblems(): Promise<CasePolicyConvergence> {
-    const counts = await db.query<{ problem: 'stale' | 'missing'; n: string }>(
-      `${CASE_POLICY_PROBLEMS} SELECT problem, count(*) AS n FROM (SELECT problem FROM stale UNION ALL SELECT problem FROM missing) a GROUP BY problem`,
-    );
+    const counts = await db.query<{ problem: 'stale' | 'missing'; n: string }>(CASE_POLICY_COUNTS);
     const count = (problem: 'stale' | 'missing') => Number(counts.find((c) => c.problem === problem)?.n ?? 0);
     const sample =
       count('stale') + count('missing') === 0
         ? []
-        : await db.query<{ case_id: string; policy_id: string; revision: number; problem: 'stale' | 'missing' }>(
-            `${CASE_POLICY_PROBLEMS} (SELECT * FROM stale ORDER BY case_id LIMIT $1) UNION ALL (SELECT * FROM missing ORDER BY case_id LIMIT $1)`,
-            [SAMPLE],
-          );
+        : await db.query<{ case_id: string; policy_id: string; revision: number; problem: 'stale' | 'missing' }>(CASE_POLICY_SAMPLE, [SAMPLE]);
     return {
       stale: count('stale'),
       missing: count('missing'),
@@ -454,7 +452,7 @@ export function createConvergence({ client, db, registry, policies }: { client: 
      * dead ones (completed from the workflow's result, else abandoned: the cases they left are signalled here), signals the open cases that lack a newest revision,
      * rewrites stale rows, and makes case_policies follow the rows.
      */
-    async repair(limit = 1_000): Promise<{ fanoutsStarted: number; fanoutsClosed: number; signalled: number; rewritten: number; casePoliciesFixed: number }> {
+    async repair(limit = 1_000): Promise<RepairRound> {
       const pending = (await registry.pendingFanouts()).length;
       await policies.startPendingFanouts();
       const fanoutsStarted = pending - (await registry.pendingFanouts()).length;

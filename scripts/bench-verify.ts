@@ -4,7 +4,7 @@ import os from 'node:os';
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { type SearchAttributePair } from '@temporalio/common';
 import { type CaseSnapshot, snapshotRow, writeCaseSnapshots } from '../activities/read-model';
-import { type VerifyReport } from '../api/convergence';
+import { CASE_POLICY_COUNTS, CASE_POLICY_SAMPLE, ROWS_OF_CASES, type VerifyReport } from '../api/convergence';
 import { countMissingCases } from '../platform/convergence';
 import { createPolicyRegistry } from '../platform/policy-registry';
 import { addDays, copenhagenDate, endOfCopenhagenDay } from '../workflows/domain/dates';
@@ -246,27 +246,6 @@ function get(url: string, key: string): Promise<{ status: number; body: string }
 
 const seconds = (sinceMs: number) => (performance.now() - sinceMs) / 1000;
 
-/** case_policies' problems as api/convergence.ts finds them (CASE_POLICY_PROBLEMS), copied: it is not exported. */
-const CASE_POLICY_PROBLEMS = `
-  WITH held AS (
-    SELECT c.case_id, p."policyId" AS policy_id, p.revision
-    FROM cases c CROSS JOIN LATERAL jsonb_to_recordset(c.timeline->'policies') AS p("policyId" text, revision integer)
-  ),
-  stale AS (
-    SELECT cp.case_id, cp.policy_id, cp.revision, 'stale' AS problem FROM case_policies cp
-    WHERE NOT EXISTS (SELECT 1 FROM held h WHERE h.case_id = cp.case_id AND h.policy_id = cp.policy_id AND h.revision = cp.revision)
-  ),
-  missing AS (
-    SELECT h.case_id, h.policy_id, h.revision, 'missing' AS problem FROM held h
-    WHERE NOT EXISTS (SELECT 1 FROM case_policies cp WHERE cp.case_id = h.case_id AND cp.policy_id = h.policy_id AND cp.revision = h.revision)
-  )`;
-const CASE_POLICY_COUNTS = `${CASE_POLICY_PROBLEMS} SELECT problem, count(*) AS n FROM (SELECT problem FROM stale UNION ALL SELECT problem FROM missing) a GROUP BY problem`;
-const CASE_POLICY_SAMPLE = `${CASE_POLICY_PROBLEMS} (SELECT * FROM stale ORDER BY case_id LIMIT $1) UNION ALL (SELECT * FROM missing ORDER BY case_id LIMIT $1)`;
-
-/** The row read of api/convergence.ts (rowsOf), copied: it is not exported. */
-const ROWS_OF = `SELECT case_id, workflow_id, revision, run_id, fingerprint, municipality, first_absence_day::text, status, category,
-        conversation_mode, next_deadline::text, next_deadline_kind, overdue, closed_on::text, timeline
- FROM cases WHERE case_id = ANY($1)`;
 
 interface Parts {
   listing: number;
@@ -330,7 +309,7 @@ async function measureParts(stack: BenchStack): Promise<Parts> {
   let mismatched = 0;
   for (const page of pages) {
     t = performance.now();
-    const read = await db.query<{ case_id: string; workflow_id: string; revision: number; run_id: string; fingerprint: string; timeline: Timeline } & Record<string, unknown>>(ROWS_OF, [
+    const read = await db.query<{ case_id: string; workflow_id: string; revision: number; run_id: string; fingerprint: string; timeline: Timeline } & Record<string, unknown>>(ROWS_OF_CASES, [
       page.map((r) => r.caseId),
     ]);
     rows += seconds(t);

@@ -14,6 +14,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SingleBar } from 'cli-progress';
+import type { RepairRound, VerifyReport } from '../api/convergence';
 import type { FanoutRow } from '../platform/policy-registry';
 import { API_OPTIONS, API_OPTIONS_USAGE, apiClient } from './api-client';
 import { commandLine, usageError } from './cli';
@@ -29,39 +30,15 @@ interface Policy {
   effectiveTo: string | null;
   fanouts: Fanout[];
 }
-type RowProblem = 'behind' | 'ahead' | 'differs' | 'altered' | 'not-run';
-interface VerifyReport {
-  graceSeconds: number;
-  policies: { policyId: string; revision: number; missing: number; sample: string[] }[];
-  pendingFanouts: string[];
-  deadFanouts: string[];
-  readModel: {
-    cases: number;
-    behind: number;
-    ahead: number;
-    differs: number;
-    altered: number;
-    notRun: number;
-    sample: { caseId: string; problem: RowProblem; workflow: number | null; row: number | null }[];
-  };
-  casePolicies: { stale: number; missing: number; sample: { caseId: string; policyId: string; revision: number; problem: string }[] };
-  ok: boolean;
-}
-interface RepairRound {
-  fanoutsStarted: number;
-  fanoutsClosed: number;
-  signalled: number;
-  rewritten: number;
-  casePoliciesFixed: number;
-}
 
 const USAGE = `usage: npm run ops -- <command> [--api URL] [--key KEY]
 
   policy list               the newest revision of every policy: state, period, how many cases applied it
   policy show <policyId>    one policy as JSON: its newest revision, fan-outs and history
   policy resend <policyId>  runs the newest revision's fan-out again, with a progress bar
-  verify [--grace-seconds N]  what is missing, stale, pending or dead (exit 1 if anything is); cases started
-                            less than N seconds ago (default 120) are not reported as never run
+  verify                    what is missing, stale, pending or dead (exit 1 if anything is); with
+                            --grace-seconds N, cases started less than N seconds ago (default 120) are
+                            not reported as never run
   repair                    starts pending fan-outs, closes dead ones, signals missing cases, rewrites stale
                             rows and fixes case_policies, until clean
   read-model rebuild        rewrites every case's row from its workflow, then verifies
