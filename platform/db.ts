@@ -36,7 +36,7 @@ export function createDb(databaseUrl: string, options: { max?: number } = {}): D
       return result.rows;
     },
     async transaction(work) {
-      const client = await pool.connect();
+      const client = await checkOut(pool);
       try {
         await client.query('BEGIN');
         const value = await work(client);
@@ -50,7 +50,7 @@ export function createDb(databaseUrl: string, options: { max?: number } = {}): D
       }
     },
     async session(work) {
-      const client = await pool.connect();
+      const client = await checkOut(pool);
       let failed: Error | undefined;
       try {
         return await work(client);
@@ -66,6 +66,26 @@ export function createDb(databaseUrl: string, options: { max?: number } = {}): D
     },
     close: () => pool.end(),
   };
+}
+
+/**
+ * A checked-out client has no pool listener: if its server goes away it emits 'error', and an 'error' with no
+ * listener ends the process. The failure already reaches the caller as the rejected query, so the event only
+ * needs a listener; the client is released with the error and not reused.
+ */
+async function checkOut(pool: Pool): Promise<PoolClient> {
+  const client = await pool.connect();
+  client.on('error', ignoreCheckedOutError);
+  const release = client.release.bind(client);
+  client.release = (err?: Error | boolean) => {
+    client.removeListener('error', ignoreCheckedOutError);
+    release(err);
+  };
+  return client;
+}
+
+function ignoreCheckedOutError(): void {
+  // The rejected query carries the failure to the caller.
 }
 
 export interface AppliedMigration {
