@@ -41,7 +41,7 @@ async function killedDuring(run: (work: (sql: (text: string) => Promise<unknown>
           await admin.query<{ n: number }>(
             `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND pid <> pg_backend_pid()`,
           )
-        )[0].n,
+        )[0]!.n,
       (n) => n > 0,
       'the sleeping backend',
     );
