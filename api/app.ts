@@ -4,6 +4,7 @@ import { type ApiKey, type TemporalSettings } from '../platform/config';
 import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
 import { authenticate, rateLimitWrites, refuseCprNumbers } from './auth';
+import { jsonBodies } from './bodies';
 import { createCaseService } from './case-service';
 import { errorMiddleware, notFoundRoute } from './errors';
 import { createPolicyRegistry } from '../platform/policy-registry';
@@ -65,9 +66,7 @@ export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerS
   // no ETag, so no hash of every response body.
   app.disable('etag');
   app.use(requestLogging(logger, metrics));
-  // Before the API's body parser: a history's payloads are larger than any API request.
   if (codec) app.use('/codec', codecServer({ ...codec, namespace: temporal.namespace, keys: apiKeys }));
-  app.use(express.json({ limit: '256kb' }));
   // A method a documented path does not have is a 405 naming those it has, before any key is asked for.
   app.use(methodNotAllowed(OPERATIONS));
   app.use(metricsRouter(metrics, metricsKey));
@@ -88,7 +87,8 @@ export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerS
   const cases = createCaseService(client, temporal, registry, publicUrl);
   // Caseworkers open this page from a case's details in the Temporal UI: the key comes as HTTP Basic (see the router).
   app.use('/caseworker', caseworkerRouter(cases, apiKeys));
-  app.use('/api/v1', authenticate(apiKeys), rateLimitWrites(writeRatePerSecond), refuseCprNumbers);
+  // Bodies are read only after the key is known and its rate is counted, each at its route's own limit.
+  app.use('/api/v1', authenticate(apiKeys), rateLimitWrites(writeRatePerSecond), jsonBodies(OPERATIONS), refuseCprNumbers);
   app.use('/api/v1/cases', casesRouter(cases, metrics));
   const reports = createReports(db);
   app.use('/api/v1/policy-changes', policyChangesRouter(policies, reports));

@@ -1,11 +1,12 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { parse as parseCookie } from 'cookie';
-import express, { type Request, type RequestHandler, Router } from 'express';
+import { type Request, type RequestHandler, Router } from 'express';
 import { z } from 'zod';
 import { type Payload } from '@temporalio/common';
 import { type ApiKey, type Role } from '../platform/config';
 import { EncryptionCodec, type Keyring } from '../platform/payload-codec';
 import { allow } from './auth';
+import { jsonBody } from './bodies';
 import { ApiError, parse } from './errors';
 import { browserAuthentication } from './routes/caseworker';
 
@@ -34,6 +35,8 @@ export interface CodecServerOptions {
   sessionSeconds?: number;
 }
 
+/** The most bytes of one codec request: a page of a long case's history (the OpenAPI document states it). */
+export const CODEC_BODY_BYTES = 8 * 1024 * 1024;
 export const CODEC_SESSION_COOKIE = 'sfe_codec_session';
 const READ_ROLES: Role[] = ['case-system', 'reader'];
 
@@ -147,7 +150,9 @@ export function codecServer(options: CodecServerOptions): Router {
   });
 
   const guarded = [byBrowserSession, browserAuthentication(options.keys), allow(...READ_ROLES), nationalOnly, namespaceCheck];
-  router.post('/decode', express.json({ limit: '8mb' }), ...guarded, async (req, res) => {
+  // The body is read only once the caller is known (a history's payloads are larger than any API request).
+  const body = jsonBody(CODEC_BODY_BYTES);
+  router.post('/decode', ...guarded, body, async (req, res) => {
     const { payloads } = parse(payloadsBody, req.body);
     let decoded: Payload[];
     try {
@@ -157,7 +162,7 @@ export function codecServer(options: CodecServerOptions): Router {
     }
     res.set('Cache-Control', 'no-store').json({ payloads: decoded.map(toJson) });
   });
-  router.post('/encode', express.json({ limit: '8mb' }), ...guarded, async (req, res) => {
+  router.post('/encode', ...guarded, body, async (req, res) => {
     const { payloads } = parse(payloadsBody, req.body);
     const encoded = await codec.encode(payloads.map(fromJson));
     res.set('Cache-Control', 'no-store').json({ payloads: encoded.map(toJson) });

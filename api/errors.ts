@@ -30,6 +30,24 @@ export const notFoundRoute: RequestHandler = (req, _res, next) => {
   next(new ApiError(404, 'not-found', `No route ${req.method} ${req.path}`));
 };
 
+/** What body-parser refuses with (a status it sets and exposes), as the API's own error: never a 500. */
+function bodyRefusal(err: unknown): ApiError | undefined {
+  const e = err as { type?: string; status?: number; expose?: boolean; limit?: number; encoding?: string; charset?: string };
+  if (!e || typeof e.type !== 'string' || typeof e.status !== 'number' || !e.expose || e.status < 400 || e.status >= 500) return undefined;
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return new ApiError(400, 'invalid-json', 'The request body is not valid JSON');
+    case 'entity.too.large':
+      return new ApiError(413, 'payload-too-large', `The request body is larger than this route's limit of ${e.limit} bytes`);
+    case 'encoding.unsupported':
+      return new ApiError(415, 'content-encoding-refused', 'Compressed request bodies are refused: send the body without Content-Encoding');
+    case 'charset.unsupported':
+      return new ApiError(415, 'charset-unsupported', 'The request body must be UTF-8');
+    default:
+      return new ApiError(e.status, e.type.replace(/[^a-z]+/g, '-'), 'The request body could not be read');
+  }
+}
+
 /** The one place errors become responses: `{ error: { code, message, details } }`, never a stack trace. */
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
@@ -37,13 +55,9 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
       res.status(err.status).json({ error: { code: err.code, message: err.message, details: err.details ?? null } });
       return;
     }
-    const bodyError = err as { type?: string; status?: number; message?: string };
-    if (bodyError?.type === 'entity.parse.failed') {
-      res.status(400).json({ error: { code: 'invalid-json', message: 'The request body is not valid JSON', details: null } });
-      return;
-    }
-    if (bodyError?.type === 'entity.too.large') {
-      res.status(413).json({ error: { code: 'payload-too-large', message: 'The request body is too large', details: null } });
+    const refused = bodyRefusal(err);
+    if (refused) {
+      res.status(refused.status).json({ error: { code: refused.code, message: refused.message, details: null } });
       return;
     }
     logger.error('unhandled error', { method: req.method, path: req.route?.path ?? 'unknown', error: err instanceof Error ? err.message : String(err) });

@@ -2,6 +2,8 @@ import { type RequestHandler } from 'express';
 import { z } from 'zod';
 import { type Role } from '../platform/config';
 import { caseEventSchema, caseStartSchema, identifier, policyRevisionSchema } from '../workflows/domain/schemas';
+import { pathPattern } from './bodies';
+import { CODEC_BODY_BYTES } from './codec-server';
 import { ApiError } from './errors';
 import { rebuildSchema, repairSchema, verifyQuerySchema } from './routes/ops';
 import { reportQuerySchemas } from './routes/reports';
@@ -23,6 +25,8 @@ export interface Operation {
   /** null: open, no key needed. */
   roles: Role[] | null;
   body?: z.ZodType;
+  /** The most bytes of body the route reads (api/bodies.ts enforces it, this document states it); every route with a body has one. */
+  bodyBytes?: number;
   query?: z.ZodObject | z.ZodType;
   /** The answers of this route itself; those every route can give (400, 405, 413, and 401, 403, 429 where keys and writes apply) are added. */
   responses: Record<string, string>;
@@ -82,10 +86,15 @@ const CODEC_PAYLOADS = z.object({ payloads: z.array(z.object({ metadata: z.recor
 
 /** Bodies that every route can answer with besides its own, by status. */
 const COMMON = {
-  '400': 'Invalid input; `error.details` names each bad field (a CPR-like value in the body, query, path or X-Request-Id is refused too)',
+  '400': 'Invalid input; `error.details` names each bad field (a CPR-like value in the body, query, path or X-Request-Id is refused too, and a body nested deeper than 32 levels)',
   '405': 'The path does not have this method; the Allow header lists those it has',
-  '413': 'The request body is larger than 256 kB',
 };
+const size = (bytes: number) => (bytes >= 1024 * 1024 ? `${bytes / 1024 / 1024} MB` : `${bytes / 1024} kB`);
+/** The answers of a route that reads a body, from its own limit. */
+const BODY = (bytes: number) => ({
+  '413': `The request body is larger than ${size(bytes)}`,
+  '415': 'The body is not JSON (Content-Type: application/json), or is compressed (a Content-Encoding other than identity): no body is inflated',
+});
 const KEYED = { '401': 'No or unknown API key', '403': 'The key lacks the role, or is bound to municipalities the request reaches beyond' };
 const WRITES = { '429': 'More writes a second than this key may make; Retry-After says when to try again' };
 const NOT_FOUND_CASE = 'No such case (or a case in a municipality the key is not bound to: the same answer, so ids do not leak)';
@@ -117,6 +126,7 @@ export const OPERATIONS: Operation[] = [
     summary: 'Start a case (one workflow per case). A key bound to municipalities starts cases in those only',
     roles: ['case-system'],
     body: caseStartSchema,
+    bodyBytes: 16 * 1024,
     responses: {
       '201': 'Started; the timeline',
       '200': 'The same case again; the existing timeline',
@@ -149,6 +159,7 @@ export const OPERATIONS: Operation[] = [
     summary: 'Report an event of a case',
     roles: ['case-system'],
     body: caseEventSchema,
+    bodyBytes: 16 * 1024,
     responses: { '200': '`applied` (false for a repeated eventId) and the new timeline', '400': 'Invalid or refused event, with the reason', '404': NOT_FOUND_CASE, '409': 'The case is closed' },
     schemas: { '200': { ...caseView, properties: { ...(caseView.properties as object), applied: { type: 'boolean' } }, required: [...caseView.required, 'applied'] } },
   },
@@ -158,6 +169,7 @@ export const OPERATIONS: Operation[] = [
     summary: `What-if: the timeline engine on given facts, events and policies (at most ${SIMULATE_LIMITS.events} events, ${SIMULATE_LIMITS.policies} policies and ${SIMULATE_LIMITS.effects} effects in all). Any municipality, bound key or not: nothing is read or started`,
     roles: ['case-system', 'reader'],
     body: simulateSchema,
+    bodyBytes: 256 * 1024,
     responses: { '200': 'The timeline' },
     schemas: { '200': timeline },
     svg: true,
@@ -168,6 +180,7 @@ export const OPERATIONS: Operation[] = [
     summary: 'Publish a policy change or a new revision of it (lifting sets effectiveTo). endedFor ends the policy only where an earlier revision reached (a first revision has none; 400 naming the municipalities otherwise). A key bound to municipalities publishes only revisions whose scope and endedFor reach its municipalities alone (a region only when it holds all of the region), of policies that reach nothing else',
     roles: ['ops'],
     body: policyRevisionSchema,
+    bodyBytes: 64 * 1024,
     responses: {
       '201': 'Stored; fan-out started',
       '202': 'Stored; Temporal did not answer, so the fan-out is pending and is started by the next to notice (a retry, any API instance, ops repair)',
@@ -223,6 +236,7 @@ export const OPERATIONS: Operation[] = [
     summary: 'One round of repair: start pending fan-outs, close the rows of dead ones (completed from the workflow result, or abandoned), signal the missing cases, rewrite stale rows from their case, make case_policies follow the rows. National keys only',
     roles: ['ops'],
     body: repairSchema,
+    bodyBytes: 4 * 1024,
     responses: { '200': 'What was done', '403': 'The key lacks the role or is bound to municipalities (`national-key-required`)' },
     schemas: { '200': object({ fanoutsStarted: int, fanoutsClosed: int, signalled: int, rewritten: int, casePoliciesFixed: int }) },
   },
@@ -232,6 +246,7 @@ export const OPERATIONS: Operation[] = [
     summary: "Rewrite a page of cases' read-model rows from their workflows (after a restore of Postgres). National keys only",
     roles: ['ops'],
     body: rebuildSchema,
+    bodyBytes: 4 * 1024,
     responses: { '200': 'Cases in the page, rows written, and the next page token', '403': 'The key lacks the role or is bound to municipalities (`national-key-required`)' },
     schemas: { '200': object({ cases: int, rewritten: int, nextPageToken: nullable(str) }) },
   },
@@ -251,10 +266,10 @@ export const OPERATIONS: Operation[] = [
       summary: `Temporal's remote codec protocol: ${way}s payloads with the engine's keys, for the Temporal UI and CLI. A key (Bearer) or a browser session from /codec/login; national case-system and reader keys only`,
       roles: ['case-system', 'reader'],
       body: CODEC_PAYLOADS,
+    bodyBytes: CODEC_BODY_BYTES,
       responses: {
         '200': `The payloads ${way}d`,
         '403': 'The key lacks the role or is bound to municipalities, another namespace (X-Namespace), or a browser origin not in CODEC_CORS_ORIGINS',
-        '413': 'The request body is larger than 8 MB',
         ...(way === 'decode' ? { '422': 'A payload could not be decrypted (unknown key id, altered)' } : {}),
       },
       schemas: { '200': { type: 'object', required: ['payloads'], properties: { payloads: arrayOf(object({ metadata: { type: 'object' }, data: str })) } } },
@@ -287,6 +302,7 @@ export function responsesOf(op: Operation): Record<string, string> {
   return {
     ...op.responses,
     ...Object.fromEntries(Object.entries(COMMON).filter(([status]) => !(status in op.responses))),
+    ...(op.bodyBytes ? BODY(op.bodyBytes) : {}),
     ...(keyed ? { '401': op.unauthorized ?? KEYED['401'] } : {}),
     ...(op.roles ? { '403': op.responses['403'] ?? KEYED['403'] } : {}),
     ...(op.roles && op.method === 'post' && op.path.startsWith('/api/v1/') ? WRITES : {}),
@@ -375,7 +391,7 @@ const PATH_PATTERNS = (operations: Operation[]) => {
   const byPath = new Map<string, Set<string>>();
   for (const op of operations) byPath.set(op.path, (byPath.get(op.path) ?? new Set()).add(op.method.toUpperCase()));
   return [...byPath].map(([path, methods]) => ({
-    pattern: new RegExp(`^${path.replace(/[.]/g, '\\.').replace(/\{\w+\}/g, '[^/]+')}/?$`),
+    pattern: pathPattern(path),
     allow: [...methods, ...(methods.has('GET') ? ['HEAD'] : [])],
   }));
 };

@@ -11,7 +11,7 @@ import { startSystem, type TestSystem } from '../support/system';
  */
 type Schema = Record<string, any>;
 interface Doc {
-  paths: Record<string, Record<string, { parameters?: { name: string; in: string; required: boolean; schema: Schema }[]; requestBody?: { content: Record<string, { schema: Schema }> }; responses: Record<string, { content?: Record<string, { schema: Schema }>; headers?: Record<string, unknown> }> }>>;
+  paths: Record<string, Record<string, { parameters?: { name: string; in: string; required: boolean; schema: Schema }[]; requestBody?: { content: Record<string, { schema: Schema }> }; responses: Record<string, { description?: string; content?: Record<string, { schema: Schema }>; headers?: Record<string, unknown> }> }>>;
   components: { schemas: Record<string, Schema> };
 }
 
@@ -253,7 +253,7 @@ test('every generated request gets a documented answer and never a server error'
   for (const status of ['200', '400', '401', '403', '404', '405']) expect([status, (seen.get(status) ?? 0) > 0]).toEqual([status, true]);
 }, 120_000);
 
-test('the document names the 98 municipality codes, the id patterns and 405 with Allow on every operation', () => {
+test('the document names the 98 municipality codes, the id patterns, 405 with Allow on every operation, and each body route its own size limit', () => {
   const start = doc.paths['/api/v1/cases']!.post!;
   const municipality = start.requestBody!.content['application/json']!.schema.properties.municipality;
   expect([municipality.enum.length, municipality.enum.slice(0, 2)]).toEqual([98, ['101', '147']]);
@@ -261,11 +261,25 @@ test('the document names the 98 municipality codes, the id patterns and 405 with
   expect(caseId.schema).toMatchObject({ type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$' });
   for (const [path, ops] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(ops)) {
-      expect([path, method, Object.keys(op.responses).filter((s) => ['400', '405', '413'].includes(s))]).toEqual([path, method, ['400', '405', '413']]);
+      const takesBody = op.requestBody !== undefined;
+      expect([path, method, Object.keys(op.responses).filter((s) => ['400', '405', '413', '415'].includes(s))]).toEqual([path, method, takesBody ? ['400', '405', '413', '415'] : ['400', '405']]);
       expect(op.responses['405']!.headers).toHaveProperty('Allow');
     }
   }
-  expect(Object.keys(doc.paths['/api/v1/policy-changes']!.post!.responses)).toEqual(['200', '201', '202', '400', '401', '403', '405', '409', '413', '429']);
+  expect(Object.keys(doc.paths['/api/v1/policy-changes']!.post!.responses)).toEqual(['200', '201', '202', '400', '401', '403', '405', '409', '413', '415', '429']);
+  const limits = Object.fromEntries(
+    Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).filter(([, op]) => op.requestBody).map(([method, op]) => [`${method} ${path}`, op.responses['413']!.description])),
+  );
+  expect(limits).toEqual({
+    'post /api/v1/cases': 'The request body is larger than 16 kB',
+    'post /api/v1/cases/{caseId}/events': 'The request body is larger than 16 kB',
+    'post /api/v1/timeline/simulate': 'The request body is larger than 256 kB',
+    'post /api/v1/policy-changes': 'The request body is larger than 64 kB',
+    'post /api/v1/ops/repair': 'The request body is larger than 4 kB',
+    'post /api/v1/ops/read-model/rebuild': 'The request body is larger than 4 kB',
+    'post /codec/decode': 'The request body is larger than 8 MB',
+    'post /codec/encode': 'The request body is larger than 8 MB',
+  });
 });
 
 test('a method a path does not have is a 405 naming those it has, before any key is asked for', async () => {
