@@ -3,7 +3,7 @@ import { type Client } from '@temporalio/client';
 import { type ApiKey, type TemporalSettings } from '../platform/config';
 import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
-import { authenticate, rateLimitWrites, refuseCprNumbers } from './auth';
+import { authenticate, rateLimit, refuseCprNumbers } from './auth';
 import { jsonBodies } from './bodies';
 import { createCaseService } from './case-service';
 import { errorMiddleware, notFoundRoute } from './errors';
@@ -31,6 +31,10 @@ export interface AppDeps {
   /** At least one; every /api/v1 route needs a key (see api/auth.ts for the roles). */
   apiKeys: ApiKey[];
   writeRatePerSecond?: number;
+  /** Reads (GET) per key a second, in all (API_READ_RATE_PER_SECOND). */
+  readRatePerSecond?: number;
+  /** API processes behind one address: each takes this share of the rates (API_INSTANCES). */
+  apiInstances?: number;
   fanoutSignalsPerSecond?: number;
   /** The fan-out's bound on visibility lag (tests shorten it); its own default otherwise. */
   fanoutVisibilityLagMs?: number;
@@ -55,7 +59,7 @@ export function createApp(deps: AppDeps): Express {
   return createApi(deps).app;
 }
 
-export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, fanoutSignalsPerSecond = 2_000, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl, codec, metricsKey }: AppDeps): Api {
+export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, readRatePerSecond = 500, apiInstances = 1, fanoutSignalsPerSecond = 2_000, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl, codec, metricsKey }: AppDeps): Api {
   if (apiKeys.length === 0) throw new Error('no API keys: the API does not run open (set API_KEYS)');
   const registry = createPolicyRegistry(db, { copyMaxAgeMs: registryCopyMaxAgeMs });
   const policies = createPolicyService({ client, db, registry, temporal, logger, signalsPerSecond: fanoutSignalsPerSecond, visibilityLagMs: fanoutVisibilityLagMs });
@@ -66,7 +70,9 @@ export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerS
   // no ETag, so no hash of every response body.
   app.disable('etag');
   app.use(requestLogging(logger, metrics));
-  if (codec) app.use('/codec', codecServer({ ...codec, namespace: temporal.namespace, keys: apiKeys }));
+  // One limiter for every keyed route, so a key's rate is one rate wherever it calls.
+  const rateLimited = rateLimit({ writesPerSecond: writeRatePerSecond, readsPerSecond: readRatePerSecond, instances: apiInstances });
+  if (codec) app.use('/codec', codecServer({ ...codec, namespace: temporal.namespace, keys: apiKeys, rateLimited }));
   // A method a documented path does not have is a 405 naming those it has, before any key is asked for.
   app.use(methodNotAllowed(OPERATIONS));
   app.use(metricsRouter(metrics, metricsKey));
@@ -86,9 +92,9 @@ export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerS
   });
   const cases = createCaseService(client, temporal, registry, publicUrl);
   // Caseworkers open this page from a case's details in the Temporal UI: the key comes as HTTP Basic (see the router).
-  app.use('/caseworker', caseworkerRouter(cases, apiKeys));
+  app.use('/caseworker', caseworkerRouter(cases, apiKeys, rateLimited));
   // Bodies are read only after the key is known and its rate is counted, each at its route's own limit.
-  app.use('/api/v1', authenticate(apiKeys), rateLimitWrites(writeRatePerSecond), jsonBodies(OPERATIONS), refuseCprNumbers);
+  app.use('/api/v1', authenticate(apiKeys), rateLimited, jsonBodies(OPERATIONS), refuseCprNumbers);
   app.use('/api/v1/cases', casesRouter(cases, metrics));
   const reports = createReports(db);
   app.use('/api/v1/policy-changes', policyChangesRouter(policies, reports));

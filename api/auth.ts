@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { CPR_LIKE } from '../workflows/domain/schemas';
+import { looksLikeCpr } from '../workflows/domain/schemas';
 import { type ApiKey, type Role } from '../platform/config';
 import { ApiError } from './errors';
 
@@ -66,13 +66,23 @@ export const nationalKeyOnly: RequestHandler = (req, _res, next) => {
   next();
 };
 
-/** Writes per key at most `perSecond` on average, in bursts of up to twice that (token bucket). */
-export function rateLimitWrites(perSecond: number): RequestHandler {
+/**
+ * Requests per key, writes and reads each in a token bucket: at most `writesPerSecond` (`readsPerSecond`) on
+ * average, in bursts of up to twice that. The buckets live in this process: with `instances` API processes
+ * behind one address each takes its share of the rate (API_INSTANCES), so a key gets the configured rate in
+ * all, however the load balancer spreads its requests, and never that rate once per instance. (A shared bucket
+ * in Postgres would cost a round trip and a hot row per request, and would fail every request while Postgres
+ * is down, which case reads do not otherwise need.)
+ */
+export function rateLimit({ writesPerSecond, readsPerSecond, instances = 1 }: { writesPerSecond: number; readsPerSecond: number; instances?: number }): RequestHandler {
   const buckets = new Map<string, { tokens: number; at: number }>();
-  const capacity = perSecond * 2;
   return (req: Request, res: Response, next: NextFunction) => {
-    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
-    const id = req.keyId ?? req.ip ?? 'anonymous';
+    if (req.method === 'OPTIONS') return next();
+    const write = req.method !== 'GET' && req.method !== 'HEAD';
+    const configured = write ? writesPerSecond : readsPerSecond;
+    const perSecond = configured / instances;
+    const capacity = perSecond * 2;
+    const id = `${write ? 'w' : 'r'}:${req.keyId ?? req.ip ?? 'anonymous'}`;
     const now = Date.now();
     const bucket = buckets.get(id) ?? { tokens: capacity, at: now };
     bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) / 1000) * perSecond);
@@ -81,7 +91,7 @@ export function rateLimitWrites(perSecond: number): RequestHandler {
     if (bucket.tokens < 1) {
       const retryAfter = Math.ceil((1 - bucket.tokens) / perSecond);
       res.set('Retry-After', String(retryAfter));
-      throw new ApiError(429, 'rate-limited', `More than ${perSecond} writes a second with this key; retry after ${retryAfter} s`, { retryAfterSeconds: retryAfter });
+      throw new ApiError(429, 'rate-limited', `More than ${configured} ${write ? 'writes' : 'reads'} a second with this key; retry after ${retryAfter} s`, { retryAfterSeconds: retryAfter });
     }
     bucket.tokens -= 1;
     next();
@@ -90,12 +100,23 @@ export function rateLimitWrites(perSecond: number): RequestHandler {
 
 const CPR_PROBLEM = 'looks like a CPR number; use a pseudonymous reference';
 
-/** Where a CPR-like value hides in a parsed value: the paths of its strings that look like one. */
+/**
+ * Where a CPR-like value hides in a parsed value: the paths of its strings that look like one, as written or
+ * NFKC-normalised. Iterative: a body's depth is bounded (api/bodies.ts), a query's is not.
+ */
 export function cprFields(value: unknown, path: string): string[] {
-  if (typeof value === 'string') return CPR_LIKE.test(value) ? [path] : [];
-  if (Array.isArray(value)) return value.flatMap((v, i) => cprFields(v, path ? `${path}.${i}` : String(i)));
-  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => cprFields(v, path ? `${path}.${k}` : k));
-  return [];
+  const found: string[] = [];
+  const stack: [unknown, string][] = [[value, path]];
+  while (stack.length > 0) {
+    const [v, at] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (looksLikeCpr(v)) found.push(at);
+    } else if (v && typeof v === 'object') {
+      // Reversed onto the stack, so fields are named in the order the body has them.
+      for (const [k, child] of Object.entries(v).reverse()) stack.push([child, at ? `${at}.${k}` : k]);
+    }
+  }
+  return found;
 }
 
 /** The 400 for CPR-like values in the named fields; the values themselves are never repeated. */
@@ -119,7 +140,7 @@ export const refuseCprNumbers: RequestHandler = (req, _res, next) => {
   } catch {
     path = req.path;
   }
-  const found = [...cprFields(req.body, ''), ...cprFields(req.query, '').map((f) => `query.${f}`), ...(CPR_LIKE.test(path) ? ['path'] : [])].map((f) => f || '(body)');
+  const found = [...cprFields(req.body, ''), ...cprFields(req.query, '').map((f) => `query.${f}`), ...(looksLikeCpr(path) ? ['path'] : [])].map((f) => f || '(body)');
   if (found.length > 0) throw cprRefused(found);
   next();
 };

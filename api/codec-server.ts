@@ -31,6 +31,8 @@ export interface CodecServerOptions {
   corsOrigins: string[];
   namespace: string;
   keys: ApiKey[];
+  /** The API's per-key rate limit, counted once the caller is known. */
+  rateLimited?: RequestHandler;
   /** How long a browser session lasts (default 8 hours: a working day). */
   sessionSeconds?: number;
 }
@@ -126,7 +128,8 @@ export function codecServer(options: CodecServerOptions): Router {
     next();
   };
 
-  router.get('/login', browserAuthentication(options.keys), allow(...READ_ROLES), nationalOnly, (req, res) => {
+  const limited = options.rateLimited ? [options.rateLimited] : [];
+  router.get('/login', browserAuthentication(options.keys), ...limited, allow(...READ_ROLES), nationalOnly, (req, res) => {
     const key = keyOf(req, options.keys)!;
     const expires = Math.floor(Date.now() / 1000) + sessionSeconds;
     const secure = req.secure;
@@ -149,7 +152,18 @@ export function codecServer(options: CodecServerOptions): Router {
       );
   });
 
-  const guarded = [byBrowserSession, browserAuthentication(options.keys), allow(...READ_ROLES), nationalOnly, namespaceCheck];
+  // Ends the browser's session: the cookie is cleared with the attributes it was set with. Open, like any
+  // sign-out link: it can only remove the caller's own cookie.
+  router.get('/logout', (req, res) => {
+    const secure = req.secure;
+    res.clearCookie(CODEC_SESSION_COOKIE, { httpOnly: true, path: '/codec', sameSite: secure ? 'none' : 'lax', secure });
+    res.set('Cache-Control', 'no-store');
+    res
+      .type('html')
+      .send('<!doctype html><html lang="da"><meta charset="utf-8"><title>Codec-server</title><p>Du er logget ud af codec-serveren. Temporal UI viser nu sagernes indhold krypteret.</p></html>');
+  });
+
+  const guarded = [byBrowserSession, browserAuthentication(options.keys), ...limited, allow(...READ_ROLES), nationalOnly, namespaceCheck];
   // The body is read only once the caller is known (a history's payloads are larger than any API request).
   const body = jsonBody(CODEC_BODY_BYTES);
   router.post('/decode', ...guarded, body, async (req, res) => {

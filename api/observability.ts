@@ -3,7 +3,7 @@ import { type RequestHandler, Router } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
-import { CPR_LIKE } from '../workflows/domain/schemas';
+import { CPR_LIKE, looksLikeCpr } from '../workflows/domain/schemas';
 import { ApiError } from './errors';
 import { createReports } from './reports';
 
@@ -106,7 +106,7 @@ export function requestLogging(logger: Logger, metrics: Metrics): RequestHandler
         status: res.statusCode,
         durationMs: Math.round(seconds * 1000),
         // Only what has the shape of a case id: a refused path may hold anything.
-        ...(typeof caseId === 'string' && CASE_ID.test(caseId) && !CPR_LIKE.test(caseId) ? { caseId } : {}),
+        ...(typeof caseId === 'string' && CASE_ID.test(caseId) && !looksLikeCpr(caseId) ? { caseId } : {}),
         ...(req.role ? { role: req.role } : {}),
       });
     });

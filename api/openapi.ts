@@ -96,7 +96,7 @@ const BODY = (bytes: number) => ({
   '415': 'The body is not JSON (Content-Type: application/json), or is compressed (a Content-Encoding other than identity): no body is inflated',
 });
 const KEYED = { '401': 'No or unknown API key', '403': 'The key lacks the role, or is bound to municipalities the request reaches beyond' };
-const WRITES = { '429': 'More writes a second than this key may make; Retry-After says when to try again' };
+const RATED = { '429': 'More writes, or more reads, a second than this key may make (API_WRITE_RATE_PER_SECOND, API_READ_RATE_PER_SECOND, shared out over API_INSTANCES); Retry-After says when to try again' };
 const NOT_FOUND_CASE = 'No such case (or a case in a municipality the key is not bound to: the same answer, so ids do not leak)';
 
 export const OPERATIONS: Operation[] = [
@@ -190,8 +190,8 @@ export const OPERATIONS: Operation[] = [
     },
     schemas: { '201': policy, '202': policy, '200': policy },
   },
-  { method: 'get', path: '/api/v1/policy-changes', summary: 'Newest revision of every policy with fan-out progress (every key with the role sees every policy: policies are public acts)', roles: ['ops', 'reader'], responses: { '200': 'Policies' }, schemas: { '200': object({ policies: arrayOf(revision) }) } },
-  { method: 'get', path: '/api/v1/policy-changes/{policyId}', summary: 'A policy: newest revision, fan-outs, history', roles: ['ops', 'reader'], responses: { '200': 'The policy', '404': 'No such policy' }, schemas: { '200': policy } },
+  { method: 'get', path: '/api/v1/policy-changes', summary: 'Newest revision of every policy with fan-out progress. A key bound to municipalities sees the policies that reach them, `applied` counted in them, and its fan-outs\' state without their national counts', roles: ['ops', 'reader'], responses: { '200': 'Policies' }, schemas: { '200': object({ policies: arrayOf(revision) }) } },
+  { method: 'get', path: '/api/v1/policy-changes/{policyId}', summary: 'A policy: newest revision, fan-outs, history (a bound key: as in the list, and 404 for a policy that never reached its municipalities)', roles: ['ops', 'reader'], responses: { '200': 'The policy', '404': 'No such policy (or one that never reached the key\'s municipalities: the same answer)' }, schemas: { '200': policy } },
   {
     method: 'get',
     path: '/api/v1/policy-changes/{policyId}/impact',
@@ -259,6 +259,14 @@ export const OPERATIONS: Operation[] = [
     unauthorized: 'No or unknown key; `WWW-Authenticate: Basic` makes the browser ask for it',
     responses: { '200': 'Signed in', '403': 'The key lacks the role or is bound to municipalities (`national-key-required`)' },
   },
+  {
+    method: 'get',
+    path: '/codec/logout',
+    summary: "Signs a browser out of the codec server: clears the session cookie of /codec/login. Open: it removes only the caller's own cookie",
+    roles: null,
+    produces: 'text/html',
+    responses: { '200': 'Signed out' },
+  },
   ...(['decode', 'encode'] as const).map(
     (way): Operation => ({
       method: 'post',
@@ -305,7 +313,7 @@ export function responsesOf(op: Operation): Record<string, string> {
     ...(op.bodyBytes ? BODY(op.bodyBytes) : {}),
     ...(keyed ? { '401': op.unauthorized ?? KEYED['401'] } : {}),
     ...(op.roles ? { '403': op.responses['403'] ?? KEYED['403'] } : {}),
-    ...(op.roles && op.method === 'post' && op.path.startsWith('/api/v1/') ? WRITES : {}),
+    ...(op.roles ? RATED : {}),
     ...(op.responses['400'] ? { '400': op.responses['400'] } : {}),
   };
 }

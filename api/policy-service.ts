@@ -5,7 +5,7 @@ import { type Logger } from '../platform/logger';
 import { type FanoutRow, type PolicyRegistry, revisionContent, type StoredRevision } from '../platform/policy-registry';
 import { copenhagenDate } from '../workflows/domain/dates';
 import { MUNICIPALITIES, regionOf } from '../workflows/domain/municipalities';
-import { droppedMunicipalities, scopeCovers, unreachedEndings } from '../workflows/domain/policy-scope';
+import { droppedMunicipalities, revisionCovers, scopeCovers, unreachedEndings } from '../workflows/domain/policy-scope';
 import { type PolicyRevision, type PolicyScope } from '../workflows/domain/types';
 import { type PolicyFanoutInput, policyFanoutWorkflowId, POLICY_FANOUT_WORKFLOW_TYPE } from '../workflows/messages';
 import { canonical } from './canonical';
@@ -76,15 +76,24 @@ export function createPolicyService(deps: {
     return today < p.effectiveFrom ? 'scheduled' : p.effectiveTo && today > p.effectiveTo ? 'ended' : 'active';
   };
 
-  const view = (p: StoredRevision, fanouts: FanoutRow[], applied: Map<string, number>): RevisionView => {
+  /**
+   * A revision as a key sees it. A key bound to municipalities gets `applied` counted in its municipalities
+   * (the caller counted so) and its fan-outs' state without their national counts, which would tell it how
+   * many cases other municipalities have open.
+   */
+  const view = (p: StoredRevision, fanouts: FanoutRow[], applied: Map<string, number>, reach?: readonly string[]): RevisionView => {
     const { position: _position, ...revision } = p;
     return {
       ...revision,
       state: stateOf(p),
       applied: applied.get(`${p.policyId}#${p.revision}`) ?? 0,
-      fanouts: fanouts.filter((f) => f.policyId === p.policyId && f.revision === p.revision).map(({ policyId: _p, revision: _r, ...f }) => f),
+      fanouts: fanouts
+        .filter((f) => f.policyId === p.policyId && f.revision === p.revision)
+        .map(({ policyId: _p, revision: _r, ...f }) => (reach ? { workflowId: f.workflowId, kind: f.kind, status: f.status, startedAt: f.startedAt, updatedAt: f.updatedAt } : f)) as FanoutView[],
     };
   };
+  /** Whether any revision of a policy reached one of the key's municipalities (a national key reaches all). */
+  const reaches = (revisions: StoredRevision[], reach?: readonly string[]) => !reach || revisions.some((r) => reach.some((m) => revisionCovers(revisionContent(r), m)));
 
   return {
     /**
@@ -123,7 +132,7 @@ export function createPolicyService(deps: {
       // Cases this API starts from now on read the registry again (the transaction has committed).
       if (created) registry.forgetCurrent();
       const started = await this.startPendingFanouts(policy.policyId);
-      return { created, started, policy: await this.get(policy.policyId) };
+      return { created, started, policy: await this.get(policy.policyId, reach) };
     },
 
     /**
@@ -134,14 +143,14 @@ export function createPolicyService(deps: {
       const workflowId = await db.transaction(async (tx) => {
         await registry.lock(tx, policyId);
         const [newest] = await registry.revisions(policyId, tx);
-        if (!newest) throw new ApiError(404, 'policy-not-found', `No policy ${policyId}`);
+        if (!newest || !reaches([newest], reach)) throw new ApiError(404, 'policy-not-found', `No policy ${policyId}`);
         if (reach) refuseOutsideReach(revisionContent(newest), reach, `revision ${newest.revision} of ${policyId}`);
         const id = policyFanoutWorkflowId(policyId, newest.revision, (await registry.resendCount(tx, policyId, newest.revision)) + 1);
         await registry.insertFanout(tx, { workflowId: id, policyId, revision: newest.revision, kind: 'resend' });
         return id;
       });
       await this.startPendingFanouts(policyId);
-      return { workflowId, policy: await this.get(policyId) };
+      return { workflowId, policy: await this.get(policyId, reach) };
     },
 
     /**
@@ -155,23 +164,27 @@ export function createPolicyService(deps: {
       return all;
     },
 
-    async list(): Promise<RevisionView[]> {
-      const [latest, fanouts, applied] = await Promise.all([registry.latest(), registry.fanouts(), registry.appliedCounts()]);
-      return latest.map((p) => view(p, fanouts, applied));
+    /** The newest revision of every policy; for a bound key, of those that ever reached its municipalities. */
+    async list(reach?: readonly string[]): Promise<RevisionView[]> {
+      const [latest, fanouts, applied] = await Promise.all([registry.latest(), registry.fanouts(), registry.appliedCounts(undefined, reach)]);
+      const seen = reach ? await Promise.all(latest.map(async (p) => reaches(await registry.revisions(p.policyId), reach))) : latest.map(() => true);
+      return latest.filter((_, i) => seen[i]).map((p) => view(p, fanouts, applied, reach));
     },
 
     /**
      * 404 for a policy never published, without what get() adds up (its applied counts count every
      * case_policies row of the policy: 0.3 s at 1,000,000 cases), for the impact report.
      */
-    async requirePublished(policyId: string): Promise<void> {
-      if ((await registry.revisions(policyId)).length === 0) throw new ApiError(404, 'policy-not-found', `No policy ${policyId}`);
+    async requirePublished(policyId: string, reach?: readonly string[]): Promise<void> {
+      const revisions = await registry.revisions(policyId);
+      if (revisions.length === 0 || !reaches(revisions, reach)) throw new ApiError(404, 'policy-not-found', `No policy ${policyId}`);
     },
 
-    async get(policyId: string): Promise<PolicyView> {
-      const [revisions, fanouts, applied] = await Promise.all([registry.revisions(policyId), registry.fanouts(policyId), registry.appliedCounts(policyId)]);
-      if (revisions.length === 0) throw new ApiError(404, 'policy-not-found', `No policy ${policyId}`);
-      const [newest, ...older] = revisions.map((r) => view(r, fanouts, applied));
+    /** A policy with its history; for a bound key, 404 (as for no policy) unless it ever reached its municipalities. */
+    async get(policyId: string, reach?: readonly string[]): Promise<PolicyView> {
+      const [revisions, fanouts, applied] = await Promise.all([registry.revisions(policyId), registry.fanouts(policyId), registry.appliedCounts(policyId, reach)]);
+      if (revisions.length === 0 || !reaches(revisions, reach)) throw new ApiError(404, 'policy-not-found', `No policy ${policyId}`);
+      const [newest, ...older] = revisions.map((r) => view(r, fanouts, applied, reach));
       return { ...newest!, history: older };
     },
   };
@@ -191,7 +204,8 @@ function refuseOutsideReach(p: Pick<PolicyRevision, 'scope' | 'endedFor'>, reach
     ...(p.endedFor ?? []).map((e, i) => ({ field: `endedFor.${i}.scope`, outside: outside(e.scope) })),
   ].filter((part) => part.outside.length > 0);
   if (parts.length === 0) return;
-  const list = (codes: string[]) => (codes.length <= 5 ? codes.join(', ') : `${codes.length} municipalities (${codes.slice(0, 5).join(', ')}, …)`);
+  // A stored revision's municipalities outside the key's are not named: the key sees only its own.
+  const list = (codes: string[]) => (of ? 'municipalities outside them' : codes.length <= 5 ? codes.join(', ') : `${codes.length} municipalities (${codes.slice(0, 5).join(', ')}, …)`);
   throw new ApiError(
     403,
     'municipality-not-allowed',

@@ -243,10 +243,14 @@ export function createPolicyRegistry(db: Db, options: { copyMaxAgeMs?: number } 
       return rows.map((r) => r.case_id);
     },
 
-    async appliedCounts(policyId?: string): Promise<Map<string, number>> {
+    async appliedCounts(policyId?: string, municipalities?: readonly string[]): Promise<Map<string, number>> {
+      // A key bound to municipalities counts its own cases only (the rows of cases elsewhere are other
+      // municipalities' open-case counts).
+      const where = [policyId ? 'cp.policy_id = $1' : '', municipalities ? `c.municipality = ANY($${policyId ? 2 : 1}::text[])` : ''].filter(Boolean);
       const rows = await db.query<{ policy_id: string; revision: number; n: string }>(
-        `SELECT policy_id, revision, count(*) AS n FROM case_policies ${policyId ? 'WHERE policy_id = $1' : ''} GROUP BY policy_id, revision`,
-        policyId ? [policyId] : [],
+        `SELECT cp.policy_id, cp.revision, count(*) AS n FROM case_policies cp ${municipalities ? 'JOIN cases c ON c.case_id = cp.case_id' : ''}
+         ${where.length ? `WHERE ${where.join(' AND ')}` : ''} GROUP BY cp.policy_id, cp.revision`,
+        [...(policyId ? [policyId] : []), ...(municipalities ? [municipalities] : [])],
       );
       return new Map(rows.map((r) => [`${r.policy_id}#${r.revision}`, Number(r.n)]));
     },

@@ -33,10 +33,10 @@ export function browserAuthentication(keys: ApiKey[]): RequestHandler {
 }
 
 /** The caseworker's page of a case: what a case's details in the Temporal UI link to. */
-export function caseworkerRouter(cases: CaseService, keys: ApiKey[]): Router {
+export function caseworkerRouter(cases: CaseService, keys: ApiKey[], rateLimited: RequestHandler = (_req, _res, next) => next()): Router {
   const router = Router();
   router.use(browserAuthentication(keys));
-  router.get('/cases/:caseId', allow('case-system', 'reader'), async (req, res) => {
+  router.get('/cases/:caseId', rateLimited, allow('case-system', 'reader'), async (req, res) => {
     const { caseId } = parse(caseIdParam, req.params, 'path');
     // A key bound to municipalities sees their cases only; another's answers as an unknown case.
     const view = await cases.getCase(caseId, req.municipalities);

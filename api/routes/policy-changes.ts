@@ -23,18 +23,18 @@ export function policyChangesRouter(policies: PolicyService, reports: Reports): 
     res.status(started ? (created ? 201 : 200) : 202).json(view);
   });
 
-  router.get('/', allow('ops', 'reader'), async (_req, res) => {
-    res.json({ policies: await policies.list() });
+  router.get('/', allow('ops', 'reader'), async (req, res) => {
+    res.json({ policies: await policies.list(req.municipalities) });
   });
 
   router.get('/:policyId', allow('ops', 'reader'), async (req, res) => {
     const { policyId } = parse(policyIdParam, req.params, 'path');
-    res.json(await policies.get(policyId));
+    res.json(await policies.get(policyId, req.municipalities));
   });
 
   router.get('/:policyId/impact', allow('ops', 'reader'), async (req, res) => {
     const { policyId } = parse(policyIdParam, req.params, 'path');
-    await policies.requirePublished(policyId);
+    await policies.requirePublished(policyId, req.municipalities);
     sendReport(req, res, await reports.policyImpact(policyId, req.municipalities));
   });
 

@@ -2,6 +2,8 @@ import { OPERATIONS } from '../../api/openapi';
 import { type ApiKey, type Role } from '../../platform/config';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { MUNICIPALITIES } from '../../workflows/domain/municipalities';
+import { scopeCovers } from '../../workflows/domain/policy-scope';
+import { type PolicyScope } from '../../workflows/domain/types';
 import { eventually, startSystem, type TestSystem } from '../support/system';
 
 /**
@@ -54,6 +56,25 @@ const ofRole = (role: Role) => ALL_KEYS().filter((label) => label.endsWith(role)
 const notOfRoles = (...roles: Role[]) => ALL_KEYS().filter((label) => !roles.some((role) => ofRole(role).includes(label)));
 const forbidden = { error: { code: 'forbidden', message: expect.stringMatching(/^This needs the role /), details: null } };
 const caseNotFound = (caseId: string) => ({ error: { code: 'case-not-found', message: `No case ${caseId}`, details: null } });
+
+/** The municipalities a key is bound to; undefined for a national key. */
+const municipalitiesOf = (label: string) => BOUND.find((b) => b.label === label)?.municipalities;
+
+/**
+ * A policy as a key sees it is what its municipalities alone would give: `applied` counts only its own cases
+ * holding the revision, and a bound key's fan-outs show their state, never their national counts.
+ */
+async function expectOwnView(label: string, p: { policyId: string; revision: number; applied: number; fanouts: Record<string, unknown>[] }) {
+  const reach = municipalitiesOf(label);
+  const [{ n }] = (await system.db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM case_policies cp JOIN cases c USING (case_id) WHERE cp.policy_id = $1 AND cp.revision = $2 AND ($3::text[] IS NULL OR c.municipality = ANY($3))`,
+    [p.policyId, p.revision, reach ?? null],
+  )) as [{ n: string }];
+  expect([label, p.policyId, p.applied]).toEqual([label, p.policyId, Number(n)]);
+  for (const f of p.fanouts) {
+    expect([label, Object.keys(f).sort()]).toEqual([label, reach ? ['kind', 'startedAt', 'status', 'updatedAt', 'workflowId'] : expect.arrayContaining(['matched', 'signalled', 'failed', 'missing'])]);
+  }
+}
 
 /** Every key without one of `roles` answers 403 forbidden, and no key 401. */
 async function onlyRoles(method: string, path: string, roles: Role[], body?: unknown) {
@@ -242,23 +263,33 @@ const scenarios: Record<string, () => Promise<void>> = {
     await onlyRoles('POST', '/api/v1/policy-changes', ['ops'], policy(`TEN-${run}-x`, { type: 'all' }));
   },
   'GET /api/v1/policy-changes': async () => {
-    // Policies are public acts: every key that reads them sees every one.
+    // A national key sees every policy; a bound key those that reach its municipalities, with `applied`
+    // counted in them and its fan-outs' state without their national counts.
     const everyone = await call('GET', '/api/v1/policy-changes', 'national reader');
     const ids = everyone.body.policies.map((p: { policyId: string }) => p.policyId).sort();
     expect(ids).toEqual(expect.arrayContaining([`TEN-${run}-national`, `TEN-${run}-nord`, `TEN-${run}-own`]));
     for (const label of [...ofRole('reader'), ...ofRole('ops')]) {
       const res = await call('GET', '/api/v1/policy-changes', label);
-      expect([label, res.status, res.body.policies.map((p: { policyId: string }) => p.policyId).sort()]).toEqual([label, 200, ids]);
+      const reach = municipalitiesOf(label);
+      const expected = everyone.body.policies.filter((p: { scope: PolicyScope }) => !reach || reach.some((m) => scopeCovers(p.scope, m)));
+      expect([label, res.status, res.body.policies.map((p: { policyId: string }) => p.policyId).sort()]).toEqual([label, 200, expected.map((p: { policyId: string }) => p.policyId).sort()]);
+      for (const p of res.body.policies) await expectOwnView(label, p);
     }
+    expect((await call('GET', '/api/v1/policy-changes', 'bound reader')).body.policies.map((p: { policyId: string }) => p.policyId)).not.toContain(`TEN-${run}-nord`);
     await onlyRoles('GET', '/api/v1/policy-changes', ['ops', 'reader']);
   },
   'GET /api/v1/policy-changes/{policyId}': async () => {
     for (const label of [...ofRole('reader'), ...ofRole('ops')]) {
       const res = await call('GET', `/api/v1/policy-changes/TEN-${run}-national`, label);
       expect([label, res.status, res.body.scope]).toEqual([label, 200, { type: 'all' }]);
+      await expectOwnView(label, res.body);
       const unknown = await call('GET', `/api/v1/policy-changes/TEN-${run}-nope`, label);
       expect([unknown.status, unknown.body.error.code]).toEqual([404, 'policy-not-found']);
     }
+    // A policy that never reached the key's municipalities answers as one that does not exist.
+    const elsewhere = await call('GET', `/api/v1/policy-changes/TEN-${run}-nord`, 'bound reader');
+    expect([elsewhere.status, elsewhere.body]).toEqual([404, { error: { code: 'policy-not-found', message: `No policy TEN-${run}-nord`, details: null } }]);
+    expect((await call('GET', `/api/v1/policy-changes/TEN-${run}-nord/impact`, 'bound reader')).status).toBe(404);
     await onlyRoles('GET', `/api/v1/policy-changes/TEN-${run}-national`, ['ops', 'reader']);
   },
   'GET /api/v1/policy-changes/{policyId}/impact': async () => {
@@ -290,8 +321,9 @@ const scenarios: Record<string, () => Promise<void>> = {
     expect([own.status, own.body.policyId, own.body.fanoutWorkflowId]).toEqual([202, `TEN-${run}-own`, expect.stringContaining(`TEN-${run}-own`)]);
     const national = await call('POST', `/api/v1/policy-changes/TEN-${run}-national/resend`, 'bound ops');
     expect([national.status, national.body.error.code]).toEqual([403, 'municipality-not-allowed']);
+    // A policy that never reached the key's municipalities is, to that key, no policy.
     const nord = await call('POST', `/api/v1/policy-changes/TEN-${run}-own/resend`, 'Nordjylland ops');
-    expect([nord.status, nord.body.error.code]).toEqual([403, 'municipality-not-allowed']);
+    expect([nord.status, nord.body.error.code]).toEqual([404, 'policy-not-found']);
     const unknown = await call('POST', `/api/v1/policy-changes/TEN-${run}-nope/resend`, 'bound ops');
     expect(unknown.status).toBe(404);
     expect((await call('POST', `/api/v1/policy-changes/TEN-${run}-national/resend`, 'national ops')).status).toBe(202);
@@ -318,6 +350,13 @@ const scenarios: Record<string, () => Promise<void>> = {
   'GET /api/v1/reports/upcoming': () => rowReport('upcoming', 'days=366'),
   'GET /api/v1/reports/timeliness': () => figureReport('timeliness', `from=${addDays(today(), -365)}&to=${addDays(today(), 365)}`),
   'GET /api/v1/reports/conversation-modes': () => figureReport('conversation-modes', `from=${addDays(today(), -10)}&to=${today()}`),
+  'GET /codec/logout': async () => {
+    // Open: it only clears the caller's own session cookie.
+    for (const label of [...ALL_KEYS(), null]) {
+      const res = await call('GET', '/codec/logout', label);
+      expect([label, res.status, res.headers.get('set-cookie')]).toEqual([label, 200, expect.stringMatching(/^sfe_codec_session=; Path=\/codec; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax$/)]);
+    }
+  },
   'GET /codec/login': async () => {
     const basic = (label: string) => ({ authorization: `Basic ${Buffer.from(`x:${keys[label]}`).toString('base64')}` });
     for (const label of ['national reader', 'national case-system']) expect((await call('GET', '/codec/login', null, undefined, basic(label))).status).toBe(200);

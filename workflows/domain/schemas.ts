@@ -13,7 +13,16 @@ import { CASE_EVENT_TYPES, DEADLINE_KINDS, type PolicyScope } from './types';
  * A CPR number must never become an id or free text: DDMMYY-XXXX, DDMMYY XXXX (a space, as letters and
  * forms write it, or any other blank or dash) or ten digits in a row.
  */
-export const CPR_LIKE = /(^|\D)\d{6}[\s\-\u2010-\u2015]?\d{4}(\D|$)/;
+export const CPR_LIKE = /(^|\D)\d{6}[\s\-\u2010-\u2015\u2212]?\d{4}(\D|$)/;
+
+/**
+ * Whether text holds a CPR-like number as written or once NFKC-normalised: fullwidth or other compatibility
+ * digits and separators (０１０１９０−１２３４) read as the ASCII number they stand for.
+ */
+export const looksLikeCpr = (text: string): boolean => CPR_LIKE.test(text) || CPR_LIKE.test(text.normalize('NFKC'));
+
+/** The highest revision a policy can have (the OpenAPI document states it). */
+export const MAX_POLICY_REVISION = 1_000_000;
 
 /**
  * Dates the engine works with: years 1900 to 2199. The engine adds months and days to them, and a date past
@@ -27,9 +36,9 @@ export const isoDate = z
     if (!isIsoDate(d)) ctx.addIssue({ code: 'custom', message: 'must be a calendar date written YYYY-MM-DD' });
     else if (d < DATE_RANGE.from || d > DATE_RANGE.to) ctx.addIssue({ code: 'custom', message: `must be from ${DATE_RANGE.from} to ${DATE_RANGE.to}` });
   })
-  .meta({ format: 'date', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: `A calendar date in Copenhagen, YYYY-MM-DD, from ${DATE_RANGE.from} to ${DATE_RANGE.to}` });
+  .meta({ format: 'date', pattern: '^(19[0-9]{2}|2[01][0-9]{2})-[0-9]{2}-[0-9]{2}$', description: `A calendar date in Copenhagen, YYYY-MM-DD, from ${DATE_RANGE.from} to ${DATE_RANGE.to}` });
 
-const noCpr = (field: string) => (value: string) => !CPR_LIKE.test(value) || `${field} looks like a CPR number; use the case system's pseudonymous reference`;
+const noCpr = (field: string) => (value: string) => !looksLikeCpr(value) || `${field} looks like a CPR number; use the case system's pseudonymous reference`;
 
 export const identifier = (field: string) =>
   z
@@ -135,7 +144,9 @@ export const policyScopeSchema = z.discriminatedUnion('type', [
 export const policyRevisionSchema = z
   .object({
     policyId: identifier('policyId'),
-    revision: z.number().int().min(1),
+    // A policy is revised a handful of times; the bound keeps a revision from being a CPR number or any other
+    // identifier that would travel into workflow ids, search attributes, metric labels and logs.
+    revision: z.number().int().min(1).max(MAX_POLICY_REVISION, 'must be at most 1000000'),
     title: z.string().min(1).max(200),
     legalReference: z.string().max(200).optional(),
     effectiveFrom: isoDate,
@@ -160,7 +171,7 @@ export const policyRevisionSchema = z
       for (const code of Object.keys(MUNICIPALITIES)) if (scopeCovers(e.scope as PolicyScope, code)) seen.add(code);
     });
   })
-  .refine((p) => !CPR_LIKE.test(p.title) && !CPR_LIKE.test(p.legalReference ?? ''), { message: 'looks like a CPR number', path: ['title'] });
+  .refine((p) => !looksLikeCpr(p.title) && !looksLikeCpr(p.legalReference ?? ''), { message: 'looks like a CPR number', path: ['title'] });
 
 /** Issues as the API reports them: each bad field with its problem. */
 export function describeIssues(error: z.ZodError): { field: string; problem: string }[] {
