@@ -64,7 +64,7 @@ export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerS
   const registry = createPolicyRegistry(db, { copyMaxAgeMs: registryCopyMaxAgeMs });
   const policies = createPolicyService({ client, db, registry, temporal, logger, signalsPerSecond: fanoutSignalsPerSecond, visibilityLagMs: fanoutVisibilityLagMs });
   const app = express();
-  const metrics = createMetrics(db);
+  const metrics = createMetrics(db, { caseCounts: metricsKey !== undefined });
   app.disable('x-powered-by');
   // Responses are answers to one request (a case, a report as of a date), not cacheable documents:
   // no ETag, so no hash of every response body.

@@ -7,8 +7,12 @@ import { CPR_LIKE, looksLikeCpr } from '../workflows/domain/schemas';
 import { ApiError } from './errors';
 import { createReports } from './reports';
 
-/** The API's Prometheus metrics; one registry per app, so tests can build several apps in one process. */
-export function createMetrics(db: Db) {
+/**
+ * The API's Prometheus metrics; one registry per app, so tests can build several apps in one process. The
+ * figures counted from cases (cases started, missed deadlines, fan-out progress) are national figures: they are served only
+ * when /metrics needs a key (`caseCounts`), so an open /metrics tells no one how many cases anyone has.
+ */
+export function createMetrics(db: Db, { caseCounts = true }: { caseCounts?: boolean } = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const httpDuration = new Histogram({
@@ -18,8 +22,13 @@ export function createMetrics(db: Db) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const casesStarted = new Counter({ name: 'cases_started_total', help: 'Cases started through the API', registers: caseCounts ? [registry] : [] });
+  if (caseCounts) registerCaseCounts(registry, db);
+  return { registry, httpDuration, casesStarted };
+}
+
+function registerCaseCounts(registry: Registry, db: Db): void {
   const reports = createReports(db);
-  const casesStarted = new Counter({ name: 'cases_started_total', help: 'Cases started through the API', registers: [registry] });
   new Gauge({
     name: 'deadlines_missed',
     help: 'Missed deadlines of open cases, by kind (from the read model)',
@@ -48,7 +57,6 @@ export function createMetrics(db: Db) {
       }
     },
   });
-  return { registry, httpDuration, casesStarted };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -119,11 +119,10 @@ test('a CPR-like value in any field is refused before anything happens', async (
 test('metrics, structured request logs without personal data, and CSV reports', async () => {
   const created = await system.api('POST', '/api/v1/cases', { caseId: 'OBS-1', citizenRef: 'REF-SECRET-1', municipality: '101', firstAbsenceDay: copenhagenDate(Date.now()) });
   expect(created.status).toBe(201);
+  // Open (no METRICS_KEY here): latency by route, and nothing counted from cases, which are national figures.
   const metrics = await call('get', '/metrics');
-  expect(metrics.text).toMatch(/^cases_started_total 1$/m);
   expect(metrics.text).toMatch(/http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/cases\/",status="201"\} 1/);
-  expect(metrics.text).toContain('# TYPE deadlines_missed gauge');
-  expect(metrics.text).toContain('# TYPE policy_fanout_cases gauge');
+  expect(metrics.text.match(/^# TYPE (cases_started_total|deadlines_missed|policy_fanout_cases) /gm)).toBeNull();
 
   const lines = system.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.message === 'request');
   const start = lines.find((l) => l.route === '/api/v1/cases/' && l.status === 201);

@@ -98,7 +98,10 @@ test('with METRICS_KEY, /metrics answers only that key as a bearer token', async
   const wrong = await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer not-the-metrics-key' } });
   expect(wrong.status).toBe(401);
   const right = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_KEY}` } });
-  expect([right.status, await right.text()]).toEqual([200, expect.stringContaining('# TYPE http_request_duration_seconds histogram')]);
+  const text = await right.text();
+  expect([right.status, text]).toEqual([200, expect.stringContaining('# TYPE http_request_duration_seconds histogram')]);
+  // Behind the key, the figures counted from cases too.
+  expect(text.match(/^# TYPE (cases_started_total|deadlines_missed|policy_fanout_cases) \w+$/gm)).toEqual(['# TYPE cases_started_total counter', '# TYPE deadlines_missed gauge', '# TYPE policy_fanout_cases gauge']);
 });
 
 test('a what-if is bounded in events, policies and effects, each refusal naming the field', () => {
