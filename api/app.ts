@@ -33,6 +33,12 @@ export interface AppDeps {
   writeRatePerSecond?: number;
   /** Reads (GET) per key a second, in all (API_READ_RATE_PER_SECOND). */
   readRatePerSecond?: number;
+  /**
+   * Which proxies in front of the API to believe about the client's address and scheme (API_TRUST_PROXY,
+   * Express' `trust proxy`: e.g. `loopback`, a subnet, or a hop count). Behind a TLS-terminating proxy it makes
+   * the codec session cookie Secure; unset, X-Forwarded-* headers are ignored, so no client can forge them.
+   */
+  trustProxy?: string | number;
   /** API processes behind one address: each takes this share of the rates (API_INSTANCES). */
   apiInstances?: number;
   fanoutSignalsPerSecond?: number;
@@ -59,13 +65,14 @@ export function createApp(deps: AppDeps): Express {
   return createApi(deps).app;
 }
 
-export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, readRatePerSecond = 500, apiInstances = 1, fanoutSignalsPerSecond = 2_000, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl, codec, metricsKey }: AppDeps): Api {
+export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, readRatePerSecond = 500, apiInstances = 1, trustProxy, fanoutSignalsPerSecond = 2_000, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl, codec, metricsKey }: AppDeps): Api {
   if (apiKeys.length === 0) throw new Error('no API keys: the API does not run open (set API_KEYS)');
   const registry = createPolicyRegistry(db, { copyMaxAgeMs: registryCopyMaxAgeMs });
   const policies = createPolicyService({ client, db, registry, temporal, logger, signalsPerSecond: fanoutSignalsPerSecond, visibilityLagMs: fanoutVisibilityLagMs });
   const app = express();
   const metrics = createMetrics(db, { caseCounts: metricsKey !== undefined });
   app.disable('x-powered-by');
+  if (trustProxy !== undefined) app.set('trust proxy', trustProxy);
   // Responses are answers to one request (a case, a report as of a date), not cacheable documents:
   // no ETag, so no hash of every response body.
   app.disable('etag');
