@@ -159,7 +159,10 @@ export function createCaseService(client: Client, temporal: TemporalSettings, re
       return view(timeline);
     },
 
-    /** Reports an event through the workflow's update; a rejected event is a 400 with the workflow's reason. */
+    /**
+     * Reports an event through the workflow's update; a rejected event is a 400 with the workflow's reason, and
+     * one past a case's limits (CASE_LIMITS) a 409 naming the limit. Either way the case did not change.
+     */
     async reportEvent(caseId: string, event: CaseEvent, reach?: Reach): Promise<{ applied: boolean; case: CaseView }> {
       await ensureReach(caseId, reach);
       try {
@@ -169,6 +172,15 @@ export function createCaseService(client: Client, temporal: TemporalSettings, re
         const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
         if (cause instanceof ApplicationFailure && cause.type === CaseErrorType.EventRejected) {
           throw new ApiError(400, 'event-rejected', cause.message, { eventId: event.eventId, reason: cause.message });
+        }
+        if (cause instanceof ApplicationFailure && cause.type === CaseErrorType.CaseLimitReached) {
+          const limit = cause.details?.[0] as { name: string; max: number } | undefined;
+          throw new ApiError(409, 'case-limit-reached', `Case ${caseId} is full: ${cause.message}`, {
+            eventId: event.eventId,
+            limit: limit?.name ?? null,
+            max: limit?.max ?? null,
+            reason: cause.message,
+          });
         }
         if (cause instanceof ApplicationFailure && cause.type === CaseErrorType.CaseClosed) {
           throw new ApiError(409, 'case-closed', `Case ${caseId} is closed: ${cause.message}`, { eventId: event.eventId, reason: cause.message });

@@ -160,7 +160,7 @@ export const OPERATIONS: Operation[] = [
     roles: ['case-system'],
     body: caseEventSchema,
     bodyBytes: 16 * 1024,
-    responses: { '200': '`applied` (false for a repeated eventId) and the new timeline', '400': 'Invalid or refused event, with the reason', '404': NOT_FOUND_CASE, '409': 'The case is closed' },
+    responses: { '200': '`applied` (false for a repeated eventId) and the new timeline', '400': 'Invalid or refused event, with the reason', '404': NOT_FOUND_CASE, '409': 'The case is closed (`case-closed`), or full (`case-limit-reached`: `details.limit` names maxEventsPerCase (500) or maxDeadlinesPerCase (600), `details.max` its value); the event was not applied' },
     schemas: { '200': { ...caseView, properties: { ...(caseView.properties as object), applied: { type: 'boolean' } }, required: [...caseView.required, 'applied'] } },
   },
   {

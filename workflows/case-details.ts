@@ -1,7 +1,7 @@
 import { endOfCopenhagenDay, type IsoDate, startOfCopenhagenDay } from './domain/dates';
 import { MUNICIPALITIES } from './domain/municipalities';
 import { type ConversationMode } from './domain/rules';
-import { type CaseFacts, type ClosedReason, type Deadline, type DeadlineStatus, type Employment, type Timeline } from './domain/types';
+import { type CaseFacts, type ClosedReason, type Deadline, type DeadlineKind, type DeadlineStatus, type Employment, type Timeline } from './domain/types';
 
 /**
  * What a caseworker reads in the Temporal UI: the case's current details (markdown) and what each timer
@@ -51,13 +51,31 @@ export function caseStatusDa(t: Timeline): string {
 }
 
 /**
+ * How many deadlines of each kind a list has, counted once per list: the details, the picture and the
+ * caseworker page label every deadline of a timeline, and counting for each would make that work grow with
+ * the deadlines squared. The engine does not change a timeline's deadlines once made; a list that grew or
+ * shrank since it was counted is counted again.
+ */
+const kindCounts = new WeakMap<readonly Deadline[], { length: number; counts: Map<DeadlineKind, number> }>();
+
+function countOfKind(all: readonly Deadline[], kind: DeadlineKind): number {
+  let counted = kindCounts.get(all);
+  if (counted?.length !== all.length) {
+    counted = { length: all.length, counts: new Map() };
+    for (const d of all) counted.counts.set(d.kind, (counted.counts.get(d.kind) ?? 0) + 1);
+    kindCounts.set(all, counted);
+  }
+  return counted.counts.get(kind) ?? 0;
+}
+
+/**
  * The deadline's name as a caseworker tells it apart from its siblings: follow-up conversations are
  * numbered ("Opfølgningssamtale 2"), other kinds only when the case has more than one of them.
  */
 export function deadlineLabel(d: Deadline, all: readonly Deadline[]): string {
   const n = /-(\d+)$/.exec(d.id)?.[1];
   if (!n) return d.title;
-  if (d.kind === 'follow-up-conversation' || all.filter((other) => other.kind === d.kind).length > 1) return `${d.title} ${n}`;
+  if (d.kind === 'follow-up-conversation' || countOfKind(all, d.kind) > 1) return `${d.title} ${n}`;
   return d.title;
 }
 

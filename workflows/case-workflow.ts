@@ -23,7 +23,7 @@ import { revisionCovers } from './domain/policy-scope';
 import { timelineFingerprint } from './domain/fingerprint';
 import { computeTimeline } from './domain/timeline';
 import { type CaseEvent, type PolicyRevision, type Timeline } from './domain/types';
-import { rejectEvent } from './domain/validate-event';
+import { type Rejection, rejectEvent } from './domain/validate-event';
 import { droppedUnencrypted, refuseUnencryptedMessage, refuseUnencryptedStart } from './unencrypted';
 import {
   applyPolicyUpdate,
@@ -92,6 +92,21 @@ const DURABLE_READ_MODEL = 'read-model-durable';
 const CONVERGENCE_ATTRIBUTES = 'policy-revisions-attributes';
 /** Runs continued as new before this counted their start as a change (issue #22). */
 const CONTINUE_AS_NEW_NOT_A_CHANGE = 'continue-as-new-not-a-change';
+/**
+ * Runs that began before this continued as new only once their newest snapshot was written, a wait that a
+ * steady stream of events starved until Temporal's history size limit terminated the run (issue #23). From
+ * here on a run that needs a new one starts no more writes, continues as new once the write in flight is
+ * done, and the new run writes the newest snapshot first.
+ */
+const CONTINUE_AS_NEW_UNDER_LOAD = 'continue-as-new-under-load';
+/** Signals received before this applied events past CASE_LIMITS (issue #23); updates are checked by their validator. */
+const CASE_LIMITS_ON_SIGNALS = 'case-limits-on-signals';
+
+const REJECTION_TYPES: Record<Rejection['code'], CaseErrorType> = {
+  closed: CaseErrorType.CaseClosed,
+  rejected: CaseErrorType.EventRejected,
+  limit: CaseErrorType.CaseLimitReached,
+};
 
 /** Long cases start a new run before their history grows large, carrying state and seen ids. */
 const DEFAULT_MAX_HISTORY_EVENTS = 4_000;
@@ -176,21 +191,29 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   setHandler(caseFactsQuery, () => ({ facts, ruleSetId }));
   // What the read model should hold for the case: ops repair and read-model rebuild write this.
   setHandler(readModelSnapshotQuery, () => ({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, revision, timeline }));
+  // However an event arrives, past CASE_LIMITS it is refused before anything changes: a rejected update is not
+  // written to history, so the case's counter, timeline and read-model row stay as they were.
   setHandler(reportEventUpdate, acceptEvent, {
     validator: (event) => {
       refuseUnencryptedMessage(event);
       if (seenEvents.has(event?.eventId)) return;
       const rejection = rejectEvent(facts, events, policies, ruleSet, event, today());
       if (rejection) {
-        const type = rejection.code === 'closed' ? CaseErrorType.CaseClosed : CaseErrorType.EventRejected;
-        throw ApplicationFailure.create({ message: rejection.reason, type, nonRetryable: true });
+        throw ApplicationFailure.create({
+          message: rejection.reason,
+          type: REJECTION_TYPES[rejection.code],
+          nonRetryable: true,
+          details: rejection.limit ? [rejection.limit] : undefined,
+        });
       }
     },
   });
   setHandler(caseEventSignal, (event) => {
     if (droppedUnencrypted(caseEventSignal.name, event)) return;
-    // A signal cannot be answered; a rejected one is dropped (the update is the way to learn why).
-    if (seenEvents.has(event?.eventId) || rejectEvent(facts, events, policies, ruleSet, event, today()) !== null) return;
+    // A signal cannot be answered; a rejected one is dropped (the update is the way to learn why). Signals
+    // replayed from before the limits were applied as they were then.
+    if (seenEvents.has(event?.eventId)) return;
+    if (rejectEvent(facts, events, policies, ruleSet, event, today(), { limits: patched(CASE_LIMITS_ON_SIGNALS) }) !== null) return;
     acceptEvent(event);
   });
   setHandler(applyPolicyUpdate, acceptPolicy, {
@@ -213,9 +236,11 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
     rewrite = true;
   });
   const readModelCurrent = () => written === revision && !rewrite && !writing;
+  // Set once the run needs a new one (CONTINUE_AS_NEW_UNDER_LOAD): no write starts after that, and the next run writes.
+  let handingOver = false;
   void (async () => {
     for (;;) {
-      await condition(() => written < revision || rewrite);
+      await condition(() => (written < revision || rewrite) && !handingOver);
       const snapshot = { workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, revision, timeline };
       if (patched(DURABLE_READ_MODEL)) {
         rewrite = false;
@@ -259,7 +284,10 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   for (;;) {
     if (timeline.status === 'closed') break;
     if (needsNewRun()) {
-      await condition(() => allHandlersFinished() && readModelCurrent());
+      handingOver = patched(CONTINUE_AS_NEW_UNDER_LOAD);
+      // The next run writes the newest snapshot, so only the write in flight is waited for.
+      if (handingOver) await condition(() => allHandlersFinished() && !writing);
+      else await condition(() => allHandlersFinished() && readModelCurrent());
       await continueAsNew<typeof caseWorkflow>({
         facts,
         ruleSetId,

@@ -47,6 +47,8 @@ export interface MessageResult {
 export enum CaseErrorType {
   EventRejected = 'EventRejected',
   CaseClosed = 'CaseClosed',
+  /** The case holds the most it may (CASE_LIMITS in workflows/domain/validate-event.ts); details: [{ name, max }]. */
+  CaseLimitReached = 'CaseLimitReached',
   PolicyRejected = 'PolicyRejected',
   /** A start, signal or update whose payload was not encrypted under a known key (platform/payload-codec.ts). */
   UnencryptedPayload = 'UnencryptedPayload',
@@ -65,6 +67,11 @@ export const caseEventSignal = defineSignal<[CaseEvent]>('caseEvent');
 /** Policy changes arrive by signal from the fan-out, or by update when the caller wants the result. */
 export const applyPolicyUpdate = defineUpdate<MessageResult, [PolicyRevision]>('applyPolicy');
 export const policyChangeSignal = defineSignal<[PolicyRevision]>('policyChange');
+/**
+ * The fan-out's way (issue #21, design (a)): the case applies the revision and answers the snapshot its row
+ * should hold, and schedules no read-model write for it: the caller writes the row, many cases to a statement.
+ */
+export const applyPolicyWrittenByCallerUpdate = defineUpdate<{ applied: boolean; snapshot: CaseSnapshot }, [PolicyRevision]>('applyPolicyWrittenByCaller');
 
 /**
  * The sink through which runs begun before the durable read model (patch read-model-durable) handed their

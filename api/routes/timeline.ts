@@ -48,13 +48,19 @@ export function timelineRouter(now: () => number = Date.now): Router {
     const ruleSet = body.ruleSetId ? ruleSetById(body.ruleSetId) : ruleSetFor(facts.firstAbsenceDay);
     const policies = body.policies as PolicyRevision[];
     const events: CaseEvent[] = [];
+    const eventIds = new Set<string>();
     body.events.forEach((candidate, index) => {
-      const rejection = rejectEvent(facts, events, policies, ruleSet, candidate, asOf);
+      // A what-if holds far fewer events than a case may (SIMULATE_LIMITS against CASE_LIMITS), so the case
+      // limits cannot be reached here and their second timeline per event is not computed.
+      const rejection = rejectEvent(facts, events, policies, ruleSet, candidate, asOf, { limits: false });
       if (rejection) {
         throw new ApiError(400, 'event-rejected', `events.${index}: ${rejection.reason}`, [{ field: `events.${index}`, problem: rejection.reason }]);
       }
       const event = candidate as CaseEvent;
-      if (!events.some((e) => e.eventId === event.eventId)) events.push(event);
+      if (!eventIds.has(event.eventId)) {
+        eventIds.add(event.eventId);
+        events.push(event);
+      }
     });
     const timeline = computeTimeline(facts, events, policies, ruleSet, asOf);
     if (req.accepts(['application/json', 'image/svg+xml']) === 'image/svg+xml') {

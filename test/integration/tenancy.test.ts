@@ -138,7 +138,7 @@ const scenarios: Record<string, () => Promise<void>> = {
     // Open here (no METRICS_KEY in the test system), for every key alike; test/unit/metrics-key.test.ts covers the key.
     for (const label of [...ALL_KEYS(), null]) {
       const res = await call('GET', '/metrics', label);
-      expect([res.status, res.text]).toEqual([200, expect.stringContaining('# TYPE cases_started_total counter')]);
+      expect([res.status, res.text]).toEqual([200, expect.stringContaining('# TYPE http_request_duration_seconds histogram')]);
     }
   },
   'GET /api/v1/openapi.json': async () => {

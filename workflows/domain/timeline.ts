@@ -35,7 +35,7 @@ export function computeTimeline(
   const end = findEnd(sorted);
   const caseEvents = end ? sorted.filter((e) => e.occurredOn <= end.on) : sorted;
   const deadlines: Deadline[] = [];
-  const ctx: Ctx = { windows, asOf, closesOn: end?.on ?? null };
+  const ctx: Ctx = { windows, pauses: mergedPauses(windows), asOf, closesOn: end?.on ?? null };
 
   // T3: information form, 8 days after it was sent.
   if (facts.informationFormSentOn) {
@@ -51,7 +51,8 @@ export function computeTimeline(
   }
 
   const categoryChanges = categoryTimeline(facts, caseEvents);
-  conversationChain(ctx, deadlines, facts, caseEvents, categoryChanges, ruleSet);
+  const categories = categoryIndex(categoryChanges);
+  conversationChain(ctx, deadlines, facts, caseEvents, categories, ruleSet);
   certificateDeadlines(ctx, deadlines, caseEvents, current, ruleSet);
   rehabilitationTeamDeadlines(ctx, deadlines, caseEvents, categoryChanges, ruleSet);
 
@@ -121,7 +122,7 @@ export function computeTimeline(
     status,
     closedOn,
     closedReason,
-    category: categoryAt(categoryChanges, asOf),
+    category: categories.at(asOf),
     conversationMode: modeNow?.mode ?? nextConversation?.mode ?? 'in-person',
     consentRequired: modeNow?.consentRequired ?? false,
     benefitStartsOn,
@@ -205,6 +206,16 @@ function windowsFor(map: Map<DeadlineKind | '*', Window[]>, kind: DeadlineKind):
   return [...(map.get('*') ?? []), ...(map.get(kind) ?? [])];
 }
 
+/** The pauses of each kind, merged once per timeline rather than once per deadline. */
+function mergedPauses(windows: PolicyWindows): (kind: DeadlineKind) => Window[] {
+  const merged = new Map<DeadlineKind, Window[]>();
+  return (kind) => {
+    let pauses = merged.get(kind);
+    if (!pauses) merged.set(kind, (pauses = mergeWindows(windowsFor(windows.pause, kind))));
+    return pauses;
+  };
+}
+
 /** Overlapping or touching windows become one, so each paused day is skipped once. */
 function mergeWindows(windows: Window[]): Window[] {
   const sorted = [...windows].sort((a, b) => compareCodeUnits(a.from, b.from));
@@ -263,11 +274,16 @@ export interface Scheduled {
  * Pauses that start after `ignoreAfter` (the day a deadline was met) did not affect it.
  */
 export function countDays(anchor: IsoDate, days: number, pauses: Window[], ignoreAfter: IsoDate | null = null): Scheduled {
+  return countDaysMerged(anchor, days, mergeWindows(pauses), ignoreAfter);
+}
+
+/** countDays on pauses already merged (mergeWindows): in date order, none touching another. */
+function countDaysMerged(anchor: IsoDate, days: number, merged: readonly Window[], ignoreAfter: IsoDate | null): Scheduled {
   const original = addDays(anchor, days);
   let remaining = days;
   let cursor = anchor;
   const pausedBy: Window[] = [];
-  for (const w of mergeWindows(pauses)) {
+  for (const w of merged) {
     if (ignoreAfter !== null && w.from > ignoreAfter) break;
     if (w.to !== null && w.to <= cursor) continue;
     const start = maxDate(w.from, addDays(cursor, 1));
@@ -286,6 +302,8 @@ export function countDays(anchor: IsoDate, days: number, pauses: Window[], ignor
 
 interface Ctx {
   windows: PolicyWindows;
+  /** The merged pauses that apply to a kind of deadline. */
+  pauses: (kind: DeadlineKind) => Window[];
   asOf: IsoDate;
   /** The day the case ended: deadlines not yet due by then are no longer owed. */
   closesOn: IsoDate | null;
@@ -308,7 +326,7 @@ interface DeadlineSpec {
 
 /** Resolves one deadline under pauses, waivers and the case's end, and adds it; returns it, or null when dropped. */
 function push(ctx: Ctx, out: Deadline[], spec: DeadlineSpec): (Deadline & { waivedUntil?: IsoDate | null }) | null {
-  const scheduled = countDays(spec.anchor, spec.days, windowsFor(ctx.windows.pause, spec.kind), spec.met);
+  const scheduled = countDaysMerged(spec.anchor, spec.days, ctx.pauses(spec.kind), spec.met);
   const { due } = scheduled;
   const reasons = [...spec.reasons];
   if (due !== null && due !== scheduled.original) {
@@ -373,7 +391,7 @@ function findEnd(sorted: CaseEvent[]): { on: IsoDate; reason: ClosedReason } | n
   return null;
 }
 
-type CategoryChange = { on: IsoDate; category: Category };
+export type CategoryChange = { on: IsoDate; category: Category };
 
 /** T4: visitation at the start, when categorized, and at every conversation. */
 function categoryTimeline(facts: CaseFacts, sorted: CaseEvent[]): CategoryChange[] {
@@ -386,10 +404,51 @@ function categoryTimeline(facts: CaseFacts, sorted: CaseEvent[]): CategoryChange
   return changes;
 }
 
-function categoryAt(changes: CategoryChange[], date: IsoDate): Category | null {
-  let category: Category | null = null;
-  for (const c of changes) if (c.on <= date) category = c.category;
-  return category;
+export interface CategoryIndex {
+  /** The category on a date: the last change (in the changes' order) dated on or before it. */
+  at(date: IsoDate): Category | null;
+  /** The first change (in the changes' order) into category 2 or 3 dated after the date. */
+  revisitedAfter(date: IsoDate): CategoryChange | undefined;
+}
+
+/**
+ * Answers both questions by bisection, O(log n) each instead of a scan of every change: the conversation chain
+ * asks them for each conversation, so a scan would make a case's work grow with its conversations squared.
+ * The changes are in date order except a category given at the start, which an earlier-dated event can follow,
+ * so the bisection runs on running extremes that are ordered whatever the changes are:
+ * - earliestFrom[i], the earliest date of changes i..end, never falls as i grows; the last change dated on or
+ *   before a date is the one before the first i whose earliestFrom[i] is after it;
+ * - latestUpTo[i], the latest date of the changes into 2 or 3 up to i, never falls either; the first of them
+ *   dated after a date is the first i whose latestUpTo[i] is after it.
+ * Exported for its unit test, which holds it to those scans.
+ */
+export function categoryIndex(changes: readonly CategoryChange[]): CategoryIndex {
+  const earliestFrom = changes.map((c) => c.on);
+  for (let i = earliestFrom.length - 2; i >= 0; i--) if (earliestFrom[i + 1]! < earliestFrom[i]!) earliestFrom[i] = earliestFrom[i + 1]!;
+  const outOfOne = changes.filter((c) => c.category !== 1);
+  const latestUpTo = outOfOne.map((c) => c.on);
+  for (let i = 1; i < latestUpTo.length; i++) if (latestUpTo[i - 1]! > latestUpTo[i]!) latestUpTo[i] = latestUpTo[i - 1]!;
+  return {
+    at(date) {
+      const i = firstAfter(earliestFrom, date);
+      return i === 0 ? null : changes[i - 1]!.category;
+    },
+    revisitedAfter(date) {
+      return outOfOne[firstAfter(latestUpTo, date)];
+    },
+  };
+}
+
+/** The first index of a non-decreasing list of dates whose date is after `date` (the list's length if none is). */
+function firstAfter(dates: readonly IsoDate[], date: IsoDate): number {
+  let lo = 0;
+  let hi = dates.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (dates[mid]! <= date) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** T5-T8: the first conversation (or the fast track), then the category-dependent cadence. */
@@ -398,7 +457,7 @@ function conversationChain(
   out: Deadline[],
   facts: CaseFacts,
   sorted: CaseEvent[],
-  categories: CategoryChange[],
+  categories: CategoryIndex,
   ruleSet: RuleSet,
 ) {
   const r = ruleSet.rules;
@@ -450,8 +509,8 @@ function conversationChain(
     }
     // T7: later conversations for categories 2 and 3 (and while not yet visited); category 1 is expected
     // back within 8 weeks, until a re-visitation says otherwise.
-    if (categoryAt(categories, anchor) === 1) {
-      const revisited = categories.find((c) => c.on > anchor && c.category !== 1);
+    if (categories.at(anchor) === 1) {
+      const revisited = categories.revisitedAfter(anchor);
       if (!revisited) return;
       anchor = revisited.on;
     }
