@@ -35,5 +35,8 @@ RUN target="$(uname -m)-unknown-linux-gnu" \
 COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 COPY package.json ./
+# docker-compose.yml's volume of Temporal's certificates takes this folder's owner when first mounted, so that
+# dist/scripts/temporal-certificates.js, run as node, can write them.
+RUN mkdir -p /etc/temporal-tls && chown node:node /etc/temporal-tls && chmod 700 /etc/temporal-tls
 USER node
 CMD ["node", "dist/api/main.js"]

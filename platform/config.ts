@@ -31,7 +31,10 @@ export const ENVIRONMENT_VARIABLES = {
   PAYLOAD_KEYS: 'keys that encrypt what the engine hands to Temporal: id:base64 pairs (32 bytes each) separated by commas, the first encrypting, the others still decrypting',
   PAYLOAD_KEY_FILE: 'a file holding the payload keys in the PAYLOAD_KEYS form (one pair a line or comma-separated), instead of PAYLOAD_KEYS',
   CODEC_CORS_ORIGINS: "origins (scheme://host:port, comma-separated) of the Temporal UIs whose browsers may call the codec server; the origin of TEMPORAL_UI_URL when unset",
-  API_WRITE_RATE_PER_SECOND: 'writes a second allowed per API key (bursts up to twice that)',
+  API_WRITE_RATE_PER_SECOND: 'writes a second allowed per API key, in all API instances (bursts up to twice that)',
+  API_READ_RATE_PER_SECOND: 'reads (GET) a second allowed per API key, in all API instances (bursts up to twice that)',
+  API_INSTANCES: 'how many API processes share one address; each allows its share of the rates',
+  API_TRUST_PROXY: "Express' trust proxy (loopback, a subnet, or a hop count): the proxies whose X-Forwarded-* headers are believed; unset, none",
   FANOUT_SIGNALS_PER_SECOND: 'upper bound on the rate a policy fan-out signals cases',
   FANOUT_MAX_IN_FLIGHT: "worker: most cases a fan-out page has signalled that the read model does not yet show applying it (a case event waits behind about these)",
   FANOUT_VISIBILITY_LAG_MS: 'how long visibility may take to show a change; a fan-out ends on a count taken at least this long after its last signal',
@@ -85,30 +88,34 @@ const schema = z
       .string()
       .optional()
       .superRefine((value, ctx) => {
-        try {
-          if (value) parseKeyring(value, 'PAYLOAD_KEYS');
-        } catch (err) {
-          ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^PAYLOAD_KEYS: /, '') });
-        }
+        for (const message of value ? keyringProblems(value) : []) ctx.addIssue({ code: 'custom', message });
       }),
-    PAYLOAD_KEY_FILE: existingFile
-      .optional()
-      .superRefine((file, ctx) => {
-        try {
-          if (file) parseKeyring(readFileSync(file, 'utf8').replace(/\s+/g, ','), 'PAYLOAD_KEY_FILE');
-        } catch (err) {
-          ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^PAYLOAD_KEY_FILE: /, '') });
-        }
-      }),
+    PAYLOAD_KEY_FILE: existingFile.optional().superRefine((file, ctx) => {
+      let text: string;
+      try {
+        if (!file) return;
+        text = readKeyFile(file);
+      } catch {
+        return; // existingFile says so
+      }
+      for (const message of keyringProblems(text)) ctx.addIssue({ code: 'custom', message });
+    }),
     CODEC_CORS_ORIGINS: z
       .string()
       .optional()
       .superRefine((value, ctx) => {
-        for (const origin of (value ?? '').split(',').map((o) => o.trim()).filter(Boolean)) {
-          if (!/^https?:\/\/[^/\s]+$/.test(origin)) ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin (scheme://host[:port], no path)` });
-        }
+        (value ?? '').split(',').map((o) => o.trim()).forEach((origin, i) => {
+          if (origin && !/^https?:\/\/[^/\s]+$/.test(origin)) ctx.addIssue({ code: 'custom', message: `entry ${i + 1} is not an origin (scheme://host[:port], no path)` });
+        });
       }),
     API_WRITE_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(100),
+    API_READ_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(500),
+    API_INSTANCES: z.coerce.number().int().min(1).max(1_000).default(1),
+    // A hop count, or names and addresses as Express takes them (loopback, linklocal, uniquelocal, CIDR).
+    API_TRUST_PROXY: z
+      .string()
+      .regex(/^(\d{1,2}|[\w.:/]+(,\s*[\w.:/]+)*)$/, 'must be a hop count, or loopback, linklocal, uniquelocal, addresses or subnets separated by commas')
+      .optional(),
     FANOUT_SIGNALS_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(2_000),
     FANOUT_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_FANOUT_MAX_IN_FLIGHT),
     FANOUT_VISIBILITY_LAG_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),
@@ -146,31 +153,75 @@ export interface ApiKey {
   municipalities?: readonly string[];
 }
 
+/** "2", "2 and 3", "1, 2 and 4": positions, counted from 1. */
+const positions = (indexes: number[]) => {
+  const numbers = indexes.map((i) => String(i + 1));
+  return numbers.length === 1 ? numbers[0]! : `${numbers.slice(0, -1).join(', ')} and ${numbers.at(-1)}`;
+};
+
 /**
  * Parses API_KEYS: `role:key,role@101+147:key`; each key at least 16 characters. `@` binds the key to the
  * municipalities listed (codes of workflows/domain/municipalities.ts, joined by `+`); without it the key is national.
+ * An error names the entry by its position and the problem, never what it holds: a key written before its role
+ * would otherwise be printed where the role is expected.
  */
 export function parseApiKeys(value: string): ApiKey[] {
   return value
     .split(',')
     .map((entry) => entry.trim())
     .filter(Boolean)
-    .map((entry) => {
+    .map((entry, i) => {
+      const n = i + 1;
       const at = entry.indexOf(':');
-      if (at < 1) throw new Error(`API_KEYS: an entry has no role; write role:key or role@101+147:key (roles ${ROLES.join(', ')})`);
+      if (at < 1) throw new Error(`API_KEYS: entry ${n} has no role; write role:key or role@101+147:key (roles ${ROLES.join(', ')})`);
       const [role, bound] = entry.slice(0, at).split('@', 2) as [Role, string | undefined];
       const key = entry.slice(at + 1);
-      if (!ROLES.includes(role)) throw new Error(`API_KEYS: "${role}" is not a role (${ROLES.join(', ')}); write role:key`);
-      if (key.length < 16) throw new Error(`API_KEYS: the ${role} key is shorter than 16 characters`);
+      if (!ROLES.includes(role)) throw new Error(`API_KEYS: entry ${n} does not begin with a role (${ROLES.join(', ')}); write role:key`);
+      if (key.length < 16) throw new Error(`API_KEYS: entry ${n} (${role}): its key is shorter than 16 characters`);
       if (bound === undefined) return { role, key };
       const municipalities = bound.split('+');
-      const unknown = municipalities.filter((code) => !isMunicipality(code));
+      const unknown = municipalities.flatMap((code, j) => (isMunicipality(code) ? [] : [j]));
       if (unknown.length > 0) {
-        const named = unknown.map((c) => `"${c}"`).join(', ');
-        throw new Error(`API_KEYS: ${role === 'ops' ? 'an' : 'a'} ${role} key is bound to ${named}, ${unknown.length === 1 ? 'which is not a municipality code' : 'which are not municipality codes'}; write role@101+147:key with codes of the 98 municipalities`);
+        const which = unknown.length === 1 ? `a code that is not a municipality code (its code ${positions(unknown)})` : `codes that are not municipality codes (its codes ${positions(unknown)})`;
+        throw new Error(`API_KEYS: entry ${n} (${role}) is bound to ${which}; write role@101+147:key with codes of the 98 municipalities`);
       }
       return { role, key, municipalities: [...new Set(municipalities)] };
     });
+}
+
+/** A key file's pairs in the PAYLOAD_KEYS form (one a line, or comma-separated). */
+const readKeyFile = (file: string) => readFileSync(file, 'utf8').replace(/\s+/g, ',');
+
+/**
+ * What is wrong with a keyring's text (`id:base64key` pairs, comma-separated), each problem naming the entry by
+ * its position. The checks of parseKeyring (platform/payload-codec.ts), whose errors name a key's id: written
+ * before its id, a key would be printed as one.
+ */
+function keyringProblems(spec: string): string[] {
+  const entries = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  if (entries.length === 0) return ['holds no key: give id:base64key pairs, the first being the current key'];
+  const problems: string[] = [];
+  const firstWithId = new Map<string, number>();
+  entries.forEach((entry, i) => {
+    const at = entry.indexOf(':');
+    const id = at > 0 ? entry.slice(0, at) : '';
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) {
+      problems.push(`entry ${i + 1} needs an id of letters, digits, '.', '_' or '-' before ':'`);
+      return;
+    }
+    const bytes = Buffer.from(entry.slice(at + 1), 'base64').length;
+    if (bytes !== 32) problems.push(`entry ${i + 1}: its key must be 32 bytes in base64 (AES-256), not ${bytes}`);
+    const first = firstWithId.get(id);
+    if (first !== undefined) problems.push(`entry ${i + 1} has the id of entry ${first + 1}`);
+    else firstWithId.set(id, i);
+  });
+  if (problems.length > 0) return problems;
+  try {
+    parseKeyring(spec);
+    return [];
+  } catch {
+    return ['is not a keyring: give id:base64key pairs (32 bytes each), the first being the current key'];
+  }
 }
 
 export interface Config {
@@ -191,6 +242,10 @@ export interface Config {
   /** When set, /metrics needs `Authorization: Bearer <metricsKey>` (METRICS_KEY). */
   metricsKey?: string;
   writeRatePerSecond: number;
+  readRatePerSecond: number;
+  apiInstances: number;
+  /** API_TRUST_PROXY: a hop count, or what Express' `trust proxy` takes; undefined trusts none. */
+  trustProxy?: string | number;
   fanoutSignalsPerSecond: number;
   fanoutMaxInFlight: number;
   fanoutVisibilityLagMs: number;
@@ -255,12 +310,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     payloadKeyring: c.PAYLOAD_KEYS
       ? parseKeyring(c.PAYLOAD_KEYS, 'PAYLOAD_KEYS')
       : c.PAYLOAD_KEY_FILE
-        ? parseKeyring(readFileSync(c.PAYLOAD_KEY_FILE, 'utf8').replace(/\s+/g, ','), 'PAYLOAD_KEY_FILE')
+        ? parseKeyring(readKeyFile(c.PAYLOAD_KEY_FILE), 'PAYLOAD_KEY_FILE')
         : undefined,
     codecCorsOrigins: c.CODEC_CORS_ORIGINS
       ? c.CODEC_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)
       : [new URL(c.TEMPORAL_UI_URL).origin],
     writeRatePerSecond: c.API_WRITE_RATE_PER_SECOND,
+    readRatePerSecond: c.API_READ_RATE_PER_SECOND,
+    apiInstances: c.API_INSTANCES,
+    trustProxy: c.API_TRUST_PROXY === undefined ? undefined : /^\d+$/.test(c.API_TRUST_PROXY) ? Number(c.API_TRUST_PROXY) : c.API_TRUST_PROXY,
     fanoutSignalsPerSecond: c.FANOUT_SIGNALS_PER_SECOND,
     fanoutMaxInFlight: c.FANOUT_MAX_IN_FLIGHT,
     fanoutVisibilityLagMs: c.FANOUT_VISIBILITY_LAG_MS,

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
@@ -10,13 +10,15 @@ import { stringify } from 'yaml';
 import { CASE_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { DEV_SERVER_DYNAMIC_CONFIG, devServerGoEnv } from './dev-server';
 import { freePort, freeSmallintPort } from './ports';
+import { TEMPORAL_TLS_SERVER_NAME, type TemporalTlsFiles, temporalTlsFiles, temporalTlsOptions } from './tls-certificates';
 
 /**
  * The production topology on one machine, without Docker: the Temporal server (go.temporal.io/server, built
  * by scripts/lib/tools.sh) with its persistence and SQL visibility in Postgres, its namespace and the case
  * search attributes created through the API as production creates them, and the standalone Web UI server.
  * Used by `npm run dev -- --cluster` (scripts/local-stack.ts) and the cluster tests (test/support/processes.ts).
- * docker-compose.yml runs the same versions, schema steps and dynamic config (test/unit/compose.test.ts).
+ * docker-compose.yml runs the same versions, schema steps, dynamic config and server config, its frontend behind the
+ * same mutual TLS (composeServerConfigYaml; test/unit/compose.test.ts).
  */
 
 /** The versions scripts/lib/tools.sh builds (TEMPORAL_SERVER_VERSION, TEMPORAL_UI_SERVER_VERSION). */
@@ -122,8 +124,12 @@ export function clusterServerConfigYaml(options: {
   dynamicConfigFile: string;
   numHistoryShards?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Mutual TLS on the frontend (platform/tls-certificates.ts); without it the frontend speaks plain gRPC. */
+  tls?: TemporalTlsFiles;
+  /** Where the frontend listens (127.0.0.1 unless given); the other services and membership stay on 127.0.0.1. */
+  frontendBindOnIP?: string;
 }): string {
-  const { ports, postgres } = options;
+  const { ports, postgres, tls } = options;
   const store = (databaseName: string, maxConns: number) => ({
     sql: {
       pluginName: 'postgres12',
@@ -140,6 +146,20 @@ export function clusterServerConfigYaml(options: {
   const service = (grpcPort: number, membershipPort: number, extra: Record<string, unknown> = {}) => ({
     rpc: { grpcPort, membershipPort, bindOnIP: '127.0.0.1', ...extra },
   });
+  // The frontend asks every client for a certificate the CA signed (requireClientAuth), the server's own system
+  // worker included. History, matching and the worker service talk to each other inside the one process, on
+  // 127.0.0.1, and stay without TLS: nothing outside the machine or container reaches them.
+  const serverTls = tls && {
+    frontend: {
+      server: { certFile: tls.serverCert, keyFile: tls.serverKey, clientCaFiles: [tls.ca], requireClientAuth: true },
+      client: { serverName: TEMPORAL_TLS_SERVER_NAME, rootCaFiles: [tls.ca] },
+    },
+    systemWorker: {
+      certFile: tls.clientCert,
+      keyFile: tls.clientKey,
+      client: { serverName: TEMPORAL_TLS_SERVER_NAME, rootCaFiles: [tls.ca] },
+    },
+  };
   return stringify({
     log: { stdout: true, level: options.logLevel ?? 'warn' },
     persistence: {
@@ -151,9 +171,9 @@ export function clusterServerConfigYaml(options: {
         'postgres-visibility': store(TEMPORAL_DATABASES.visibility, 10),
       },
     },
-    global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' } },
+    global: { membership: { maxJoinDuration: '30s', broadcastAddress: '127.0.0.1' }, ...(serverTls ? { tls: serverTls } : {}) },
     services: {
-      frontend: service(ports.frontend, ports.frontendMembership, { httpPort: ports.frontendHttp }),
+      frontend: service(ports.frontend, ports.frontendMembership, { httpPort: ports.frontendHttp, ...(options.frontendBindOnIP ? { bindOnIP: options.frontendBindOnIP } : {}) }),
       history: service(ports.history, ports.historyMembership),
       matching: service(ports.matching, ports.matchingMembership),
       worker: service(ports.worker, ports.workerMembership),
@@ -168,6 +188,31 @@ export function clusterServerConfigYaml(options: {
     dcRedirectionPolicy: { policy: 'noop' },
     dynamicConfigClient: { filepath: options.dynamicConfigFile, pollInterval: '10s' },
   });
+}
+
+/** Where docker-compose.yml mounts the certificates volume (platform/tls-certificates.ts files) in every container that uses it. */
+export const COMPOSE_TLS_DIR = '/etc/temporal-tls';
+
+/**
+ * docker-compose.yml's Temporal server config, mounted from platform/temporal-server-compose.yaml (which holds this
+ * text; test/unit/compose.test.ts keeps them equal): the config of the cluster topology, the same function, with
+ * compose's hosts and paths. The frontend listens on every interface of its container, for the worker, API and UI
+ * containers; the other services on the container's loopback. The server renders the file as a template (its
+ * first line), so the database password comes from the container's POSTGRES_PASSWORD, which .env gives.
+ */
+export function composeServerConfigYaml(): string {
+  return (
+    '# enable-template: rendered by the Temporal server at start (the password from POSTGRES_PASSWORD).\n' +
+    '# docker-compose.yml\'s Temporal server config, written by composeServerConfigYaml (platform/temporal-cluster.ts);\n' +
+    '# test/unit/compose.test.ts keeps this file equal to it.\n' +
+    clusterServerConfigYaml({
+      ports: clusterPortsFrom(7233),
+      postgres: { host: 'postgres', port: 5432, user: 'postgres', password: '{{ env "POSTGRES_PASSWORD" }}' },
+      dynamicConfigFile: '/etc/temporal/config/dynamicconfig/sygedagpenge.yaml',
+      tls: temporalTlsFiles(COMPOSE_TLS_DIR),
+      frontendBindOnIP: '0.0.0.0',
+    })
+  );
 }
 
 /**
@@ -284,15 +329,20 @@ async function retry<T>(attempt: () => Promise<T>, what: string, withinMs: numbe
   }
 }
 
+/** How a process of the engine's own tooling connects to a cluster: its address, and its certificates when the frontend asks for them. */
+export function clusterConnectionOptions(address: string, tls?: TemporalTlsFiles): { address: string; tls?: ReturnType<typeof temporalTlsOptions> } {
+  return tls ? { address, tls: temporalTlsOptions(tls) } : { address };
+}
+
 /** Waits until the frontend answers; rejects early when the process has exited. */
-export async function waitForFrontend(address: string, child: ChildProcess | undefined, withinMs = 60_000, log?: () => string): Promise<void> {
+export async function waitForFrontend(address: string, child: ChildProcess | undefined, withinMs = 60_000, log?: () => string, tls?: TemporalTlsFiles): Promise<void> {
   const deadline = Date.now() + withinMs;
   for (;;) {
     if (child && (child.exitCode !== null || child.signalCode !== null)) {
       throw new Error(`the Temporal server exited during start-up (${child.signalCode ?? child.exitCode})${log ? `:\n${log()}` : ''}`);
     }
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      const connection = await Connection.connect({ ...clusterConnectionOptions(address, tls), connectTimeout: 1_000 });
       try {
         await connection.workflowService.getSystemInfo({});
         return;
@@ -310,12 +360,18 @@ export async function waitForFrontend(address: string, child: ChildProcess | und
  * Writes the server's config and dynamic config into `dir` (config/development.yaml, dynamic-config.yaml)
  * and returns how to start it: `temporal-server --root <dir> --config config --env development start`.
  */
-export function writeServerConfig(dir: string, options: { ports: ClusterPorts; postgres: PostgresEndpoint; logLevel?: 'debug' | 'info' | 'warn' | 'error' }): { args: string[] } {
+export function writeServerConfig(
+  dir: string,
+  options: { ports: ClusterPorts; postgres: PostgresEndpoint; logLevel?: 'debug' | 'info' | 'warn' | 'error'; tls?: TemporalTlsFiles },
+): { args: string[] } {
   mkdirSync(path.join(dir, 'config'), { recursive: true });
   const dynamicConfigFile = path.join(dir, 'dynamic-config.yaml');
   writeFileSync(dynamicConfigFile, clusterDynamicConfigYaml());
-  writeFileSync(path.join(dir, 'config', 'development.yaml'), clusterServerConfigYaml({ ...options, dynamicConfigFile }), { mode: 0o600 });
-  // No authorizer: the cluster listens on 127.0.0.1 only (production puts mTLS or an authorizer in front).
+  const configFile = path.join(dir, 'config', 'development.yaml');
+  writeFileSync(configFile, clusterServerConfigYaml({ ...options, dynamicConfigFile }), { mode: 0o600 });
+  chmodSync(configFile, 0o600); // it holds the database password, whatever mode an earlier file had
+  // No authorizer: with `tls`, only a client holding a certificate of the cluster's CA gets in, and every holder
+  // is the engine's own (platform/tls-certificates.ts); without it (the benchmarks) the cluster listens on 127.0.0.1 only.
   return { args: ['--root', dir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'] };
 }
 
@@ -329,13 +385,21 @@ export function spawnTemporalServer(tools: Pick<ClusterTools, 'server'>, args: s
  * server that decodes the encrypted payloads in the browser, called with the browser's credentials (the
  * API's /codec session cookie).
  */
-export function writeUiServerConfig(dir: string, options: { port: number; temporalAddress: string; codecEndpoint: string; namespace: string }): { args: string[] } {
+export function writeUiServerConfig(
+  dir: string,
+  options: { port: number; temporalAddress: string; codecEndpoint: string; namespace: string; tls?: TemporalTlsFiles },
+): { args: string[] } {
   mkdirSync(path.join(dir, 'config'), { recursive: true });
   const origin = `http://localhost:${options.port}`;
+  const { tls } = options;
   writeFileSync(
     path.join(dir, 'config', 'development.yaml'),
     stringify({
       temporalGrpcAddress: options.temporalAddress,
+      // The UI server presents the client certificate and verifies the frontend's (without enableHostVerification it would not).
+      ...(tls
+        ? { tls: { caFile: tls.ca, certFile: tls.clientCert, keyFile: tls.clientKey, serverName: TEMPORAL_TLS_SERVER_NAME, enableHostVerification: true } }
+        : {}),
       host: '127.0.0.1',
       port: options.port,
       enableUi: true,

@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { type DataConverter } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { type TemporalSettings } from './config';
+import { WorkflowBindingCodec } from './payload-binding';
 import { EncryptionCodec, type Keyring, type PlaintextHandling } from './payload-codec';
 
 function connectionOptions(settings: TemporalSettings) {
@@ -23,14 +24,17 @@ export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
 
 /**
  * How every process of the engine (worker, API, ops tools, tests) turns values into Temporal payloads:
- * the SDK's JSON payloads, then the encryption codec (platform/payload-codec.ts). Failures carry their
+ * the SDK's JSON payloads, bound to the workflow they belong to (platform/payload-binding.ts), then the
+ * encryption codec (platform/payload-codec.ts), which encrypts the binding with the value. Failures carry their
  * message and stack trace inside the encrypted details instead of in clear (`encodeCommonAttributes`):
- * an error message can name a case's facts. A payload that is not encrypted is refused: clients fail the call,
- * the worker (`mark`) hands the workflow a marker it refuses, so one forged message cannot stop a case.
+ * an error message can name a case's facts. A payload that is not encrypted, or was encrypted for another workflow,
+ * is refused: clients fail the call, the worker (`mark`) hands the workflow a marker it refuses, so one forged or
+ * copied message cannot stop a case.
  */
 export function caseDataConverter(keyring: Keyring, plaintext: PlaintextHandling = 'refuse'): DataConverter {
   return {
-    payloadCodecs: [new EncryptionCodec(keyring, plaintext)],
+    // Encoding runs through the list in order, decoding in reverse: the binding is inside the ciphertext.
+    payloadCodecs: [new WorkflowBindingCodec(plaintext), new EncryptionCodec(keyring, plaintext)],
     failureConverterPath: FAILURE_CONVERTER_PATH,
   };
 }

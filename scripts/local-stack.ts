@@ -11,6 +11,7 @@ import { type LocalPostgres, startLocalPostgres } from '../platform/local-postgr
 import { searchAttributeCliArgs } from '../workflows/search-attributes';
 import { newKeySpec, parseKeyring } from '../platform/payload-codec';
 import {
+  clusterConnectionOptions,
   clusterPortsFrom,
   clusterToolsFromEnv,
   prepareNamespace,
@@ -21,6 +22,7 @@ import {
   writeServerConfig,
   writeUiServerConfig,
 } from '../platform/temporal-cluster';
+import { ensureTemporalCertificates, TEMPORAL_TLS_SERVER_NAME, temporalTlsEnv, type TemporalTlsFiles } from '../platform/tls-certificates';
 
 /**
  * The whole system on one machine, without Docker: the Temporal dev server (with its Web UI and the
@@ -241,8 +243,9 @@ async function main(): Promise<void> {
   const address = `127.0.0.1:${temporalPort}`;
   const uiOrigin = `http://localhost:${uiPort}`;
   const codecEndpoint = `http://localhost:${apiPort}/codec`;
-  if (topology === 'cluster') await startCluster(clusterTools!, databaseUrl, address, codecEndpoint);
-  else {
+  // The cluster's frontend takes only clients with the certificate made into the data folder (mutual TLS).
+  const temporalTls = topology === 'cluster' ? await startCluster(clusterTools!, databaseUrl, address, codecEndpoint) : undefined;
+  if (!temporalTls) {
     say(`starting the Temporal dev server (history in ${path.join(dataDir, 'temporal.sqlite')})`);
     start('temporal', cli!, [
       'server',
@@ -272,6 +275,7 @@ async function main(): Promise<void> {
     // Every API instance links a case to its caseworker page at one address (a load balancer's in production).
     API_PUBLIC_URL: env.API_PUBLIC_URL ?? `http://localhost:${apiPort}`,
     ...payloadKeys,
+    ...(temporalTls ? temporalTlsEnv(temporalTls) : {}),
     DATABASE_URL: databaseUrl,
   };
   const firstMetricsPort = Number(env.WORKER_METRICS_PORT ?? 9464);
@@ -304,7 +308,7 @@ async function main(): Promise<void> {
   if (ready) done(apiPorts.length > 1 ? 'APIs ready' : 'API ready', processesStarted);
   else if (!stopping) say('the API did not answer ready within 60 s; its log above says why');
   // Progress only: the worker is up once it polls the task queue, the UI once it serves its page.
-  if (await workerPolling(address, workerCount, 120_000)) done(workerCount > 1 ? 'both workers polling the task queue' : 'worker polling the task queue', processesStarted);
+  if (await workerPolling(address, workerCount, 120_000, temporalTls)) done(workerCount > 1 ? 'both workers polling the task queue' : 'worker polling the task queue', processesStarted);
   else if (!stopping) say(`the worker${workerCount > 1 ? 's' : ''} did not poll the task queue within 120 s; the log above says why`);
   if ((await fetch(`http://127.0.0.1:${uiPort}/`).catch(() => undefined))?.ok) done('Temporal UI answering', processesStarted);
   else if (!stopping) say(`the Temporal UI did not answer on port ${uiPort}`);
@@ -313,9 +317,14 @@ async function main(): Promise<void> {
   say(`Temporal UI   ${uiOrigin}`);
   say(
     topology === 'cluster'
-      ? `Temporal      ${address} (namespace ${namespace}; server v${TEMPORAL_SERVER_VERSION}, history and SQL visibility in Postgres)`
+      ? `Temporal      ${address} (namespace ${namespace}; server v${TEMPORAL_SERVER_VERSION}, history and SQL visibility in Postgres; mutual TLS, certificates in ${temporalTls!.dir})`
       : `Temporal      ${address} (namespace ${namespace})`,
   );
+  if (temporalTls) {
+    // The frontend refuses a client without the certificate: the CLI needs these flags (or TEMPORAL_TLS_* in its environment).
+    const t = temporalTls;
+    say(`Temporal CLI  temporal workflow list --address ${address} --tls-ca-path ${t.ca} --tls-cert-path ${t.clientCert} --tls-key-path ${t.clientKey} --tls-server-name ${TEMPORAL_TLS_SERVER_NAME}`);
+  }
   for (const port of apiPorts) say(`API           http://localhost:${port}  (docs: /api/v1/docs, metrics: /metrics, health: /healthz, /readyz)`);
   workerMetrics.forEach((port, i) => port && say(`Worker metrics http://localhost:${port}/metrics${workerCount > 1 ? ` (worker-${i + 1})` : ''}`));
   say(`Postgres      ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`);
@@ -337,25 +346,29 @@ async function main(): Promise<void> {
 }
 
 /**
- * The cluster topology's Temporal: the schemas brought up to date in Postgres, the server started on its
- * config (written into the data folder on every start, from code), the namespace and the search attributes
- * created through the API, and the standalone Web UI decoding through the API's codec server.
+ * The cluster topology's Temporal: the schemas brought up to date in Postgres, the certificates of its frontend's
+ * mutual TLS (made once into the data folder), the server started on its config (written into the data folder on
+ * every start, from code), the namespace and the search attributes created through the API, and the standalone
+ * Web UI decoding through the API's codec server. Returns the certificate files the engine's processes connect with.
  */
-async function startCluster(tools: NonNullable<ReturnType<typeof clusterToolsFromEnv>>, databaseUrl: string, address: string, codecEndpoint: string): Promise<void> {
+async function startCluster(tools: NonNullable<ReturnType<typeof clusterToolsFromEnv>>, databaseUrl: string, address: string, codecEndpoint: string): Promise<TemporalTlsFiles> {
   const url = new URL(databaseUrl);
   const pg = { host: url.hostname, port: Number(url.port || 5432), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
   const schemaStarted = Date.now();
   const databases = await setupTemporalSchemas(tools, pg);
   done(`Temporal's databases ready in Postgres: ${databases.join(', ')}`, schemaStarted);
+  const tlsStarted = Date.now();
+  const { files: tls, made } = await ensureTemporalCertificates(path.join(dataDir, 'temporal-tls'));
+  done(made ? `certificates for Temporal's mutual TLS made in ${tls.dir}` : `certificates for Temporal's mutual TLS in ${tls.dir}`, tlsStarted);
   const dir = path.join(dataDir, 'temporal-cluster');
-  const { args } = writeServerConfig(path.join(dir, 'server'), { ports: clusterPortsFrom(temporalPort), postgres: pg });
+  const { args } = writeServerConfig(path.join(dir, 'server'), { ports: clusterPortsFrom(temporalPort), postgres: pg, tls });
   say(`starting the Temporal server v${TEMPORAL_SERVER_VERSION} (config in ${path.join(dir, 'server')}; history and visibility in Postgres)`);
   const serverStarted = Date.now();
   const server = watch('temporal', prefixed('temporal', spawnTemporalServer(tools, args, env)));
-  await waitForFrontend(address, server, 120_000);
+  await waitForFrontend(address, server, 120_000, undefined, tls);
   done('Temporal server answering', serverStarted);
   const nsStarted = Date.now();
-  const connection = await Connection.connect({ address });
+  const connection = await Connection.connect(clusterConnectionOptions(address, tls));
   try {
     const { namespaceCreated, attributesAdded } = await prepareNamespace(connection, namespace);
     done(
@@ -366,13 +379,14 @@ async function startCluster(tools: NonNullable<ReturnType<typeof clusterToolsFro
   } finally {
     await connection.close();
   }
-  const ui = writeUiServerConfig(path.join(dir, 'ui'), { port: uiPort, temporalAddress: address, codecEndpoint, namespace });
+  const ui = writeUiServerConfig(path.join(dir, 'ui'), { port: uiPort, temporalAddress: address, codecEndpoint, namespace, tls });
   start('temporal-ui', tools.uiServer, ui.args);
+  return tls;
 }
 
 /** True once `count` workers poll the workflow task queue (Temporal lists its pollers); progress only, never fails the stack. */
-async function workerPolling(address: string, count: number, withinMs: number): Promise<boolean> {
-  const connection = await Connection.connect({ address }).catch(() => undefined);
+async function workerPolling(address: string, count: number, withinMs: number, tls?: TemporalTlsFiles): Promise<boolean> {
+  const connection = await Connection.connect(clusterConnectionOptions(address, tls)).catch(() => undefined);
   if (!connection) return false;
   try {
     const deadline = Date.now() + withinMs;

@@ -48,7 +48,7 @@ test('release B with a rule correction replaces release A under running cases on
 
   // The deploy: A's workers stop as an orchestrator stops them; B's worker takes the task queue.
   await system.killWorker('SIGTERM');
-  const connection = await NativeConnection.connect({ address: (system.client.connection as unknown as { options: { address: string } }).options.address });
+  const connection = await NativeConnection.connect(system.temporalConnection);
   const releaseB = await bundleReleaseWithCorrection();
   const worker: Worker = await createCaseWorker({
     connection,

@@ -1,17 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { copenhagenDate } from '../../workflows/domain/dates';
 import { clusterPortsFrom } from '../../platform/temporal-cluster';
-import { clusterToolPaths, freePort } from '../support/servers';
+import { temporalTlsFiles } from '../../platform/tls-certificates';
+import { tlsHandshake } from '../support/processes';
+import { clusterToolPaths, freePort, toolPaths } from '../support/servers';
 
 /**
  * The README's cluster command, `npm run dev -- --cluster`, runs scripts/local-stack.ts --cluster (built to
  * dist/ by the global setup). Here it runs on free ports with its own data folder: the Temporal server on
- * Postgres, the UI server pointed at the API's codec server, two workers and two APIs; one worker killed while
- * the other carries on; SIGTERM stops every process; a second start finds the namespace and the case.
+ * Postgres behind mutual TLS (certificates made once into the data folder), the UI server pointed at the API's
+ * codec server, two workers and two APIs; one worker killed while the other carries on; SIGTERM stops every
+ * process; a second start finds the namespace, the case and the certificates.
  */
 const root = path.resolve(__dirname, '..', '..');
 let dataDir: string;
@@ -120,6 +124,7 @@ test('npm run dev -- --cluster: the Temporal server on Postgres with its UI, two
   const first = startStack();
   const [api1, api2] = [`http://127.0.0.1:${ports.api}`, `http://127.0.0.1:${ports.api + 1}`];
   await until(async () => first.output().includes('Development API keys'), 'the addresses to be printed', first.output);
+  expect(first.output()).toContain(`certificates for Temporal's mutual TLS made in ${path.join(dataDir, 'temporal-tls')}`);
   expect(first.output()).toContain('namespace default created; search attributes added: CaseId, Municipality');
   expect(first.output()).toContain('both workers polling the task queue');
   for (const api of [api1, api2]) expect((await fetch(`${api}/readyz`)).status).toBe(200);
@@ -127,6 +132,19 @@ test('npm run dev -- --cluster: the Temporal server on Postgres with its UI, two
   // The standalone UI decodes through the first API's codec server, with the browser's credentials.
   const settings = (await (await fetch(`http://127.0.0.1:${ports.ui}/api/v1/settings`)).json()) as { Codec: { Endpoint: string; IncludeCredentials: boolean } };
   expect(settings.Codec).toMatchObject({ Endpoint: `http://localhost:${ports.api}/codec`, IncludeCredentials: true });
+  // The UI server reaches Temporal over mutual TLS with the certificate made into the data folder.
+  expect((await fetch(`http://127.0.0.1:${ports.ui}/api/v1/namespaces/default`)).status).toBe(200);
+  const tls = temporalTlsFiles(path.join(dataDir, 'temporal-tls'));
+  for (const key of [tls.serverKey, tls.clientKey]) expect(statSync(key).mode & 0o777).toBe(0o600);
+  const ca = readFileSync(tls.ca);
+  // Without a client certificate the frontend refuses; with the one in the data folder it accepts.
+  expect(await tlsHandshake(ports.temporal, tls)).toBe('refused: ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
+  expect(await tlsHandshake(ports.temporal, tls, { cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey) })).toBe('accepted');
+  // The Temporal CLI as the stack prints it works; the same command without the certificate does not.
+  const printed = /\[local\] Temporal CLI {2}temporal (.+)$/m.exec(first.output())![1]!.split(' ');
+  const cli = (args: string[]) => promisify(execFile)(toolPaths().cli, [...args, '--command-timeout', '5s']).then(() => 'listed', () => 'failed');
+  expect(await cli(printed)).toBe('listed');
+  expect(await cli(['workflow', 'list', '--address', `127.0.0.1:${ports.temporal}`])).toBe('failed');
   const preflight = await fetch(`${api2}/codec/decode`, { method: 'OPTIONS', headers: { origin: `http://localhost:${ports.ui}`, 'access-control-request-method': 'POST' } });
   expect(preflight.headers.get('access-control-allow-origin')).toBe(`http://localhost:${ports.ui}`);
 
@@ -155,6 +173,9 @@ test('npm run dev -- --cluster: the Temporal server on Postgres with its UI, two
   const second = startStack();
   await until(async () => second.output().includes('Development API keys'), 'the addresses to be printed again', second.output);
   expect(second.output()).toContain('namespace default present; search attributes present');
+  // Made once: the second start keeps the certificates the first made.
+  expect(second.output()).toContain(`certificates for Temporal's mutual TLS in ${tls.dir}`);
+  expect(readFileSync(tls.ca)).toEqual(ca);
   const read = await fetch(`${api2}/api/v1/cases/CSTACK-1`, { headers: auth });
   expect(await read.json()).toMatchObject({ caseId: 'CSTACK-1', category: 2, status: 'open' });
   const again = descendants(second.child.pid!);

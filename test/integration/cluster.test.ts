@@ -1,16 +1,22 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { NativeConnection } from '@temporalio/worker';
+import { ensureTemporalCertificates, TEMPORAL_TLS_SERVER_NAME } from '../../platform/tls-certificates';
 import { addDays } from '../../workflows/domain/dates';
 import { caseWorkflowId } from '../../workflows/messages';
 import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { caseSearchAttributeTypes, NAMESPACE_RETENTION_DAYS, TEMPORAL_SERVER_VERSION } from '../../platform/temporal-cluster';
 import { faultHelpers, faultScenarios } from '../support/fault-scenarios';
-import { type ProcessSystem, startProcessSystem } from '../support/processes';
+import { type ProcessSystem, startProcessSystem, tlsHandshake } from '../support/processes';
 import { eventually } from '../support/system';
 
 /**
  * The production topology (issue #14): the Temporal server v1.29.1 built from Go modules, its history and SQL
- * visibility in Postgres, its namespace and the case search attributes created through the API, two workers
+ * visibility in Postgres, its frontend behind mutual TLS (issue #23), its namespace and the case search attributes
+ * created through the API, two workers
  * and two API instances, every one a real process (test/support/processes.ts, topology 'cluster'). Cases
  * start, take events and fan out across the instances; the fault scenarios of the dev-server suite
  * (test/support/fault-scenarios.ts) run here too; and one worker dies while the other carries on.
@@ -40,10 +46,36 @@ test('the cluster is the pinned Temporal server; its namespace and every case se
   expect(customAttributes!.PolicyRevisions).toBe(temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST);
 });
 
+test("the frontend takes only clients holding a certificate of the cluster's CA: none, or another CA's, is refused; the engine's processes hold one", async () => {
+  const { tls, ports } = system.cluster!;
+  const { address } = system.temporalConnection;
+  const ca = readFileSync(tls.ca);
+  // Plain gRPC, as `temporal workflow start` without TLS flags sends it.
+  await expect(Connection.connect({ address, connectTimeout: 2_000 })).rejects.toThrow();
+  // TLS that trusts the server but shows no certificate of its own (the frontend's alert, certificate required, or
+  // the connection it then closes, whichever the client reads first).
+  await expect(NativeConnection.connect({ address, tls: { serverNameOverride: TEMPORAL_TLS_SERVER_NAME, serverRootCACertificate: ca } })).rejects.toThrow('Failed to call GetSystemInfo');
+  // The same at the TLS handshake, on the gRPC port and the HTTP API's: no certificate, one of one's own making
+  // (another CA signed it), and the engine's.
+  const forged = await ensureTemporalCertificates(mkdtempSync(path.join(os.tmpdir(), 'sfe-other-ca-')));
+  const forgedPair = { cert: readFileSync(forged.files.clientCert), key: readFileSync(forged.files.clientKey) };
+  rmSync(forged.files.dir, { recursive: true, force: true });
+  const ours = { cert: readFileSync(tls.clientCert), key: readFileSync(tls.clientKey) };
+  for (const port of [ports.frontend, ports.frontendHttp]) {
+    expect(await tlsHandshake(port, tls)).toBe('refused: ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
+    expect(await tlsHandshake(port, tls, forgedPair)).toBe('refused: ERR_SSL_TLSV1_ALERT_UNKNOWN_CA');
+    expect(await tlsHandshake(port, tls, ours)).toBe('accepted');
+  }
+  // With the engine's certificate it answers; the workers and APIs were given it (platform/config.ts TEMPORAL_TLS_*) and run the cases of this suite.
+  const connection = await NativeConnection.connect(system.temporalConnection);
+  await connection.close();
+  expect((await system.api('GET', '/readyz', undefined, 'reader', 0)).status).toBe(200);
+  expect((await system.api('GET', '/readyz', undefined, 'reader', 1)).status).toBe(200);
+});
+
 test('visibility answers 40 counts at once without rationing them (frontend.namespaceRPS.visibility 100, as the dev server; a cluster alone allows 10)', async () => {
   // Without the SDK's retries, a call beyond the allowance fails at once with RESOURCE_EXHAUSTED instead of waiting.
-  const address = (system.client.connection as unknown as { options: { address: string } }).options.address;
-  const bare = await Connection.connect({ address, interceptors: [] });
+  const bare = await Connection.connect({ ...system.temporalConnection, interceptors: [] });
   try {
     const results = await Promise.allSettled(
       Array.from({ length: 40 }, () => bare.workflowService.countWorkflowExecutions({ namespace: 'default', query: `CaseId = 'nobody'` })),

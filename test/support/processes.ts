@@ -1,7 +1,8 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { connect as connectTls } from 'node:tls';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { createDb, type Db } from '../../platform/db';
@@ -13,6 +14,8 @@ import { clusterToolPaths, freePort, testKeyring, toolPaths } from './servers';
 import { caseDataConverter } from '../../platform/temporal';
 import { eventually } from './system';
 import {
+  clusterConnectionOptions,
+  type ClusterPorts,
   freeClusterPorts,
   prepareNamespace,
   setupTemporalSchemas,
@@ -20,6 +23,7 @@ import {
   waitForFrontend,
   writeServerConfig,
 } from '../../platform/temporal-cluster';
+import { ensureTemporalCertificates, TEMPORAL_TLS_SERVER_NAME, temporalTlsEnv, type TemporalTlsFiles } from '../../platform/tls-certificates';
 
 /**
  * The system as production runs it, every part a real process the test can kill and start again: Temporal,
@@ -28,7 +32,8 @@ import {
  *
  * Two topologies: 'dev' is the Temporal dev server on a SQLite file, one worker and one API (what `npm run dev`
  * runs); 'cluster' is the Temporal server on Postgres with SQL visibility (its own Postgres, as production keeps
- * Temporal's database apart from the read model's), its namespace and search attributes created through the API,
+ * Temporal's database apart from the read model's), its frontend behind mutual TLS with certificates made into the
+ * test's folder (platform/tls-certificates.ts), its namespace and search attributes created through the API,
  * two workers and two API instances (what `npm run dev -- --cluster` and production run).
  */
 const root = path.resolve(__dirname, '..', '..');
@@ -38,6 +43,10 @@ export type Topology = 'dev' | 'cluster';
 export interface ProcessSystem {
   topology: Topology;
   client: Client;
+  /** How a client reaches this system's Temporal: its address, and on the cluster the engine's certificates (mutual TLS). */
+  temporalConnection: ReturnType<typeof clusterConnectionOptions>;
+  /** The cluster's certificate files and the frontend's ports (undefined on the dev server). */
+  cluster?: { tls: TemporalTlsFiles; ports: ClusterPorts };
   db: Db;
   keys: Record<Role, string>;
   taskQueue: string;
@@ -93,6 +102,7 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
   const { WORKER_WORKFLOW_STACK_TRACES: _stackTraces, ...inherited } = process.env;
   const env = {
     ...inherited,
+    ...(cluster ? temporalTlsEnv(cluster.tls) : {}),
     TEMPORAL_ADDRESS: temporalAddress,
     TEMPORAL_NAMESPACE: 'default',
     TEMPORAL_TASK_QUEUE: options.taskQueue,
@@ -111,6 +121,8 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
   const system: ProcessSystem = {
     topology,
     client: undefined as unknown as Client,
+    temporalConnection: clusterConnectionOptions(temporalAddress, cluster?.tls),
+    cluster: cluster && { tls: cluster.tls, ports: cluster.ports },
     db,
     keys,
     taskQueue: options.taskQueue,
@@ -140,7 +152,7 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
         temporal = spawnTemporalServer({ server: cluster.server }, cluster.args);
         let log = '';
         for (const stream of [temporal.stdout, temporal.stderr]) stream?.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
-        await waitForFrontend(temporalAddress, temporal, 120_000, () => log);
+        await waitForFrontend(temporalAddress, temporal, 120_000, () => log, cluster.tls);
       } else {
         temporal = spawn(
           toolPaths().cli,
@@ -149,7 +161,7 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
         );
       }
       const connection = await eventually(
-        () => Connection.connect({ address: temporalAddress, connectTimeout: 1_000 }).catch(() => null),
+        () => Connection.connect({ ...system.temporalConnection, connectTimeout: 1_000 }).catch(() => null),
         (c) => c !== null,
         'Temporal answers',
       );
@@ -251,16 +263,31 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
 
 /**
  * The cluster's Temporal before its first start: its own Postgres with the two databases and their schemas
- * (the sql tool), and the server's config written into `dir` (platform/temporal-cluster.ts).
+ * (the sql tool), the certificates of its frontend's mutual TLS, and the server's config written into `dir`
+ * (platform/temporal-cluster.ts).
  */
-async function prepareCluster(dir: string, frontendPort: number): Promise<{ server: string; args: string[]; postgres: LocalPostgres }> {
+async function prepareCluster(dir: string, frontendPort: number): Promise<{ server: string; args: string[]; postgres: LocalPostgres; tls: TemporalTlsFiles; ports: ClusterPorts }> {
   const tools = clusterToolPaths();
   const postgres = await startLocalPostgres({ dataDir: path.join(dir, 'temporal-pg'), port: await freePort(), database: 'postgres' });
   const endpoint = { host: '127.0.0.1', port: postgres.port, user: 'postgres', password: 'postgres' };
   await setupTemporalSchemas(tools, endpoint);
+  const { files: tls } = await ensureTemporalCertificates(path.join(dir, 'temporal-tls'));
   const ports = await freeClusterPorts(frontendPort);
-  const { args } = writeServerConfig(path.join(dir, 'temporal'), { ports, postgres: endpoint, logLevel: 'error' });
-  return { server: tools.server, args, postgres };
+  const { args } = writeServerConfig(path.join(dir, 'temporal'), { ports, postgres: endpoint, logLevel: 'error', tls });
+  return { server: tools.server, args, postgres, tls, ports };
+}
+
+/**
+ * A TLS handshake with a cluster's port on 127.0.0.1, trusting its CA, with the given client certificate or none:
+ * 'accepted', or 'refused: <the alert>'. TLS 1.3 completes the client's side before the server has checked the
+ * client's certificate, so a refusal can come just after; half a second without one is acceptance.
+ */
+export function tlsHandshake(port: number, tls: TemporalTlsFiles, cert?: { cert: Buffer; key: Buffer }): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connectTls({ host: '127.0.0.1', port, ca: readFileSync(tls.ca), servername: TEMPORAL_TLS_SERVER_NAME, ALPNProtocols: ['h2', 'http/1.1'], ...cert });
+    socket.once('secureConnect', () => setTimeout(() => (socket.end(), resolve('accepted')), 500));
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(`refused: ${err.code ?? err.message}`));
+  });
 }
 
 /** Gives every file under `to` the owner of `from` (the postgres user owns a cluster's files). */
