@@ -75,7 +75,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
-    files: ['jest.config.js', 'test/support/global-setup.js', 'test/support/kill-after-write.js'],
+    files: ['jest.config.js', 'test/support/global-setup.js', 'test/support/kill-after-write.js', 'test/support/kill-after-update.js'],
     languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly', __dirname: 'readonly', process: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { type Client } from '@temporalio/client';
-import { countMissingCases, listMissingCases, readModelWindow, signalCases } from '../platform/convergence';
+import { applyToCases, countMissingCases, listMissingCases, readModelWindow, signalCases, unwrittenCases } from '../platform/convergence';
 import { DEFAULT_FANOUT_MAX_IN_FLIGHT } from '../platform/config';
 import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
@@ -29,6 +29,18 @@ export interface MissingPageResult {
   /** Left for the next pass: the page's time budget ran out while the window waited on the workers. */
   unsent: number;
   nextPageToken: string | null;
+}
+
+export interface ApplyPageResult {
+  superseded: boolean;
+  listed: number;
+  applied: number;
+  /** Cases that had the revision already; their snapshot was written. */
+  had: number;
+  failed: number;
+  unsent: number;
+  /** Visibility's page token, or the last case id of a read-model page; null after the last page. */
+  next: string | null;
 }
 
 export interface ActivityDeps {
@@ -116,6 +128,54 @@ export function createActivities({ db, logger, client, signalConcurrency = 64, f
           logger.info('policy page signalled', fields);
         }
         return { superseded: false, listed: runs.length, ...result, nextPageToken };
+      } catch (err) {
+        if (overtaken) return { superseded: true, ...none };
+        throw err;
+      } finally {
+        clearInterval(watch);
+      }
+    },
+
+    /**
+     * One page of a fan-out pass by Update: the open cases in scope that visibility shows without the revision
+     * (`source: 'visibility'`), or whose read-model row does not hold it (`source: 'read-model'`), each applied
+     * by Update and its snapshot written here, many cases to a statement. At most the window's cases are in
+     * flight at once, so a case system's event waits behind at most that many. A retry lists the page again
+     * by the same predicate.
+     */
+    async applyMissingCases({ policy, source, from, pageSize, signalsPerSecond }: { policy: PolicyRevision; source: 'visibility' | 'read-model'; from: string | null; pageSize: number; signalsPerSecond: number }): Promise<ApplyPageResult> {
+      const none = { listed: 0, applied: 0, had: 0, failed: 0, unsent: 0, next: null };
+      if (await superseded(policy)) return { superseded: true, ...none };
+      const context = Context.current();
+      const page =
+        source === 'visibility'
+          ? await listMissingCases(client, policy, from, pageSize).then(({ runs, nextPageToken }) => ({ workflowIds: runs.map((r) => r.workflowId), next: nextPageToken }))
+          : await unwrittenCases(db, policy, from, pageSize).then(({ workflowIds, lastCaseId }) => ({ workflowIds, next: workflowIds.length < pageSize ? null : lastCaseId }));
+      let settled = 0;
+      const stop = new AbortController();
+      let overtaken = false;
+      const watch = setInterval(() => {
+        superseded(policy).then(
+          (yes) => {
+            if (yes) {
+              overtaken = true;
+              stop.abort();
+            }
+          },
+          () => undefined,
+        );
+      }, SUPERSEDED_CHECK_MS);
+      try {
+        const result = await applyToCases(client, policy, page.workflowIds, {
+          concurrency: fanoutMaxInFlight,
+          perSecond: signalsPerSecond,
+          write: writeSnapshot,
+          budgetMs: PAGE_BUDGET_MS,
+          abort: AbortSignal.any([context.cancellationSignal, stop.signal]),
+          onSettled: () => context.heartbeat(++settled),
+        });
+        logger.info('policy page applied', { policyId: policy.policyId, revision: policy.revision, source, cases: page.workflowIds.length, ...result });
+        return { superseded: false, listed: page.workflowIds.length, ...result, next: page.next };
       } catch (err) {
         if (overtaken) return { superseded: true, ...none };
         throw err;

@@ -36,7 +36,7 @@ export const ENVIRONMENT_VARIABLES = {
   API_INSTANCES: 'how many API processes share one address; each allows its share of the rates',
   API_TRUST_PROXY: "Express' trust proxy (loopback, a subnet, or a hop count): the proxies whose X-Forwarded-* headers are believed; unset, none",
   FANOUT_SIGNALS_PER_SECOND: 'upper bound on the rate a policy fan-out signals cases',
-  FANOUT_MAX_IN_FLIGHT: "worker: most cases a fan-out page has signalled that the read model does not yet show applying it (a case event waits behind about these)",
+  FANOUT_MAX_IN_FLIGHT: 'worker: most Updates a fan-out page has in flight at once (a case event waits behind about these)',
   FANOUT_VISIBILITY_LAG_MS: 'how long visibility may take to show a change; a fan-out ends on a count taken at least this long after its last signal',
   LOG_LEVEL: 'debug | info | warn | error',
   WORKER_METRICS_PORT: "port of the worker's Prometheus endpoint (Temporal SDK metrics); off when unset",

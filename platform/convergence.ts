@@ -1,6 +1,9 @@
-import { type Client, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { type PolicyRevision } from '../workflows/domain/types';
-import { caseIdOfWorkflow, caseWorkflowId, policyChangeSignal } from '../workflows/messages';
+import type { CaseSnapshot } from '../activities/read-model';
+import { coveredMunicipalities } from '../workflows/domain/policy-scope';
+import { applyPolicyWrittenByCallerUpdate, caseIdOfWorkflow, caseWorkflowId, policyChangeSignal, readModelSnapshotQuery } from '../workflows/messages';
+import { type Db } from './db';
 import { type PolicyRegistry } from './policy-registry';
 import { missingRevisionQuery } from '../workflows/policy-queries';
 
@@ -36,6 +39,99 @@ export async function listMissingCases(
 export async function countMissingCases(client: Client, policy: PolicyRevision): Promise<number> {
   const { count } = await client.workflowService.countWorkflowExecutions({ namespace: client.options.namespace, query: missingRevisionQuery(policy) });
   return Number(count ?? 0);
+}
+
+/**
+ * One page, in case id order after `afterCaseId`, of the cases whose read-model row is open and in the
+ * revision's scope but does not hold the revision: a case whose Update completed while its caller died before
+ * writing the row, or one whose own write is still to come. Level-triggered like the visibility pass: a case
+ * leaves the set when its row holds the revision (or shows it closed), whatever wrote it.
+ */
+export async function unwrittenCases(db: Db, policy: PolicyRevision, afterCaseId: string | null, pageSize: number): Promise<{ workflowIds: string[]; lastCaseId: string | null }> {
+  const codes = coveredMunicipalities(policy);
+  const rows = await db.query<{ case_id: string; workflow_id: string }>(
+    `SELECT c.case_id, c.workflow_id FROM cases c
+     WHERE c.status <> 'closed' AND ($1::text[] IS NULL OR c.municipality = ANY($1)) AND ($2::text IS NULL OR c.case_id > $2)
+       AND NOT EXISTS (SELECT 1 FROM case_policies cp WHERE cp.case_id = c.case_id AND cp.policy_id = $3 AND cp.revision = $4)
+     ORDER BY c.case_id LIMIT $5`,
+    [codes, afterCaseId, policy.policyId, policy.revision, pageSize],
+  );
+  return { workflowIds: rows.map((r) => r.workflow_id), lastCaseId: rows.at(-1)?.case_id ?? null };
+}
+
+/** What a page of Updates did; `unsent` cases were left for the fan-out's next pass (its time budget ran out). */
+export interface ApplyResult {
+  /** Cases that applied the revision now. */
+  applied: number;
+  /** Cases that had it (an earlier attempt's Update completed; its row is written now). */
+  had: number;
+  /** Cases that have closed (their last snapshot is written), or are gone, or refused the revision. */
+  failed: number;
+  unsent: number;
+}
+
+/**
+ * Applies the revision to each listed case by Update, at most `concurrency` at once and `perSecond` a
+ * second, and hands each snapshot the Update returns to `write` (the read model's group commit): the case
+ * schedules no write of its own for it. An Update returns only once the case's workflow task that applied it
+ * has completed, so a row is never ahead of what Temporal recorded. If the caller dies between the Update
+ * and the write, the case has the revision and its row does not: the fan-out's read-model pass finds it by
+ * that (unwrittenCases), and the same Update again answers `applied: false` with the snapshot to write.
+ * A case that has closed gets its last snapshot written (queried), so its row stops counting as open.
+ */
+export async function applyToCases(
+  client: Client,
+  policy: PolicyRevision,
+  workflowIds: readonly string[],
+  options: { concurrency: number; perSecond: number; write: (snapshot: CaseSnapshot) => Promise<void>; budgetMs?: number; onSettled?: () => void; abort?: AbortSignal },
+): Promise<ApplyResult> {
+  const result = { applied: 0, had: 0, failed: 0 };
+  const minimumGapMs = 1_000 / Math.max(1, options.perSecond);
+  const stop = new AbortController();
+  const abort = options.abort ? AbortSignal.any([options.abort, stop.signal]) : stop.signal;
+  const endsAt = options.budgetMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.budgetMs;
+  let nextSlot = Date.now();
+  let cursor = 0;
+  const applyOne = async (workflowId: string) => {
+    const slot = Math.max(nextSlot, Date.now());
+    nextSlot = slot + minimumGapMs;
+    if (slot > Date.now()) await new Promise((r) => setTimeout(r, slot - Date.now()));
+    abort.throwIfAborted();
+    const handle = client.workflow.getHandle(workflowId);
+    try {
+      const { applied, snapshot } = await handle.executeUpdate(applyPolicyWrittenByCallerUpdate, { args: [policy] });
+      await options.write(snapshot);
+      if (applied) result.applied++;
+      else result.had++;
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        // The case refused it (its validator): nothing changed, nothing to write.
+        result.failed++;
+      } else if (err instanceof WorkflowNotFoundError) {
+        // Closed after it was listed, or gone: a closed case's row shows it closed, so it leaves the set.
+        const last = await handle.query(readModelSnapshotQuery).catch((e: unknown) => (e instanceof WorkflowNotFoundError ? null : Promise.reject(e)));
+        if (last) await options.write(last);
+        result.failed++;
+      } else {
+        throw err;
+      }
+    }
+    options.onSettled?.();
+  };
+  const workers = Array.from({ length: Math.min(options.concurrency, workflowIds.length) }, async () => {
+    while (cursor < workflowIds.length && Date.now() < endsAt) {
+      abort.throwIfAborted();
+      const workflowId = workflowIds[cursor++]!;
+      try {
+        await applyOne(workflowId);
+      } catch (err) {
+        stop.abort(err);
+        throw err;
+      }
+    }
+  });
+  await Promise.all(workers);
+  return { ...result, unsent: workflowIds.length - result.applied - result.had - result.failed };
 }
 
 /** What a page of signals did; `unsent` cases were left for the fan-out's next pass (its time budget ran out). */

@@ -27,6 +27,7 @@ import { type Rejection, rejectEvent } from './domain/validate-event';
 import { droppedUnencrypted, refuseUnencryptedMessage, refuseUnencryptedStart } from './unencrypted';
 import {
   applyPolicyUpdate,
+  applyPolicyWrittenByCallerUpdate,
   CaseErrorType,
   caseEventSignal,
   caseFactsQuery,
@@ -216,13 +217,12 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
     if (rejectEvent(facts, events, policies, ruleSet, event, today(), { limits: patched(CASE_LIMITS_ON_SIGNALS) }) !== null) return;
     acceptEvent(event);
   });
-  setHandler(applyPolicyUpdate, acceptPolicy, {
-    validator: (policy) => {
-      refuseUnencryptedMessage(policy);
-      const reason = rejectPolicy(policy);
-      if (reason) throw ApplicationFailure.create({ message: reason, type: CaseErrorType.PolicyRejected, nonRetryable: true });
-    },
-  });
+  const validatePolicyUpdate = (policy: PolicyRevision) => {
+    refuseUnencryptedMessage(policy);
+    const reason = rejectPolicy(policy);
+    if (reason) throw ApplicationFailure.create({ message: reason, type: CaseErrorType.PolicyRejected, nonRetryable: true });
+  };
+  setHandler(applyPolicyUpdate, acceptPolicy, { validator: validatePolicyUpdate });
   setHandler(policyChangeSignal, (policy) => {
     if (droppedUnencrypted(policyChangeSignal.name, policy)) return;
     if (rejectPolicy(policy) === null) acceptPolicy(policy);
@@ -238,6 +238,21 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   const readModelCurrent = () => written === revision && !rewrite && !writing;
   // Set once the run needs a new one (CONTINUE_AS_NEW_UNDER_LOAD): no write starts after that, and the next run writes.
   let handingOver = false;
+  // The fan-out's Update (issue #21, design (a)): its caller writes the row from the snapshot answered here, many
+  // cases to a statement, so a change that leaves nothing else unwritten schedules no write of its own. The
+  // answer reaches the caller only once this task has completed, so the row is never ahead of the history.
+  // If the caller dies before writing, the fan-out's read-model pass finds the row without the revision and
+  // asks again ("had it", with the snapshot). A change made meanwhile, or a write in flight, still goes by activity.
+  setHandler(
+    applyPolicyWrittenByCallerUpdate,
+    (policy) => {
+      const before = written;
+      const { applied } = acceptPolicy(policy);
+      if (!writing && !rewrite && !handingOver && before === revision - (applied ? 1 : 0)) written = revision;
+      return { applied, snapshot: { workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, revision, timeline } };
+    },
+    { validator: validatePolicyUpdate },
+  );
   void (async () => {
     for (;;) {
       await condition(() => (written < revision || rewrite) && !handingOver);

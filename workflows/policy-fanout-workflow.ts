@@ -1,9 +1,9 @@
-import { continueAsNew, proxyActivities, setCurrentDetails, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
-import type { createActivities, MissingPageResult } from '../activities';
+import { continueAsNew, patched, proxyActivities, setCurrentDetails, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import type { ApplyPageResult, createActivities, MissingPageResult } from '../activities';
 import { refuseUnencryptedStart } from './unencrypted';
 import { type FanoutProgress, fanoutProgressQuery, type PolicyFanoutInput } from './messages';
 
-const { signalMissingCases, countMissingCases, recordFanoutProgress } = proxyActivities<ReturnType<typeof createActivities>>({
+const { applyMissingCases, signalMissingCases, countMissingCases, recordFanoutProgress } = proxyActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '15 minutes',
   // A worker that dies mid-page is noticed within the heartbeat timeout. The retry lists the page again by
   // the predicate: cases that applied the revision meanwhile drop out, none is skipped by position.
@@ -12,6 +12,11 @@ const { signalMissingCases, countMissingCases, recordFanoutProgress } = proxyAct
 });
 
 const DEFAULT_PAGE_SIZE = 1_000;
+/**
+ * Fan-outs begun before this signalled the cases, and each case wrote its own row by activity. From here on
+ * the fan-out applies the revision by Update and writes the rows the Updates return (issue #21, design (a)).
+ */
+const FANOUT_BY_UPDATE = 'fanout-by-update';
 const MAX_HISTORY_EVENTS = 2_000;
 /**
  * How long visibility may take to show a case's start or its new search attributes. The dev server shows
@@ -26,7 +31,9 @@ const MAX_WAIT_MS = 60_000;
 
 /**
  * Brings one policy revision to every open case in its scope, level-triggered: it asks visibility which open
- * cases in scope have not applied the revision (workflows/policy-queries.ts), signals them, counts again
+ * cases in scope have not applied the revision (workflows/policy-queries.ts), applies it to them by Update
+ * and writes the rows the Updates answer (older fan-outs: signals them), then applies it to the cases whose
+ * read-model row lacks it, counts again
  * while they apply it, signals whatever is left once the count stops falling, and ends when a count taken at
  * least the visibility lag after its last signal finds none. A case started from an older copy of the
  * registry, a case that continued as new, a signal lost with a crashed worker: each is still in the set and
@@ -61,16 +68,36 @@ export async function policyFanoutWorkflow(input: PolicyFanoutInput): Promise<Fa
     progress.phase = 'signalling';
     const firstPass = progress.passes === 0;
     progress.passes++;
-    let pageToken: string | null = null;
-    do {
-      const page: MissingPageResult = await signalMissingCases({ policy, pageToken, pageSize: input.pageSize ?? DEFAULT_PAGE_SIZE, signalsPerSecond: input.signalsPerSecond });
-      if (page.superseded) return superseded();
-      if (firstPass) progress.matched += page.listed;
-      else progress.lateStarters += page.listed;
-      progress.signalled += page.signalled;
-      progress.failed += page.failed;
-      pageToken = page.nextPageToken;
-    } while (pageToken !== null);
+    const pageSize = input.pageSize ?? DEFAULT_PAGE_SIZE;
+    if (patched(FANOUT_BY_UPDATE)) {
+      // By Update, writing the rows here: first the cases visibility shows without the revision, then those
+      // whose row does not hold it (an Update whose caller died before writing its row, whatever the attempt).
+      for (const source of ['visibility', 'read-model'] as const) {
+        let from: string | null = null;
+        do {
+          const page: ApplyPageResult = await applyMissingCases({ policy, source, from, pageSize, signalsPerSecond: input.signalsPerSecond });
+          if (page.superseded) return superseded();
+          if (source === 'visibility') {
+            if (firstPass) progress.matched += page.listed;
+            else progress.lateStarters += page.listed;
+          }
+          progress.signalled += page.applied + page.had;
+          progress.failed += page.failed;
+          from = page.next;
+        } while (from !== null);
+      }
+    } else {
+      let pageToken: string | null = null;
+      do {
+        const page: MissingPageResult = await signalMissingCases({ policy, pageToken, pageSize, signalsPerSecond: input.signalsPerSecond });
+        if (page.superseded) return superseded();
+        if (firstPass) progress.matched += page.listed;
+        else progress.lateStarters += page.listed;
+        progress.signalled += page.signalled;
+        progress.failed += page.failed;
+        pageToken = page.nextPageToken;
+      } while (pageToken !== null);
+    }
 
     // Count while the signalled cases apply it; done when a count after the lag finds none.
     progress.phase = 'waiting';

@@ -171,6 +171,29 @@ export function faultScenarios(sys: () => ProcessSystem): void {
     await convergedOnce(policy, ids, plusOne(before));
   });
 
+  test('the fan-out killed between a case\'s Update and the write of its row: the read-model pass finds the row without the revision, each counter rises by one, verify is clean', async () => {
+    const ids = await openCases('KILL-AFTER-UPDATE', '163', 3);
+    const opened = await counters(ids);
+    const target = ids[0]!;
+    const policy = pause('fault-after-update', ['163']);
+    // Every worker now dies (SIGKILL) the moment the fan-out's Update of the target has completed.
+    await sys().killWorker();
+    sys().startWorker(undefined, { NODE_OPTIONS: `--require ${path.join(__dirname, 'kill-after-update.js')}`, SFE_KILL_AFTER_UPDATE_OF: caseWorkflowId(target) });
+    const handle = sys().client.workflow.getHandle(caseWorkflowId(target));
+    const updatedAt = Number((await handle.describe()).historyLength);
+    expect((await sys().api('POST', '/api/v1/policy-changes', policy)).status).toBe(201);
+    // The case has the revision; its row, which only the dead caller was to write, does not.
+    await eventually(() => handle.query(readModelSnapshotQuery), (snap) => snap.revision === opened[0]! + 1, 'the Update applied in the case');
+    await sys().killWorker();
+    expect((await sys().db.query<{ revision: number }>('SELECT revision FROM cases WHERE case_id = $1', [target]))[0]!.revision).toBe(opened[0]!);
+    sys().startWorker();
+    await convergedOnce(policy, ids, plusOne(opened));
+    // One workflow task applied it, and the case scheduled no write of its own: the caller wrote the row.
+    const after = ((await handle.fetchHistory()).events ?? []).filter((e) => Number(e.eventId) > updatedAt);
+    expect(after.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name)).toEqual([]);
+    expect(after.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes).length).toBeGreaterThanOrEqual(1);
+  });
+
   test('the worker killed after a read-model write committed and before it reported it: the write is retried, each counter rises by one, verify is clean', async () => {
     const ids = await openCases('KILL-AFTER-WRITE', '155', 3);
     const opened = await counters(ids);
@@ -179,17 +202,17 @@ export function faultScenarios(sys: () => ProcessSystem): void {
     // Every worker now dies (SIGKILL) the moment Postgres has committed a write of the target's row.
     await sys().killWorker();
     sys().startWorker(undefined, { NODE_OPTIONS: `--require ${path.join(__dirname, 'kill-after-write.js')}`, SFE_KILL_AFTER_WRITE_OF: target });
-    const signalledAt = Number((await sys().client.workflow.getHandle(caseWorkflowId(target)).describe()).historyLength);
     expect((await sys().api('POST', '/api/v1/policy-changes', policy)).status).toBe(201);
     await eventually(() => sys().db.query<{ revision: number }>('SELECT revision FROM cases WHERE case_id = $1', [target]), (r) => r[0]?.revision === opened[0]! + 1, 'the write that kills the worker');
     await sys().killWorker();
     sys().startWorker();
-    // The write's activity never reported its first attempt: Temporal times it out (30 s) and a new worker
-    // writes the same snapshot again, which changes nothing.
+    // The fan-out's page wrote the row and never reported: Temporal times the page out (its heartbeat) and a
+    // new worker runs it again, which finds the target applied and written and changes nothing of it.
+    const fanout = sys().client.workflow.getHandle(policyFanoutWorkflowId(policy.policyId, policy.revision));
     const retried = await eventually(
-      async () => ((await sys().client.workflow.getHandle(caseWorkflowId(target)).fetchHistory()).events ?? []).filter((e) => Number(e.eventId) > signalledAt),
+      async () => (await fanout.fetchHistory()).events ?? [],
       (events) => events.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 0) >= 2),
-      'the write retried',
+      'the page retried',
       400,
     );
     expect(retried.filter((e) => e.activityTaskCompletedEventAttributes).length).toBeGreaterThan(0);
