@@ -82,13 +82,15 @@ async function main(): Promise<void> {
   let bareSeconds = NaN;
   let bareCpu = '';
   if (BARE) {
-    say('Bare batch signal (temporal workflow signal --query) ...');
+    say('Bare batch signal (temporal workflow signal --query, encrypted through the codec server) ...');
     cpu = stack.cpuSeconds();
     started = Date.now();
     await promisify(execFile)(process.env.TEMPORAL_CLI_PATH!, [
       'workflow', 'signal', '--address', stack.address, '--namespace', 'default',
       '--query', `WorkflowType = 'caseWorkflow' AND ExecutionStatus = 'Running'`,
       '--name', 'policyChange', '--input', JSON.stringify(policy('bench-bare')), '--reason', 'benchmark', '--yes',
+      // The worker refuses plaintext: the CLI encrypts through the codec server, as an operator's would.
+      '--codec-endpoint', `${stack.api}/codec`, '--codec-auth', `Bearer ${stack.keys.reader}`,
     ]);
     while ((await applied('bench-bare')) < CASES) await sleep(250);
     bareSeconds = (Date.now() - started) / 1000;
