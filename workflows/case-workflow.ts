@@ -100,6 +100,8 @@ const CONTINUE_AS_NEW_NOT_A_CHANGE = 'continue-as-new-not-a-change';
  * done, and the new run writes the newest snapshot first.
  */
 const CONTINUE_AS_NEW_UNDER_LOAD = 'continue-as-new-under-load';
+/** A run waiting to continue as new whose history passes this many bytes hands over (CONTINUE_AS_NEW_UNDER_LOAD). */
+const STARVED_HISTORY_BYTES = 10 * 1024 * 1024;
 /** Signals received before this applied events past CASE_LIMITS (issue #23); updates are checked by their validator. */
 const CASE_LIMITS_ON_SIGNALS = 'case-limits-on-signals';
 
@@ -229,6 +231,11 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   });
 
   const needsNewRun = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > maxHistoryEvents;
+  /**
+   * A run that needed a new one and grew on by as much again, or past a fifth of Temporal's default 50 MB history
+   * limit, while waiting for its newest snapshot to be written: its writes are being starved by changes.
+   */
+  const starved = () => workflowInfo().historyLength > 2 * maxHistoryEvents || workflowInfo().historySize > STARVED_HISTORY_BYTES;
   // The read model follows the newest timeline; writes coalesce and retry without holding up the timers.
   let rewrite = false;
   let writing = false;
@@ -299,10 +306,17 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   for (;;) {
     if (timeline.status === 'closed') break;
     if (needsNewRun()) {
-      handingOver = patched(CONTINUE_AS_NEW_UNDER_LOAD);
-      // The next run writes the newest snapshot, so only the write in flight is waited for.
-      if (handingOver) await condition(() => allHandlersFinished() && !writing);
-      else await condition(() => allHandlersFinished() && readModelCurrent());
+      if (patched(CONTINUE_AS_NEW_UNDER_LOAD)) {
+        // As before while the read model catches up; only a run whose writes a stream of changes starves hands
+        // over: it starts no more writes, waits for the one in flight, and the next run writes the newest snapshot.
+        await condition(() => allHandlersFinished() && (readModelCurrent() || starved()));
+        if (!readModelCurrent()) {
+          handingOver = true;
+          await condition(() => allHandlersFinished() && !writing);
+        }
+      } else {
+        await condition(() => allHandlersFinished() && readModelCurrent());
+      }
       await continueAsNew<typeof caseWorkflow>({
         facts,
         ruleSetId,
