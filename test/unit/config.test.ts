@@ -57,7 +57,7 @@ test('every bad variable is named with its problem', () => {
 
 test("the fan-out's window is a whole number of cases, at least one", () => {
   expect(problemsOf({ DATABASE_URL: 'postgres://u:p@db:5432/cases', FANOUT_MAX_IN_FLIGHT: '0' })).toEqual([
-    expect.stringMatching(/^FANOUT_MAX_IN_FLIGHT: .*>=1.*\(worker: most cases a fan-out page has signalled/),
+    expect.stringMatching(/^FANOUT_MAX_IN_FLIGHT: .*>=1.*\(worker: most Updates a fan-out page has in flight at once/),
   ]);
   expect(problemsOf({ DATABASE_URL: 'postgres://u:p@db:5432/cases', FANOUT_MAX_IN_FLIGHT: 'many' })).toEqual([expect.stringMatching(/^FANOUT_MAX_IN_FLIGHT: /)]);
 });
