@@ -211,7 +211,10 @@ export async function startBenchStack(options: {
     logger: createLogger('error'),
     apiKeys: Object.entries(keys).map(([role, key]) => ({ role: role as Role, key })),
     writeRatePerSecond: 100_000,
+    readRatePerSecond: 100_000,
     fanoutSignalsPerSecond: options.fanoutSignalsPerSecond,
+    // The Temporal CLI encrypts through it (bench:fanout's bare batch), as an operator's would.
+    codec: { keyring: parseKeyring(payloadKeys), corsOrigins: [] },
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
