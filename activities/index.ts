@@ -165,6 +165,8 @@ export function createActivities({ db, logger, client, signalConcurrency = 64, f
           () => undefined,
         );
       }, SUPERSEDED_CHECK_MS);
+      // Alive while Updates are slow too, not only when a case settles.
+      const beat = setInterval(() => context.heartbeat(settled), SUPERSEDED_CHECK_MS);
       try {
         const result = await applyToCases(client, policy, page.workflowIds, {
           concurrency: fanoutMaxInFlight,
@@ -175,12 +177,17 @@ export function createActivities({ db, logger, client, signalConcurrency = 64, f
           onSettled: () => context.heartbeat(++settled),
         });
         logger.info('policy page applied', { policyId: policy.policyId, revision: policy.revision, source, cases: page.workflowIds.length, ...result });
-        return { superseded: false, listed: page.workflowIds.length, ...result, next: page.next };
+        // Cases a read-model page left when its time ran out still lack the revision in their row: the next page
+        // lists from where this one began, and the predicate leaves out those done. (Visibility's next pass
+        // finds a visibility page's.)
+        const next = source === 'read-model' && result.unsent > 0 ? from : page.next;
+        return { superseded: false, listed: page.workflowIds.length, ...result, next };
       } catch (err) {
         if (overtaken) return { superseded: true, ...none };
         throw err;
       } finally {
         clearInterval(watch);
+        clearInterval(beat);
       }
     },
 

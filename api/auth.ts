@@ -81,7 +81,8 @@ export function rateLimit({ writesPerSecond, readsPerSecond, instances = 1 }: { 
     const write = req.method !== 'GET' && req.method !== 'HEAD';
     const configured = write ? writesPerSecond : readsPerSecond;
     const perSecond = configured / instances;
-    const capacity = perSecond * 2;
+    // At least one request a burst, however many instances share a small rate.
+    const capacity = Math.max(1, perSecond * 2);
     const id = `${write ? 'w' : 'r'}:${req.keyId ?? req.ip ?? 'anonymous'}`;
     const now = Date.now();
     const bucket = buckets.get(id) ?? { tokens: capacity, at: now };

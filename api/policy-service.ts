@@ -109,7 +109,7 @@ export function createPolicyService(deps: {
         await registry.lock(tx, policy.policyId);
         const stored = await registry.revisions(policy.policyId, tx);
         // A bound key revises (or lifts) only a policy that reaches nothing but its municipalities already.
-        if (reach && stored[0]) refuseOutsideReach(revisionContent(stored[0]), reach, `revision ${stored[0].revision} of ${policy.policyId}`);
+        if (reach && stored[0]) refuseOutsideReach(revisionContent(stored[0]), reach, policy.policyId);
         const same = stored.find((s) => s.revision === policy.revision);
         if (same) {
           if (canonical(revisionContent(same)) !== canonical(asStored(policy))) {
@@ -144,7 +144,7 @@ export function createPolicyService(deps: {
         await registry.lock(tx, policyId);
         const [newest] = await registry.revisions(policyId, tx);
         if (!newest || !reaches([newest], reach)) throw new ApiError(404, 'policy-not-found', `No policy ${policyId}`);
-        if (reach) refuseOutsideReach(revisionContent(newest), reach, `revision ${newest.revision} of ${policyId}`);
+        if (reach) refuseOutsideReach(revisionContent(newest), reach, policyId);
         const id = policyFanoutWorkflowId(policyId, newest.revision, (await registry.resendCount(tx, policyId, newest.revision)) + 1);
         await registry.insertFanout(tx, { workflowId: id, policyId, revision: newest.revision, kind: 'resend' });
         return id;

@@ -59,6 +59,11 @@ export async function unwrittenCases(db: Db, policy: PolicyRevision, afterCaseId
   return { workflowIds: rows.map((r) => r.workflow_id), lastCaseId: rows.at(-1)?.case_id ?? null };
 }
 
+/** How long one case's Update may take before the page moves on without it. */
+const UPDATE_DEADLINE_MS = 60_000;
+/** gRPC DEADLINE_EXCEEDED (4), as the client reports it directly or as the cause of a ServiceError. */
+const deadlineExceeded = (err: unknown) => [(err as { code?: number }).code, (err as { cause?: { code?: number } }).cause?.code].includes(4);
+
 /** What a page of Updates did; `unsent` cases were left for the fan-out's next pass (its time budget ran out). */
 export interface ApplyResult {
   /** Cases that applied the revision now. */
@@ -99,17 +104,20 @@ export async function applyToCases(
     abort.throwIfAborted();
     const handle = client.workflow.getHandle(workflowId);
     try {
-      const { applied, snapshot } = await handle.executeUpdate(applyPolicyWrittenByCallerUpdate, { args: [policy] });
+      // A case whose tasks keep failing never answers; the page moves on and the case stays in the set.
+      const { applied, snapshot } = await client.withDeadline(Date.now() + UPDATE_DEADLINE_MS, () => handle.executeUpdate(applyPolicyWrittenByCallerUpdate, { args: [policy] }));
       await options.write(snapshot);
       if (applied) result.applied++;
       else result.had++;
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) {
-        // The case refused it (its validator): nothing changed, nothing to write.
+      if (err instanceof WorkflowUpdateFailedError || deadlineExceeded(err)) {
+        // The case refused it (its validator), or did not answer in time: nothing to write now.
         result.failed++;
       } else if (err instanceof WorkflowNotFoundError) {
-        // Closed after it was listed, or gone: a closed case's row shows it closed, so it leaves the set.
-        const last = await handle.query(readModelSnapshotQuery).catch((e: unknown) => (e instanceof WorkflowNotFoundError ? null : Promise.reject(e)));
+        // Closed after it was listed, or gone: a case that completed gets its last snapshot written, so its row
+        // shows it closed and leaves the set. One terminated or gone is not asked (a query would replay it).
+        const status = await handle.describe().then((d) => d.status.name, (e: unknown) => (e instanceof WorkflowNotFoundError ? null : Promise.reject(e)));
+        const last = status === 'COMPLETED' ? await handle.query(readModelSnapshotQuery).catch(() => null) : null;
         if (last) await options.write(last);
         result.failed++;
       } else {

@@ -403,6 +403,9 @@ export function writeUiServerConfig(
       host: '127.0.0.1',
       port: options.port,
       enableUi: true,
+      // The UI holds the client certificate and has no sign-in of its own: it reads, and changes nothing
+      // (terminate, reset, signal and start go through the API or an operator's own certificate).
+      disableWriteActions: true,
       defaultNamespace: options.namespace,
       refreshInterval: '1m',
       notifyOnNewVersion: false,

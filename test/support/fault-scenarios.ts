@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import type Long from 'long';
+import { type QueryDefinition } from '@temporalio/common';
 import { canonicalJson } from '../../workflows/domain/fingerprint';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type PolicyRevision } from '../../workflows/domain/types';
@@ -64,8 +65,23 @@ export function faultHelpers(sys: () => ProcessSystem) {
     );
 
   /** Each case's change counter, as the case itself reports it. */
+  /**
+   * A query to a case, asked again while Temporal answers that no worker has polled its task queue lately
+   * (gRPC FAILED_PRECONDITION): a worker a scenario has just started may still be loading its workflows.
+   */
+  async function queryCase<T, A extends unknown[]>(caseId: string, query: QueryDefinition<T, A>): Promise<T> {
+    const handle = sys().client.workflow.getHandle(caseWorkflowId(caseId));
+    const noPoller = (err: unknown) => (err as { cause?: { code?: number } }).cause?.code === 9;
+    const answer = await eventually(
+      () => handle.query(query, ...([] as unknown as A)).then((value) => ({ value }), (err: unknown) => (noPoller(err) ? null : Promise.reject(err))),
+      (a) => a !== null,
+      `${caseId} answers a query`,
+    );
+    return answer!.value;
+  }
+
   async function counters(ids: string[]): Promise<number[]> {
-    return Promise.all(ids.map(async (id) => (await sys().client.workflow.getHandle(caseWorkflowId(id)).query(readModelSnapshotQuery)).revision));
+    return Promise.all(ids.map(async (id) => (await queryCase(id, readModelSnapshotQuery)).revision));
   }
 
   /**
@@ -81,7 +97,7 @@ export function faultHelpers(sys: () => ProcessSystem) {
     expect(result.stdout).toContain(`policy ${policy.policyId} rev. ${policy.revision}: every open case in scope has it`);
     const holding: number[] = [];
     for (const caseId of openIds) {
-      const timeline = await sys().client.workflow.getHandle(caseWorkflowId(caseId)).query(timelineQuery);
+      const timeline = await queryCase(caseId, timelineQuery);
       holding.push(timeline.policies.filter((p) => p.policyId === policy.policyId && p.revision === policy.revision).length);
     }
     expect(holding).toEqual(Array(openIds.length).fill(1));
@@ -105,7 +121,7 @@ export function faultHelpers(sys: () => ProcessSystem) {
 
   /** The row's timeline and the case's own snapshot, each as canonical JSON: equal when the row shows the case byte for byte. */
   async function rowAndCase(caseId: string): Promise<{ row: string; case: string; revision: number; runId: string | null }> {
-    const snapshot = await sys().client.workflow.getHandle(caseWorkflowId(caseId)).query(readModelSnapshotQuery);
+    const snapshot = await queryCase(caseId, readModelSnapshotQuery);
     const [row] = await sys().db.query<{ timeline: unknown; revision: number; run_id: string | null }>('SELECT timeline, revision, run_id FROM cases WHERE case_id = $1', [caseId]);
     expect(row?.revision).toBe(snapshot.revision);
     expect(row?.run_id).toBe(snapshot.runId);
@@ -182,8 +198,13 @@ export function faultScenarios(sys: () => ProcessSystem): void {
     const handle = sys().client.workflow.getHandle(caseWorkflowId(target));
     const updatedAt = Number((await handle.describe()).historyLength);
     expect((await sys().api('POST', '/api/v1/policy-changes', policy)).status).toBe(201);
-    // The case has the revision; its row, which only the dead caller was to write, does not.
-    await eventually(() => handle.query(readModelSnapshotQuery), (snap) => snap.revision === opened[0]! + 1, 'the Update applied in the case');
+    // The case has the revision (its history holds the completed Update; no worker need answer, the only one
+    // kills itself the moment the Update completes); its row, which only the dead caller was to write, does not.
+    await eventually(
+      async () => ((await handle.fetchHistory()).events ?? []).filter((e) => Number(e.eventId) > updatedAt && e.workflowExecutionUpdateCompletedEventAttributes).length,
+      (n) => n >= 1,
+      'the Update applied in the case',
+    );
     await sys().killWorker();
     expect((await sys().db.query<{ revision: number }>('SELECT revision FROM cases WHERE case_id = $1', [target]))[0]!.revision).toBe(opened[0]!);
     sys().startWorker();

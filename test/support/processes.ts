@@ -8,6 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createDb, type Db } from '../../platform/db';
 import { devServerDynamicConfigArgs, devServerGoEnv } from '../../platform/dev-server';
 import { type LocalPostgres, startLocalPostgres } from '../../platform/local-postgres';
+import { within } from '../../platform/within';
 import { type Role } from '../../platform/config';
 import { searchAttributeCliArgs } from '../../workflows/search-attributes';
 import { clusterToolPaths, freePort, testKeyring, toolPaths } from './servers';
@@ -283,11 +284,18 @@ async function prepareCluster(dir: string, frontendPort: number): Promise<{ serv
  * client's certificate, so a refusal can come just after; half a second without one is acceptance.
  */
 export function tlsHandshake(port: number, tls: TemporalTlsFiles, cert?: { cert: Buffer; key: Buffer }): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connectTls({ host: '127.0.0.1', port, ca: readFileSync(tls.ca), servername: TEMPORAL_TLS_SERVER_NAME, ALPNProtocols: ['h2', 'http/1.1'], ...cert });
-    socket.once('secureConnect', () => setTimeout(() => (socket.end(), resolve('accepted')), 500));
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(`refused: ${err.code ?? err.message}`));
-  });
+  // Under TLS 1.3 a server refuses a client certificate after the client's handshake is done, so the answer is
+  // what comes first afterwards: the server's own first bytes (an HTTP/2 server speaks first: its SETTINGS),
+  // or the alert. No timer decides it, so a slow server on a loaded machine cannot pass for one that accepted.
+  return within(
+    60_000,
+    new Promise<string>((resolve) => {
+      const socket = connectTls({ host: '127.0.0.1', port, ca: readFileSync(tls.ca), servername: TEMPORAL_TLS_SERVER_NAME, ALPNProtocols: ['h2', 'http/1.1'], ...cert });
+      socket.once('data', () => (socket.end(), resolve('accepted')));
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(`refused: ${err.code ?? err.message}`));
+    }),
+    'no answer to a TLS handshake',
+  );
 }
 
 /** Gives every file under `to` the owner of `from` (the postgres user owns a cluster's files). */

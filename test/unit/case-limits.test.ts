@@ -20,10 +20,6 @@ const check = (events: readonly CaseEvent[], candidate: CaseEvent, limits?: bool
   rejectEvent(facts, events, [], ruleSet, candidate, today, limits === undefined ? undefined : { limits });
 const on = (type: 'recovered' | 'benefit-stopped' | 'rehabilitation-team-held' | 'certificate-requested', eventId = `last-${type}`): CaseEvent => ({ eventId, type, occurredOn: today });
 
-test('the limits are 500 events and 600 deadlines a case', () => {
-  expect(CASE_LIMITS).toEqual({ maxEventsPerCase: 500, maxDeadlinesPerCase: 600 });
-});
-
 test('a case takes its 500th event and refuses the 501st, naming maxEventsPerCase', () => {
   expect(check(certificateRequests(499), on('certificate-requested'))).toBeNull();
 

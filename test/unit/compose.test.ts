@@ -118,6 +118,8 @@ test('the UI decodes through the API codec server, which lets that UI origin cal
   const ui = compose.services['temporal-ui']!.environment!;
   expect(ui.TEMPORAL_CODEC_ENDPOINT).toBe(`http://localhost:${compose.services.api!.environment!.PORT}/codec`);
   expect(ui.TEMPORAL_CODEC_INCLUDE_CREDENTIALS).toBe('true');
+  // The UI holds the client certificate and has no sign-in: it may not change cases.
+  expect(ui.TEMPORAL_DISABLE_WRITE_ACTIONS).toBe('true');
   const api = loadComposeConfig(compose.services.api!.environment!);
   expect(api.codecCorsOrigins).toEqual(['http://localhost:8233']);
   expect(api.payloadKeyring?.keys.size).toBe(1);
