@@ -85,7 +85,16 @@ export async function startPostgres(): Promise<TestPostgres> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sfe-test-pg-'));
   chmodSync(dir, 0o755); // Postgres may run as its own user (when we are root) and must enter the folder
 
-  const pg = await startLocalPostgres({ dataDir: path.join(dir, 'data'), port: await freePort(), database: 'sygedagpenge_test' });
+  // A free port can be taken by another suite's server between freePort() and Postgres binding it: then
+  // another port, a few times.
+  let pg: LocalPostgres | undefined;
+  for (let attempt = 1; !pg; attempt++) {
+    try {
+      pg = await startLocalPostgres({ dataDir: path.join(dir, `data-${attempt}`), port: await freePort(), database: 'sygedagpenge_test' });
+    } catch (err) {
+      if (attempt >= 3 || !String(err instanceof Error ? err.message : err).includes('Address already in use')) throw err;
+    }
+  }
   return {
     ...pg,
     async cleanup() {
