@@ -66,6 +66,26 @@ export function createActivities({ db, logger, client, signalConcurrency = 64, f
   // in it, and Temporal retries each.
   const writeSnapshot = groupCommit((batch: CaseSnapshot[]) => writeCurrentSnapshots(db, client, batch), { maxBatch: 200, maxInFlight: 2, lingerMs: 5 });
   const superseded = async (policy: PolicyRevision) => (await registry.newestRevision(policy.policyId)) > policy.revision;
+  /**
+   * A page waits on the workers for as long as they take, so a newer revision is looked for while it runs, not
+   * only when it begins: the newer revision's fan-out then has the workers to itself. `signal` aborts then.
+   */
+  const watchSuperseded = (policy: PolicyRevision) => {
+    const stop = new AbortController();
+    let overtaken = false;
+    const timer = setInterval(() => {
+      superseded(policy).then(
+        (yes) => {
+          if (yes) {
+            overtaken = true;
+            stop.abort();
+          }
+        },
+        () => undefined,
+      );
+    }, SUPERSEDED_CHECK_MS);
+    return { signal: stop.signal, overtaken: () => overtaken, stop: () => clearInterval(timer) };
+  };
 
   return {
     /**
@@ -94,21 +114,7 @@ export function createActivities({ db, logger, client, signalConcurrency = 64, f
       const { runs, nextPageToken } = await listMissingCases(client, policy, pageToken, pageSize);
       let settled = 0;
       const degraded = { expired: 0, unanswered: 0 };
-      // A page waits on the window for as long as the workers take, so a newer revision is looked for while it
-      // runs, not only when it begins: the newer revision's fan-out then has the workers to itself.
-      const stop = new AbortController();
-      let overtaken = false;
-      const watch = setInterval(() => {
-        superseded(policy).then(
-          (yes) => {
-            if (yes) {
-              overtaken = true;
-              stop.abort();
-            }
-          },
-          () => undefined,
-        );
-      }, SUPERSEDED_CHECK_MS);
+      const watch = watchSuperseded(policy);
       try {
         const result = await signalCases(client, policy, runs, {
           signalsPerSecond,
@@ -118,7 +124,7 @@ export function createActivities({ db, logger, client, signalConcurrency = 64, f
             onDegraded: (what) => ('expired' in what ? (degraded.expired += what.expired) : degraded.unanswered++),
           }),
           budgetMs: PAGE_BUDGET_MS,
-          abort: AbortSignal.any([context.cancellationSignal, stop.signal]),
+          abort: AbortSignal.any([context.cancellationSignal, watch.signal]),
           onSettled: () => context.heartbeat(++settled),
         });
         const fields = { policyId: policy.policyId, revision: policy.revision, cases: runs.length, ...result };
@@ -129,10 +135,10 @@ export function createActivities({ db, logger, client, signalConcurrency = 64, f
         }
         return { superseded: false, listed: runs.length, ...result, nextPageToken };
       } catch (err) {
-        if (overtaken) return { superseded: true, ...none };
+        if (watch.overtaken()) return { superseded: true, ...none };
         throw err;
       } finally {
-        clearInterval(watch);
+        watch.stop();
       }
     },
 
@@ -152,19 +158,7 @@ export function createActivities({ db, logger, client, signalConcurrency = 64, f
           ? await listMissingCases(client, policy, from, pageSize).then(({ runs, nextPageToken }) => ({ workflowIds: runs.map((r) => r.workflowId), next: nextPageToken }))
           : await unwrittenCases(db, policy, from, pageSize).then(({ workflowIds, lastCaseId }) => ({ workflowIds, next: workflowIds.length < pageSize ? null : lastCaseId }));
       let settled = 0;
-      const stop = new AbortController();
-      let overtaken = false;
-      const watch = setInterval(() => {
-        superseded(policy).then(
-          (yes) => {
-            if (yes) {
-              overtaken = true;
-              stop.abort();
-            }
-          },
-          () => undefined,
-        );
-      }, SUPERSEDED_CHECK_MS);
+      const watch = watchSuperseded(policy);
       // Alive while Updates are slow too, not only when a case settles.
       const beat = setInterval(() => context.heartbeat(settled), SUPERSEDED_CHECK_MS);
       try {
@@ -173,7 +167,7 @@ export function createActivities({ db, logger, client, signalConcurrency = 64, f
           perSecond: signalsPerSecond,
           write: writeSnapshot,
           budgetMs: PAGE_BUDGET_MS,
-          abort: AbortSignal.any([context.cancellationSignal, stop.signal]),
+          abort: AbortSignal.any([context.cancellationSignal, watch.signal]),
           onSettled: () => context.heartbeat(++settled),
         });
         logger.info('policy page applied', { policyId: policy.policyId, revision: policy.revision, source, cases: page.workflowIds.length, ...result });
@@ -183,10 +177,10 @@ export function createActivities({ db, logger, client, signalConcurrency = 64, f
         const next = source === 'read-model' && result.unsent > 0 ? from : page.next;
         return { superseded: false, listed: page.workflowIds.length, ...result, next };
       } catch (err) {
-        if (overtaken) return { superseded: true, ...none };
+        if (watch.overtaken()) return { superseded: true, ...none };
         throw err;
       } finally {
-        clearInterval(watch);
+        watch.stop();
         clearInterval(beat);
       }
     },
