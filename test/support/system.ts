@@ -10,6 +10,7 @@ import { createApp } from '../../api/app';
 import { createDb, type Db, migrate } from '../../platform/db';
 import { type ApiKey, type Role } from '../../platform/config';
 import { createLogger } from '../../platform/logger';
+import { eventually } from './eventually';
 import { bundleCaseWorkflows, startDevServer, startPostgres, type TestPostgres, testKeyring } from './servers';
 
 /**
@@ -123,16 +124,7 @@ export async function startSystem(options: {
   };
 }
 
-/** Polls until `accept` holds (visibility and the read model follow a little behind). */
-export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, what: string, tries = 150): Promise<T> {
-  let last: T | undefined;
-  for (let i = 0; i < tries; i++) {
-    last = await probe();
-    if (accept(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what} did not happen; last seen: ${JSON.stringify(last)}`);
-}
+export { eventually } from './eventually';
 
 /**
  * Waits until each case has finished its first workflow task: its first snapshot is in the read model (the
