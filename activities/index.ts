@@ -98,6 +98,14 @@ export function createActivities({ db, logger, client, signalConcurrency = 64, f
       logger.debug('case snapshot recorded', { caseId: snapshot.timeline.caseId, revision: snapshot.revision, status: snapshot.timeline.status });
     },
 
+    /**
+     * What a case asks in its first task (OPEN_IN_ONE_TASK): the newest revisions published after its copy of
+     * the registry that reach its municipality, and the registry position the answer is as of.
+     */
+    async registryAfter({ position, municipality }: { position: number; municipality: string }): Promise<{ position: number; policies: PolicyRevision[] }> {
+      return registry.publishedBetween(position, municipality);
+    },
+
     /** The newest revisions published after a case's copy of the registry that reach its municipality. */
     async policiesPublishedAfter({ position, municipality }: { position: number; municipality: string }): Promise<PolicyRevision[]> {
       return registry.publishedAfter(position, municipality);

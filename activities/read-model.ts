@@ -13,6 +13,11 @@ export interface CaseSnapshot {
   /** Grows with every change of the case, across continue-as-new; a reset starts it again from the reset point. */
   revision: number;
   timeline: Timeline;
+  /**
+   * Only the first write of a case's first task (OPEN_IN_ONE_TASK): the registry position and the day it was
+   * computed from. A retry of that task may compute another timeline at the same revision; the later fence wins.
+   */
+  opening?: { position: number; day: string };
 }
 
 export interface WriteOptions {
@@ -77,7 +82,8 @@ const WRITE_SNAPSHOTS = `WITH input AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
          case_id text, workflow_id text, municipality text, first_absence_day date, status text, category smallint,
          conversation_mode text, next_deadline date, next_deadline_kind text, overdue boolean, closed_on date,
-         revision integer, run_id text, fingerprint text, timeline jsonb, deadlines jsonb, policies jsonb)
+         revision integer, run_id text, fingerprint text, timeline jsonb, deadlines jsonb, policies jsonb,
+         opening_position bigint, opening_day date)
      ),
      -- A row of another run, or a row from before runs were recorded that a run's snapshot would not move.
      other_run AS (
@@ -88,18 +94,23 @@ const WRITE_SNAPSHOTS = `WITH input AS (
      moved AS (
        INSERT INTO cases (case_id, workflow_id, municipality, first_absence_day, status, category, conversation_mode,
                           next_deadline, next_deadline_kind, overdue, closed_on, revision, run_id, fingerprint, timeline,
-                          updated_at)
+                          opening_position, opening_day, updated_at)
        SELECT case_id, workflow_id, municipality, first_absence_day, status, category, conversation_mode,
-              next_deadline, next_deadline_kind, overdue, closed_on, revision, run_id, fingerprint, timeline, now()
+              next_deadline, next_deadline_kind, overdue, closed_on, revision, run_id, fingerprint, timeline,
+              opening_position, opening_day, now()
        FROM input
        ON CONFLICT (case_id) DO UPDATE SET
          status = EXCLUDED.status, category = EXCLUDED.category, conversation_mode = EXCLUDED.conversation_mode,
          next_deadline = EXCLUDED.next_deadline, next_deadline_kind = EXCLUDED.next_deadline_kind,
          overdue = EXCLUDED.overdue, closed_on = EXCLUDED.closed_on, revision = EXCLUDED.revision,
          run_id = COALESCE(EXCLUDED.run_id, cases.run_id), fingerprint = EXCLUDED.fingerprint,
-         timeline = EXCLUDED.timeline, updated_at = now()
+         timeline = EXCLUDED.timeline, opening_position = EXCLUDED.opening_position, opening_day = EXCLUDED.opening_day,
+         updated_at = now()
        -- Within a run (a row or snapshot from before runs were recorded counts as the same run), forward only.
        WHERE (cases.revision < EXCLUDED.revision AND COALESCE(cases.run_id, EXCLUDED.run_id) IS NOT DISTINCT FROM COALESCE(EXCLUDED.run_id, cases.run_id))
+          -- A first task's write, again from a retry of that task that computed from a later registry or day.
+          OR (cases.revision = EXCLUDED.revision AND cases.run_id = EXCLUDED.run_id AND EXCLUDED.opening_position IS NOT NULL
+              AND (EXCLUDED.opening_position, EXCLUDED.opening_day) > (COALESCE(cases.opening_position, -1), COALESCE(cases.opening_day, '-infinity'::date)))
           OR cases.revision = $2::integer
           OR (cases.case_id = ANY($3::text[]) AND cases.run_id IS DISTINCT FROM EXCLUDED.run_id
               AND cases.run_id IS NOT DISTINCT FROM ($4::jsonb ->> cases.case_id))
@@ -194,7 +205,7 @@ export async function currentRunId(client: Client, workflowId: string): Promise<
 }
 
 /** One case's snapshot as the statement's input row (the columns of jsonb_to_recordset above). */
-export function snapshotRow({ workflowId, runId, revision, timeline }: CaseSnapshot) {
+export function snapshotRow({ workflowId, runId, revision, timeline, opening }: CaseSnapshot) {
   const next = timeline.deadlines.find((d) => (d.status === 'pending' || d.status === 'paused') && d.dueDate !== null);
   return {
     case_id: timeline.caseId,
@@ -212,6 +223,8 @@ export function snapshotRow({ workflowId, runId, revision, timeline }: CaseSnaps
     run_id: runId ?? null,
     fingerprint: timelineFingerprint(timeline),
     timeline,
+    opening_position: opening?.position ?? null,
+    opening_day: opening?.day ?? null,
     deadlines: timeline.deadlines.map((x) => ({
       id: x.id,
       kind: x.kind,

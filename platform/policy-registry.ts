@@ -267,8 +267,13 @@ export function createPolicyRegistry(db: Db, options: { copyMaxAgeMs?: number } 
 
     /** The newest revisions published after `position` that reach `municipality` (a case's question at start). */
     async publishedAfter(position: number, municipality: string): Promise<PolicyRevision[]> {
-      const { revisions } = await this.snapshot();
-      return revisions.filter((p) => p.position > position && revisionCovers(p, municipality)).map(revisionContent);
+      return (await this.publishedBetween(position, municipality)).policies;
+    },
+
+    /** The same, with the registry position it is as of (the fence of a case's first write, OPEN_IN_ONE_TASK). */
+    async publishedBetween(position: number, municipality: string): Promise<{ position: number; policies: PolicyRevision[] }> {
+      const copy = await this.snapshot();
+      return { position: copy.position, policies: copy.revisions.filter((p) => p.position > position && revisionCovers(p, municipality)).map(revisionContent) };
     },
   };
 }

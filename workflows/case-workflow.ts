@@ -14,7 +14,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
+import type { CaseSnapshot, createActivities } from '../activities';
 import { describe, timerSummary } from './case-details';
 import { copenhagenDate, endOfCopenhagenDay, type IsoDate, isIsoDate, startOfCopenhagenDay } from './domain/dates';
 import { ruleSetById, ruleSetFor } from './domain/rules';
@@ -66,7 +66,7 @@ import {
  * activity by readModelWriteFailedSignal, and wrote a run's last snapshot by local activity; that code
  * stays below for their replay.
  */
-const { policiesPublishedAfter } = proxyLocalActivities<ReturnType<typeof createActivities>>({
+const { policiesPublishedAfter, registryAfter } = proxyLocalActivities<ReturnType<typeof createActivities>>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
@@ -102,6 +102,16 @@ const CONTINUE_AS_NEW_NOT_A_CHANGE = 'continue-as-new-not-a-change';
 const CONTINUE_AS_NEW_UNDER_LOAD = 'continue-as-new-under-load';
 /** A run waiting to continue as new whose history passes this many bytes hands over (CONTINUE_AS_NEW_UNDER_LOAD). */
 const STARVED_HISTORY_BYTES = 10 * 1024 * 1024;
+/**
+ * Cases opened before this wrote their first row by activity, after their first task: a second task and an
+ * activity for every case opened. From here on the first task writes it by local activity once it has asked the
+ * registry (issue #21), and falls back to the activity if that write fails. The write lands before the task
+ * completes, so a retry of the task, which asks the registry again, writes again fenced by the registry position
+ * and day it computed from (activities/read-model.ts). No timer exists yet in a first task, so the local
+ * activity cannot meet a timer's cancellation in one activation (the replay hazard that took back design (b),
+ * docs/benchmarks/2026-12-04-design-b-local-write.md).
+ */
+const OPEN_IN_ONE_TASK = 'open-in-one-task';
 /** Signals received before this applied events past CASE_LIMITS (issue #23); updates are checked by their validator. */
 const CASE_LIMITS_ON_SIGNALS = 'case-limits-on-signals';
 
@@ -242,6 +252,17 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   setHandler(readModelWriteFailedSignal, () => {
     rewrite = true;
   });
+  // The first task of a case opened in one task writes its first row itself (OPEN_IN_ONE_TASK); the loop waits.
+  const openingInTask = input.revision === undefined && input.registryPosition !== undefined && patched(OPEN_IN_ONE_TASK);
+  let opening: { revision: number; fence: NonNullable<CaseSnapshot['opening']> } | null = null;
+  let openingPending = openingInTask;
+  const snapshotNow = (): CaseSnapshot => ({
+    workflowId: workflowInfo().workflowId,
+    runId: workflowInfo().runId,
+    revision,
+    timeline,
+    ...(opening?.revision === revision ? { opening: opening.fence } : {}),
+  });
   const readModelCurrent = () => written === revision && !rewrite && !writing;
   // Set once the run needs a new one (CONTINUE_AS_NEW_UNDER_LOAD): no write starts after that, and the next run writes.
   let handingOver = false;
@@ -262,8 +283,8 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   );
   void (async () => {
     for (;;) {
-      await condition(() => (written < revision || rewrite) && !handingOver);
-      const snapshot = { workflowId: workflowInfo().workflowId, runId: workflowInfo().runId, revision, timeline };
+      await condition(() => (written < revision || rewrite) && !handingOver && !openingPending);
+      const snapshot = snapshotNow();
       if (patched(DURABLE_READ_MODEL)) {
         rewrite = false;
         writing = true;
@@ -298,7 +319,14 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   // copy was read may have listed the open cases before this one was visible: ask the registry once for
   // what was published since, so the case has it whatever the timing (the fan-out finds every case started
   // before that read).
-  if (input.registryPosition !== undefined) {
+  if (openingInTask) {
+    const asked = await registryAfter({ position: input.registryPosition!, municipality: facts.municipality });
+    for (const policy of asked.policies) acceptPolicy(policy);
+    opening = { revision, fence: { position: asked.position, day: today() } };
+    const snapshot = snapshotNow();
+    if (await recordCaseSnapshotInTask(snapshot).then(() => true, () => false)) written = snapshot.revision;
+    openingPending = false;
+  } else if (input.registryPosition !== undefined) {
     const newer = await policiesPublishedAfter({ position: input.registryPosition, municipality: facts.municipality });
     for (const policy of newer) acceptPolicy(policy);
   }

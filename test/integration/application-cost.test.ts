@@ -83,3 +83,19 @@ test.each([
   const oneTask = ['WorkflowTaskScheduled', 'WorkflowTaskStarted', 'WorkflowTaskCompleted', 'WorkflowExecutionUpdateAccepted', 'UpsertWorkflowSearchAttributes', 'WorkflowExecutionUpdateCompleted'];
   expect(added).toEqual(name === 'PHONE' ? oneTask : [...oneTask, 'TimerCanceled']);
 });
+
+test('opening a case costs one workflow task and no activity: the task asks the registry and writes the row by local activity', async () => {
+  const caseId = `COST-OPEN-${Date.now().toString(36)}`;
+  expect((await system.api('POST', '/api/v1/cases', { caseId, citizenRef: `REF-${caseId}`, municipality: '175', firstAbsenceDay: addDays(today(), -10) })).status).toBe(201);
+  await settledCases({ db: system.db, client: system.env.client }, [caseId]);
+  const history = await idleHistory(caseId);
+  expect(history.filter((t) => t === 'WorkflowTaskCompleted')).toHaveLength(1);
+  expect(history.filter((t) => t.startsWith('ActivityTask'))).toEqual([]);
+  // Markers: the registry's answer and the row's write (local activities), and each patch() the first task meets.
+  expect(history.filter((t) => t === 'MarkerRecorded').length).toBeGreaterThanOrEqual(2);
+  expect(history).toEqual(expect.arrayContaining(['WorkflowExecutionStarted', 'TimerStarted']));
+  const snapshot = await system.env.client.workflow.getHandle(caseWorkflowId(caseId)).query(readModelSnapshotQuery);
+  const [row] = await system.db.query<{ revision: number; fingerprint: string; opening_position: string | null }>('SELECT revision, fingerprint, opening_position FROM cases WHERE case_id = $1', [caseId]);
+  expect(row).toMatchObject({ revision: snapshot.revision });
+  expect(row!.opening_position).not.toBeNull();
+});

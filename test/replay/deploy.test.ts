@@ -17,7 +17,11 @@ import { bundleReleaseWithCorrection } from './fixtures/release-with-correction'
  */
 let env: TestWorkflowEnvironment;
 const taskQueue = 'deploy';
-const activities = { recordCaseSnapshot: async () => undefined, policiesPublishedAfter: async () => [] };
+const activities = {
+  recordCaseSnapshot: async () => undefined,
+  policiesPublishedAfter: async () => [],
+  registryAfter: async ({ position }: { position: number }) => ({ position, policies: [] }),
+};
 
 beforeAll(async () => {
   env = await startTimeSkipping();

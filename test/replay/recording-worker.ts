@@ -19,6 +19,7 @@ export async function recordingWorker(taskQueue: string, failingWrite: number): 
         if (++writes === failingWrite) throw new Error('connection refused');
       },
       policiesPublishedAfter: async () => [],
+      registryAfter: async ({ position }: { position: number }) => ({ position, policies: [] }),
     },
   });
   const running = worker.run();

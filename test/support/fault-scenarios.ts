@@ -241,6 +241,55 @@ export function faultScenarios(sys: () => ProcessSystem): void {
     expect((await sys().db.query<{ revision: number }>('SELECT revision FROM cases WHERE case_id = $1', [target]))[0]!.revision).toBe(opened[0]! + 1);
   });
 
+  test("the worker killed after a case's first task wrote its row and before the task completed: the retry asks the registry again, its row replaces the first, one task opened the case, verify is clean", async () => {
+    const caseId = 'KILL-OPENING';
+    const registry = createPolicyRegistry(sys().db);
+    const publish = (revision: PolicyRevision) =>
+      sys().db.transaction(async (tx) => {
+        await registry.lock(tx, revision.policyId);
+        await registry.insert(tx, revision);
+      });
+    // The API's copy of the registry, read before a revision it does not see: the case finds it in its first task.
+    const copy = await registry.inheritedBy('169');
+    await publish(pause('fault-opening', ['169']));
+    // Every worker now dies (SIGKILL) the moment Postgres has committed a write of the case's row.
+    await sys().killWorker();
+    sys().startWorker(undefined, { NODE_OPTIONS: `--require ${path.join(__dirname, 'kill-after-write.js')}`, SFE_KILL_AFTER_WRITE_OF: caseId });
+    const facts = { caseId, citizenRef: `REF-${caseId}`, municipality: '169', firstAbsenceDay: addDays(today(), -3), employment: 'employee' as const };
+    await sys().client.workflow.start('caseWorkflow', {
+      workflowId: caseWorkflowId(caseId),
+      taskQueue: sys().taskQueue,
+      args: [{ facts, policies: copy.policies, registryPosition: copy.position }],
+      typedSearchAttributes: [
+        { key: CaseIdKey, value: caseId },
+        { key: MunicipalityKey, value: '169' },
+        { key: CaseStatusKey, value: 'open' },
+      ],
+    });
+    const rowPolicies = () => sys().db.query<{ policies: string[] }>(
+      `SELECT ARRAY(SELECT p->>'policyId' || '#' || (p->>'revision') FROM jsonb_array_elements(timeline->'policies') p) AS policies FROM cases WHERE case_id = $1`,
+      [caseId],
+    );
+    await eventually(rowPolicies, (rows) => rows[0]?.policies.join() === 'fault-opening#1', 'the first attempt writing its row');
+    await sys().killWorker();
+    const handle = sys().client.workflow.getHandle(caseWorkflowId(caseId));
+    expect(((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowTaskCompletedEventAttributes)).toEqual([]);
+    // Meanwhile the policy moves on: the retried task finds revision 2 where the first attempt found 1, and
+    // computes another timeline at the same case revision, from a later registry position.
+    const second = pause('fault-opening', ['169'], { revision: 2, effects: [{ type: 'switchConversationMode', mode: 'phone' }] });
+    await publish(second);
+    sys().startWorker();
+    await eventually(rowPolicies, (rows) => rows[0]?.policies.join() === 'fault-opening#2', "the retry's row replacing the first");
+    const { row, case: shown, revision } = await rowAndCase(caseId);
+    expect(row).toBe(shown);
+    // Its start, then the one revision it applied: the first attempt's revision 1 never reached the history.
+    expect(revision).toBe(2);
+    const events = (await handle.fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.workflowTaskCompletedEventAttributes).length).toBe(1);
+    expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toEqual([]);
+    await convergedOnce(second, [caseId], [2]);
+  });
+
   test('the Temporal server killed (SIGKILL) in the middle of a fan-out and started again on the same data', async () => {
     const ids = await openCases('KILL-T', '147', 80);
     const policy = pause('fault-temporal', ['147']);

@@ -44,6 +44,9 @@ beforeAll(async () => {
       async policiesPublishedAfter() {
         return [];
       },
+      async registryAfter({ position }: { position: number }) {
+        return { position, policies: [] };
+      },
     },
   });
   running = worker.run();

@@ -58,6 +58,10 @@ beforeAll(async () => {
       async policiesPublishedAfter({ municipality }: { position: number; municipality: string }) {
         return publishedAfter.get(municipality) ?? [];
       },
+      async registryAfter({ position, municipality }: { position: number; municipality: string }) {
+        const policies = publishedAfter.get(municipality) ?? [];
+        return { position: position + policies.length, policies };
+      },
     },
   });
   running = worker.run();
