@@ -69,7 +69,7 @@ async function main(): Promise<void> {
           const valid = events.filter((e) => e.occurredOn <= ASOF);
           batch.push({ workflowId: `sickness-case-RB-${i}`, revision: 1, timeline: computeTimeline(facts, valid, [suspension], ruleSetFor(F), ASOF) });
         }
-        // In batches, as the worker writes them (activities/read-model-sink.ts).
+        // In batches, as the worker writes them (writeCaseSnapshots in activities/read-model.ts).
         await writeCaseSnapshots(stack.db, batch);
       }
     }),

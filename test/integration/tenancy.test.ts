@@ -150,7 +150,7 @@ const scenarios: Record<string, () => Promise<void>> = {
     for (const label of [...ALL_KEYS(), null]) expect(await call('GET', '/readyz', label)).toMatchObject({ status: 200, body: { status: 'ready' } });
   },
   'GET /metrics': async () => {
-    // Open here (no METRICS_KEY in the test system), for every key alike; test/unit/metrics-key.test.ts covers the key.
+    // Open here (no METRICS_KEY in the test system), for every key alike; test/unit/bad-input.test.ts covers the key.
     for (const label of [...ALL_KEYS(), null]) {
       const res = await call('GET', '/metrics', label);
       expect([res.status, res.text]).toEqual([200, expect.stringContaining('# TYPE http_request_duration_seconds histogram')]);
