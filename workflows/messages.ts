@@ -23,7 +23,7 @@ export interface CaseWorkflowInput {
   /** Continue-as-new once a run's history has this many events (default 4,000); carried to the next run. */
   maxHistoryEvents?: number;
   /**
-   * The registry position of the copy `policies` came from (api/policy-registry.ts). The first run asks the
+   * The registry position of the copy `policies` came from (platform/policy-registry.ts). The first run asks the
    * registry for what was published after it; not carried through continue-as-new.
    */
   registryPosition?: number;
