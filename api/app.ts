@@ -42,6 +42,8 @@ export interface AppDeps {
   /** API processes behind one address: each takes this share of the rates (API_INSTANCES). */
   apiInstances?: number;
   fanoutSignalsPerSecond?: number;
+  /** Most Updates in flight when ops repair applies a revision (FANOUT_MAX_IN_FLIGHT, as the worker's fan-out pages). */
+  fanoutMaxInFlight?: number;
   /** The fan-out's bound on visibility lag (tests shorten it); its own default otherwise. */
   fanoutVisibilityLagMs?: number;
   /** New cases inherit from a registry copy at most this old (INHERITED_POLICIES_MAX_AGE_MS). */
@@ -65,10 +67,10 @@ export function createApp(deps: AppDeps): Express {
   return createApi(deps).app;
 }
 
-export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, readRatePerSecond = 500, apiInstances = 1, trustProxy, fanoutSignalsPerSecond = 2_000, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl, codec, metricsKey }: AppDeps): Api {
+export function createApi({ client, db, temporal, logger, apiKeys, writeRatePerSecond = 100, readRatePerSecond = 500, apiInstances = 1, trustProxy, fanoutSignalsPerSecond = 2_000, fanoutMaxInFlight, fanoutVisibilityLagMs, registryCopyMaxAgeMs, publicUrl, codec, metricsKey }: AppDeps): Api {
   if (apiKeys.length === 0) throw new Error('no API keys: the API does not run open (set API_KEYS)');
   const registry = createPolicyRegistry(db, { copyMaxAgeMs: registryCopyMaxAgeMs });
-  const policies = createPolicyService({ client, db, registry, temporal, logger, signalsPerSecond: fanoutSignalsPerSecond, visibilityLagMs: fanoutVisibilityLagMs });
+  const policies = createPolicyService({ client, db, registry, temporal, logger, signalsPerSecond: fanoutSignalsPerSecond, maxInFlight: fanoutMaxInFlight, visibilityLagMs: fanoutVisibilityLagMs });
   const app = express();
   const metrics = createMetrics(db, { caseCounts: metricsKey !== undefined });
   app.disable('x-powered-by');

@@ -1,7 +1,7 @@
 import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { type CaseSnapshot, currentRunId, snapshotRow, writeCurrentSnapshots } from '../activities/read-model';
-import { countMissingCases, listMissingCases, signalCases } from '../platform/convergence';
+import { applyToCases, countMissingCases, listMissingCases } from '../platform/convergence';
 import { type Db } from '../platform/db';
 import { type PolicyRegistry, revisionContent } from '../platform/policy-registry';
 import { caseWorkflowId, type FanoutProgress, readModelSnapshotQuery } from '../workflows/messages';
@@ -80,6 +80,7 @@ export interface RepairRound {
   fanoutsStarted: number;
   /** Dead fan-outs whose row was closed: completed from the workflow's result, or abandoned. */
   fanoutsClosed: number;
+  /** Cases that lacked a newest revision and were given it (by Update, as the fan-out does), their rows written. */
   signalled: number;
   rewritten: number;
   casePoliciesFixed: number;
@@ -183,8 +184,9 @@ export const CASE_POLICY_SAMPLE = `${CASE_POLICY_PROBLEMS} (SELECT * FROM stale 
 /**
  * Verify and repair, for operations (README, Verify and repair). Verify asks visibility, per newest policy
  * revision, for the open cases in scope that lack it, and compares every case's change counter (the
- * CaseRevision search attribute) with its read-model row. Repair starts pending fan-outs, signals the
- * missing cases and rewrites stale rows from the case's own snapshot (a query of the workflow).
+ * CaseRevision search attribute) with its read-model row. Repair starts pending fan-outs, applies the
+ * revision to the missing cases within the fan-out's window and rate, and rewrites stale rows from the case's
+ * own snapshot (a query of the workflow).
  */
 export function createConvergence({ client, db, registry, policies }: { client: Client; db: Db; registry: PolicyRegistry; policies: PolicyService }) {
   /** A page of case runs with their change counter and fingerprint as visibility shows them. */
@@ -360,7 +362,7 @@ export function createConvergence({ client, db, registry, policies }: { client: 
 
   /**
    * Closes the rows of dead fan-outs: one whose workflow completed gets its final progress from the workflow's
-   * result; any other is abandoned (the cases it left are signalled by repair itself).
+   * result; any other is abandoned (repair itself applies the revision to the cases it left).
    */
   async function closeDeadFanouts(dead: { workflowId: string; completed: boolean }[]): Promise<number> {
     let closed = 0;
@@ -449,8 +451,11 @@ export function createConvergence({ client, db, registry, policies }: { client: 
 
     /**
      * One round of repair, at most `limit` cases of each kind: starts pending fan-outs, closes the rows of
-     * dead ones (completed from the workflow's result, else abandoned: the cases they left are signalled here), signals the open cases that lack a newest revision,
-     * rewrites stale rows, and makes case_policies follow the rows.
+     * dead ones (completed from the workflow's result, else abandoned: the cases they left are reached here),
+     * applies a newest revision to the open cases that lack it, rewrites stale rows, and makes case_policies
+     * follow the rows. The revision goes to the cases as a fan-out page sends it (applyToCases): by Update, at
+     * most FANOUT_MAX_IN_FLIGHT at once and FANOUT_SIGNALS_PER_SECOND a second, so a case system's event
+     * waits behind as few during a repair as during a fan-out; each Update's snapshot is written here.
      */
     async repair(limit = 1_000): Promise<RepairRound> {
       const pending = (await registry.pendingFanouts()).length;
@@ -458,10 +463,13 @@ export function createConvergence({ client, db, registry, policies }: { client: 
       const fanoutsStarted = pending - (await registry.pendingFanouts()).length;
       const fanoutsClosed = await closeDeadFanouts(await deadFanouts());
       let signalled = 0;
+      const { perSecond, maxInFlight } = policies.fanoutBounds;
+      const write = (snapshot: CaseSnapshot) => writeCurrentSnapshots(db, client, [snapshot]);
       for (const stored of await registry.latest()) {
         const policy = revisionContent(stored);
         const { runs } = await listMissingCases(client, policy, null, limit);
-        signalled += (await signalCases(client, policy, runs, { signalsPerSecond: 500, concurrency: 32 })).signalled;
+        const applied = await applyToCases(client, policy, runs.map((r) => r.workflowId), { concurrency: maxInFlight, perSecond, write });
+        signalled += applied.applied + applied.had;
       }
       let rewritten = 0;
       let pageToken: string | null = null;

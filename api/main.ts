@@ -33,6 +33,7 @@ async function main(): Promise<void> {
     apiInstances: config.apiInstances,
     trustProxy: config.trustProxy,
     fanoutSignalsPerSecond: config.fanoutSignalsPerSecond,
+    fanoutMaxInFlight: config.fanoutMaxInFlight,
     fanoutVisibilityLagMs: config.fanoutVisibilityLagMs,
     publicUrl: config.apiPublicUrl,
     codec: { keyring, corsOrigins: config.codecCorsOrigins },

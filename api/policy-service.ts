@@ -1,5 +1,5 @@
 import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { type TemporalSettings } from '../platform/config';
+import { DEFAULT_FANOUT_MAX_IN_FLIGHT, type TemporalSettings } from '../platform/config';
 import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
 import { type FanoutRow, type PolicyRegistry, revisionContent, type StoredRevision } from '../platform/policy-registry';
@@ -32,10 +32,14 @@ export function createPolicyService(deps: {
   temporal: TemporalSettings;
   signalsPerSecond: number;
   logger: Logger;
-  /** The fan-out's bound on visibility lag (tests shorten it). */
+  /** The fan-out's bound on visibility lag (tests shorten it); honoured however long (docs/policies.md, Passes). */
   visibilityLagMs?: number;
+  /** Most Updates in flight at once when the API itself applies a revision (ops repair): FANOUT_MAX_IN_FLIGHT. */
+  maxInFlight?: number;
 }) {
   const { client, db, registry, temporal, logger } = deps;
+  /** The rate and window every sender of a revision to cases keeps to: the fan-out's pages, and ops repair. */
+  const fanoutBounds = { perSecond: deps.signalsPerSecond, maxInFlight: deps.maxInFlight ?? DEFAULT_FANOUT_MAX_IN_FLIGHT };
 
   /**
    * Starts a stored fan-out. The workflow id is unique for ever (REJECT_DUPLICATE), so however many callers
@@ -96,6 +100,8 @@ export function createPolicyService(deps: {
   const reaches = (revisions: StoredRevision[], reach?: readonly string[]) => !reach || revisions.some((r) => reach.some((m) => revisionCovers(revisionContent(r), m)));
 
   return {
+    fanoutBounds,
+
     /**
      * Stores a new revision with its fan-out owed ('pending') in one transaction, then starts the fan-out.
      * If this process dies or Temporal is unreachable in between, the revision is stored and its fan-out is

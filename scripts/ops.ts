@@ -6,9 +6,10 @@
  *                          behind, ahead, of another run or content than their case, or altered; cases that
  *                          never ran; case_policies rows the case does not hold; fan-outs never started or
  *                          dead. Exit 1 if anything is left.
- *   repair                 starts pending fan-outs, closes dead ones, signals missing cases, rewrites stale
- *                          rows, fixes case_policies, round after round until verify is clean (exit 0) or a
- *                          round changes nothing (exit 1)
+ *   repair                 starts pending fan-outs, closes dead ones, gives missing cases their revision (by
+ *                          Update, within the fan-out's window and rate), rewrites stale rows, fixes
+ *                          case_policies, round after round until verify is clean (exit 0) or a round changes
+ *                          nothing (exit 1)
  *   read-model rebuild     rewrites every case's row from its workflow (after Postgres was restored from an
  *                          older backup), then verifies
  */
@@ -39,8 +40,9 @@ const USAGE = `usage: npm run ops -- <command> [--api URL] [--key KEY]
   verify                    what is missing, stale, pending or dead (exit 1 if anything is); with
                             --grace-seconds N, cases started less than N seconds ago (default 120) are
                             not reported as never run
-  repair                    starts pending fan-outs, closes dead ones, signals missing cases, rewrites stale
-                            rows and fixes case_policies, until clean
+  repair                    starts pending fan-outs, closes dead ones, gives missing cases their revision
+                            (within the fan-out's window and rate), rewrites stale rows and fixes
+                            case_policies, until clean
   read-model rebuild        rewrites every case's row from its workflow, then verifies
 
 ${API_OPTIONS_USAGE}`;
@@ -122,9 +124,9 @@ async function main(): Promise<void> {
     for (let round = 1; left > 0; round++) {
       const done = await call<RepairRound>('POST', '/api/v1/ops/repair', {});
       out(
-        `repair round ${round}: ${done.fanoutsStarted} fan-outs started, ${done.fanoutsClosed} dead fan-outs closed, ${done.signalled} cases signalled, ${done.rewritten} rows rewritten, ${done.casePoliciesFixed} case_policies rows fixed`,
+        `repair round ${round}: ${done.fanoutsStarted} fan-outs started, ${done.fanoutsClosed} dead fan-outs closed, ${done.signalled} cases given a revision, ${done.rewritten} rows rewritten, ${done.casePoliciesFixed} case_policies rows fixed`,
       );
-      // Signalled cases apply the revision within moments; visibility shows it soon after.
+      // The cases have applied the revision when the round answers; visibility shows it moments later.
       await sleep(3_000);
       report = await verify();
       const before = left;

@@ -121,10 +121,34 @@ export interface PolicyFanoutInput {
   kind: 'publish' | 'resend';
   signalsPerSecond: number;
   pageSize?: number;
-  /** How long visibility may take to show a change (a start, a case's new search attributes). */
+  /**
+   * How long visibility may take to show a change (a start, a case's new search attributes). Honoured
+   * whatever its size: every wait before a count is at least this long, also above the 60 s the back-off
+   * between counts otherwise stops at.
+   */
   visibilityLagMs?: number;
+  /** A run continues as new before its history would pass this many events (tests make it small); at least 100. */
+  maxHistoryEvents?: number;
   /** Carried through continue-as-new. */
   progress?: FanoutProgress;
+  /** Where the run that continued as new stopped; absent, the run begins a new pass. */
+  resume?: FanoutResume;
+}
+
+/** Where a fan-out resumes after continuing as new: exactly where its previous run stood between two steps. */
+export interface FanoutResume {
+  /** Passes whose counts stopped falling so far: the waits of the next pass begin that much longer. */
+  stalledPasses: number;
+  at:
+    | { phase: 'signalling'; source: 'visibility' | 'read-model'; from: string | null }
+    /** `best`: the lowest count of this pass so far (null before its first); `stalled`: counts since that did not fall. */
+    | { phase: 'waiting'; best: number | null; stalled: number }
+    | null;
+}
+
+/** Why a fan-out refused its input (an ApplicationFailure's type, not retried). */
+export enum FanoutErrorType {
+  InvalidInput = 'FanoutInputRejected',
 }
 
 export const fanoutProgressQuery = defineQuery<FanoutProgress>('progress');
