@@ -1,4 +1,5 @@
 import { caseStatusDa, MODE_DA } from '../workflows/case-details';
+import { effectLabelDa } from '../workflows/domain/effects';
 import { MUNICIPALITIES } from '../workflows/domain/municipalities';
 import { type PolicyOnCase } from '../workflows/domain/types';
 import { type CaseView } from './case-service';
@@ -9,14 +10,6 @@ import { deadlineRow, escapeXml, timelineSvg } from './timeline-svg';
  * deadline table, in Danish. Server-rendered, no script, nothing fetched from elsewhere; every value is
  * escaped. No CPR number, name or citizen reference: the timeline carries none.
  */
-
-const EFFECT_DA: Record<PolicyOnCase['effects'][number]['type'], string> = {
-  pauseDeadlines: 'frister i bero',
-  waiveDeadlines: 'frister frafaldet',
-  extendCertificateValidity: 'attester gælder længere',
-  switchConversationMode: 'samtaleform skiftet',
-  extendBenefitPeriod: 'sygedagpengeperioden forlænget',
-};
 
 const POLICY_STATE_DA: Record<PolicyOnCase['state'], string> = {
   scheduled: 'planlagt',
@@ -56,7 +49,7 @@ export function caseworkerPage(view: CaseView): string {
       .map(
         (p) =>
           `<tr class="policy" data-state="${p.state}"><th scope="row">${escapeXml(p.title)}</th>${cell(`${p.policyId} rev. ${p.revision}`)}${cell(POLICY_STATE_DA[p.state])}` +
-          `${cell(p.effectiveFrom, 'date')}${cell(p.effectiveTo ?? 'uden slutdato', 'date')}${cell(p.effects.map((e) => EFFECT_DA[e.type]).join(', '))}</tr>`,
+          `${cell(p.effectiveFrom, 'date')}${cell(p.effectiveTo ?? 'uden slutdato', 'date')}${cell(p.effects.map(effectLabelDa).join(', '))}</tr>`,
       )
       .join('\n');
   const policyTable = (id: string, list: PolicyOnCase[]) =>

@@ -1,12 +1,14 @@
 import { caseStatusDa, deadlineLabel, MODE_DA, STATUS_DA, whyMoved } from '../workflows/case-details';
 import { addDays, daysBetween, type IsoDate, maxDate, minDate } from '../workflows/domain/dates';
+import { type Drawing, drawing, PICTURE_DEFS, PICTURE_LEGEND } from '../workflows/domain/effects';
 import { MUNICIPALITIES } from '../workflows/domain/municipalities';
-import { type Deadline, type DeadlineKind, type DeadlineStatus, type PolicyOnCase, type Timeline } from '../workflows/domain/types';
+import { type Deadline, type DeadlineStatus, type PolicyOnCase, type Timeline } from '../workflows/domain/types';
 
 /**
  * A case's deadlines over time as an SVG, for the caseworker page and for what-if answers: one row per
  * deadline with its original and current due date, pause and waiver windows shaded where they apply to
- * that deadline, met and missed marks, the review point and today. Hand-written (no dependency), every
+ * that deadline, met and missed marks, the review point and today. How each policy effect is drawn is in
+ * its module (workflows/domain/effects/). Hand-written (no dependency), every
  * text escaped, no script, no external reference: the picture is safe to serve as a file and to inline.
  */
 
@@ -20,9 +22,6 @@ export const STATUS_COLOURS: Record<DeadlineStatus, string> = {
   paused: '#b7791f',
   waived: '#718096',
 };
-const PAUSE_FILL = '#f6ad55';
-const MODE_FILL = '#90cdf4';
-const WAIVE_STROKE = '#4a5568';
 const REVIEW_COLOUR = '#6b46c1';
 const TODAY_COLOUR = '#1a202c';
 const MONTHS_DA = ['jan', 'feb', 'mar', 'apr', 'maj', 'jun', 'jul', 'aug', 'sep', 'okt', 'nov', 'dec'];
@@ -35,25 +34,21 @@ const LANE = 20;
 
 interface Window {
   policy: PolicyOnCase;
-  /** Pause and waiver windows are shaded on the deadlines they apply to; a mode switch only has its lane. */
-  type: 'pause' | 'waive' | 'mode';
-  kinds: DeadlineKind[] | null;
+  /** Its lane, and the deadlines it shades (a pause or waiver; a mode switch only has its lane). */
+  drawing: Drawing;
   from: IsoDate;
   /** Inclusive; null while open-ended. */
   to: IsoDate | null;
 }
 
-/** The pause, waiver and mode-switch windows of the policies the case follows now (superseded revisions are history). */
+/** The windows of the drawn effects of the policies the case follows now (superseded revisions are history). */
 function policyWindows(t: Timeline): Window[] {
   const out: Window[] = [];
   for (const policy of t.policies) {
     if (policy.state === 'superseded') continue;
     for (const effect of policy.effects) {
-      const window = { policy, from: policy.effectiveFrom, to: policy.effectiveTo };
-      if (effect.type === 'pauseDeadlines' || effect.type === 'waiveDeadlines') {
-        out.push({ ...window, type: effect.type === 'pauseDeadlines' ? 'pause' : 'waive', kinds: effect.kinds && effect.kinds.length > 0 ? effect.kinds : null });
-      }
-      if (effect.type === 'switchConversationMode') out.push({ ...window, type: 'mode', kinds: [] });
+      const drawn = drawing(effect);
+      if (drawn) out.push({ policy, drawing: drawn, from: policy.effectiveFrom, to: policy.effectiveTo });
     }
   }
   return out;
@@ -110,8 +105,7 @@ export function timelineSvg(t: Timeline): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" role="img" aria-labelledby="tl-title tl-desc" font-family="system-ui, 'DejaVu Sans', Arial, sans-serif" font-size="12">`,
     `<title id="tl-title">${escapeXml(title)}</title>`,
     `<desc id="tl-desc">${escapeXml(`${t.deadlines.length} frister. ${subtitle}`)}</desc>`,
-    '<defs><pattern id="waived-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">' +
-      `<rect width="6" height="6" fill="#e2e8f0"/><line x1="0" y1="0" x2="0" y2="6" stroke="${WAIVE_STROKE}" stroke-width="2" stroke-opacity="0.7"/></pattern></defs>`,
+    `<defs>${PICTURE_DEFS}</defs>`,
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
     `<text x="12" y="24" font-size="16" font-weight="bold" fill="#1a202c">${escapeXml(title)}</text>`,
     `<text x="12" y="44" fill="#4a5568">${escapeXml(subtitle)}</text>`,
@@ -132,25 +126,19 @@ export function timelineSvg(t: Timeline): string {
   });
   out.push(`<line x1="${LABEL_WIDTH}" y1="${axisTop}" x2="${WIDTH - RIGHT}" y2="${axisTop}" stroke="#a0aec0"/>`, '</g>');
 
-  // One lane per pause or waiver window, labelled with its policy.
+  // One lane per drawn effect of a policy, labelled with the policy.
   if (lanes > 0) {
     out.push(`<text x="12" y="${lanesTop - 8}" fill="#4a5568" font-weight="bold">Politikændringer</text>`);
     windows.forEach((w, i) => {
       const y = lanesTop + i * LANE;
       const end = clampTo(w.to);
-      const kind = w.type === 'pause' ? 'Pause' : w.type === 'waive' ? 'Frafald' : 'Samtaleform';
+      const kind = w.drawing.laneName;
       const label = `${kind}: ${w.policy.title} (${w.policy.policyId} rev. ${w.policy.revision}), ${w.from}–${w.to ?? 'uden slutdato'}`;
       out.push(
-        `<g class="policy-window" data-type="${w.type}" data-policy="${escapeXml(w.policy.policyId)}" data-from="${w.from}" data-to="${w.to ?? ''}">`,
+        `<g class="policy-window" data-type="${w.drawing.type}" data-policy="${escapeXml(w.policy.policyId)}" data-from="${w.from}" data-to="${w.to ?? ''}">`,
         `<title>${escapeXml(label)}</title>`,
         `<text x="12" y="${y + 14}" fill="#2d3748">${escapeXml(truncate(`${kind}: ${w.policy.title}`, 44))}</text>`,
-        `<rect x="${f(x(w.from))}" y="${y + 3}" width="${f(Math.max(2, x(addDays(end, 1)) - x(w.from)))}" height="${LANE - 6}" ` +
-          (w.type === 'pause'
-            ? `fill="${PAUSE_FILL}" fill-opacity="0.75"`
-            : w.type === 'mode'
-              ? `fill="${MODE_FILL}" fill-opacity="0.8"`
-              : `fill="url(#waived-hatch)" stroke="${WAIVE_STROKE}" stroke-width="0.5"`) +
-          ' rx="3"/>',
+        `<rect x="${f(x(w.from))}" y="${y + 3}" width="${f(Math.max(2, x(addDays(end, 1)) - x(w.from)))}" height="${LANE - 6}" ${w.drawing.lanePaint} rx="3"/>`,
         w.to === null ? `<text x="${f(x(end) - 4)}" y="${y + 14}" text-anchor="end" fill="#744210" font-size="11">uden slutdato →</text>` : '',
         '</g>',
       );
@@ -178,14 +166,11 @@ export function timelineSvg(t: Timeline): string {
       i % 2 === 0 ? `<rect x="0" y="${y}" width="${WIDTH}" height="${ROW}" fill="#f7fafc"/>` : '',
     );
     for (const w of windows) {
-      if (w.type === 'mode' || (w.kinds && !w.kinds.includes(d.kind))) continue;
+      const shade = w.drawing.shade;
+      if (!shade || (shade.kinds && !shade.kinds.includes(d.kind))) continue;
       const end = clampTo(w.to);
       const width = Math.max(2, x(addDays(end, 1)) - x(w.from));
-      out.push(
-        w.type === 'pause'
-          ? `<rect class="shade-pause" x="${f(x(w.from))}" y="${y + 2}" width="${f(width)}" height="${ROW - 4}" fill="${PAUSE_FILL}" fill-opacity="0.3"/>`
-          : `<rect class="shade-waive" x="${f(x(w.from))}" y="${y + 2}" width="${f(width)}" height="${ROW - 4}" fill="url(#waived-hatch)" fill-opacity="0.6"/>`,
-      );
+      out.push(`<rect class="${shade.className}" x="${f(x(w.from))}" y="${y + 2}" width="${f(width)}" height="${ROW - 4}" ${shade.paint}/>`);
     }
     out.push(
       `<circle cx="9" cy="${cy}" r="4" fill="${colour}"/>`,
@@ -257,9 +242,7 @@ export function timelineSvg(t: Timeline): string {
     [`<path d="M-5,-5 L5,5 M-5,5 L5,-5" stroke="${STATUS_COLOURS.missed}" stroke-width="2.5"/>`, 'overskredet'],
     [`<path d="M0,-6 L6,0 L0,6 L-6,0 Z" fill="${STATUS_COLOURS.paused}"/>`, 'i bero'],
     [`<circle r="5" fill="#ffffff" stroke="${STATUS_COLOURS.waived}" stroke-width="1.5"/>`, 'frafaldet'],
-    [`<rect x="-7" y="-6" width="14" height="12" fill="${PAUSE_FILL}" fill-opacity="0.5"/>`, 'pause'],
-    [`<rect x="-7" y="-6" width="14" height="12" fill="url(#waived-hatch)"/>`, 'frafald'],
-    [`<rect x="-7" y="-6" width="14" height="12" fill="${MODE_FILL}"/>`, 'samtaleform skiftet'],
+    ...PICTURE_LEGEND.map(({ shape, text }): [string, string] => [shape, text]),
     [`<line x1="0" y1="-7" x2="0" y2="7" stroke="${REVIEW_COLOUR}" stroke-width="1.5" stroke-dasharray="3 2"/>`, 'revurderingstidspunkt'],
     [`<line x1="0" y1="-7" x2="0" y2="7" stroke="${TODAY_COLOUR}" stroke-width="1.5"/>`, 'i dag'],
   ];

@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { caseEventSchema, caseStartSchema, identifier } from '../../workflows/domain/schemas';
-import { type CaseEvent, type CaseFacts } from '../../workflows/domain/types';
 import { type CaseService } from '../case-service';
 import { allow } from '../auth';
 import { parse } from '../errors';
@@ -16,7 +15,7 @@ export function casesRouter(cases: CaseService, metrics: Metrics): Router {
   const router = Router();
 
   router.post('/', allow('case-system'), async (req, res) => {
-    const facts = parse(caseStartSchema, req.body) as CaseFacts;
+    const facts = parse(caseStartSchema, req.body);
     const { created, case: view } = await cases.openCase(facts, req.municipalities);
     if (created) metrics.casesStarted.inc();
     res.status(created ? 201 : 200).json(view);
@@ -36,7 +35,7 @@ export function casesRouter(cases: CaseService, metrics: Metrics): Router {
 
   router.post('/:caseId/events', allow('case-system'), async (req, res) => {
     const { caseId } = parse(caseIdParam, req.params, 'path');
-    const event = parse(caseEventSchema, req.body) as CaseEvent;
+    const event = parse(caseEventSchema, req.body);
     const { applied, case: view } = await cases.reportEvent(caseId, event, req.municipalities);
     res.status(200).json({ applied, ...view });
   });

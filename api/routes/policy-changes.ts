@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { identifier, policyRevisionSchema } from '../../workflows/domain/schemas';
-import { type PolicyRevision } from '../../workflows/domain/types';
 import { allow } from '../auth';
 import { parse } from '../errors';
 import { type PolicyService } from '../policy-service';
@@ -15,7 +14,7 @@ export function policyChangesRouter(policies: PolicyService, reports: Reports): 
   const router = Router();
 
   router.post('/', allow('ops'), async (req, res) => {
-    const policy = parse(policyRevisionSchema, req.body) as PolicyRevision;
+    const policy = parse(policyRevisionSchema, req.body);
     // 201: stored and its fan-out started; 200: this revision was stored before and its fan-out is started;
     // 202: stored (now or before), but Temporal could not be reached, so its fan-out is still pending and will be
     // started by whoever notices first. A first publication, a new revision and the same one again alike.

@@ -8,7 +8,7 @@ import { allow } from '../auth';
 import { ApiError, parse } from '../errors';
 import { type Reports } from '../reports';
 
-const kind = z.enum(DEADLINE_KINDS as [string, ...string[]]);
+const kind = z.enum(DEADLINE_KINDS);
 /** Rows per answer; `total` still counts all. */
 const limit = z.coerce.number().int().min(1).max(10_000).default(1_000);
 const period = { from: isoDate, to: isoDate };

@@ -4,8 +4,8 @@ import { copenhagenDate } from '../../workflows/domain/dates';
 import { ruleSetById, ruleSetFor, RULE_SETS } from '../../workflows/domain/rules';
 import { caseStartSchema, isoDate, policyRevisionSchema } from '../../workflows/domain/schemas';
 import { computeTimeline } from '../../workflows/domain/timeline';
-import { type CaseEvent, type CaseFacts, type PolicyRevision } from '../../workflows/domain/types';
-import { rejectEvent } from '../../workflows/domain/validate-event';
+import { type CaseEvent } from '../../workflows/domain/types';
+import { checkEvent } from '../../workflows/domain/validate-event';
 import { allow } from '../auth';
 import { ApiError, parse } from '../errors';
 import { CASEWORKER_CSP } from '../caseworker-page';
@@ -42,21 +42,20 @@ export const simulateSchema = z
 export function timelineRouter(now: () => number = Date.now): Router {
   const router = Router();
   router.post('/simulate', allow('case-system', 'reader'), (req, res) => {
-    const body = parse(simulateSchema, req.body);
-    const facts = body.facts as CaseFacts;
+    const { facts, policies, ...body } = parse(simulateSchema, req.body);
     const asOf = body.asOf ?? copenhagenDate(now());
     const ruleSet = body.ruleSetId ? ruleSetById(body.ruleSetId) : ruleSetFor(facts.firstAbsenceDay);
-    const policies = body.policies as PolicyRevision[];
     const events: CaseEvent[] = [];
     const eventIds = new Set<string>();
     body.events.forEach((candidate, index) => {
       // A what-if holds far fewer events than a case may (SIMULATE_LIMITS against CASE_LIMITS), so the case
       // limits cannot be reached here and their second timeline per event is not computed.
-      const rejection = rejectEvent(facts, events, policies, ruleSet, candidate, asOf, { limits: false });
-      if (rejection) {
-        throw new ApiError(400, 'event-rejected', `events.${index}: ${rejection.reason}`, [{ field: `events.${index}`, problem: rejection.reason }]);
+      const verdict = checkEvent(facts, events, policies, ruleSet, candidate, asOf, { limits: false });
+      if ('rejected' in verdict) {
+        const { reason } = verdict.rejected;
+        throw new ApiError(400, 'event-rejected', `events.${index}: ${reason}`, [{ field: `events.${index}`, problem: reason }]);
       }
-      const event = candidate as CaseEvent;
+      const event = verdict.accepted;
       if (!eventIds.has(event.eventId)) {
         eventIds.add(event.eventId);
         events.push(event);

@@ -16,9 +16,13 @@ export interface Rule<T> {
   note?: string;
 }
 
-export type FollowUpCadence = 'every-4-weeks' | 'four-in-six-months';
+/** T7's two readings; a case's `followUpCadence` (schemas.ts) is one of them. */
+export const FOLLOW_UP_CADENCES = ['every-4-weeks', 'four-in-six-months'] as const;
+export type FollowUpCadence = (typeof FOLLOW_UP_CADENCES)[number];
 export type ConversationMode = 'in-person' | 'phone' | 'video' | 'citizen-choice';
-export type ExtensionGround = '1' | '2' | '3' | '4' | '5' | '6' | '7';
+/** The grounds of SDL § 27, stk. 1 (T14); an extension decision (schemas.ts) names one. */
+export const EXTENSION_GROUNDS = ['1', '2', '3', '4', '5', '6', '7'] as const;
+export type ExtensionGround = (typeof EXTENSION_GROUNDS)[number];
 
 export interface ExtensionGroundRule {
   title: string;

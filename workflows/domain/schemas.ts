@@ -1,12 +1,16 @@
 import { z } from 'zod';
 import { isIsoDate } from './dates';
+import { effectSchemas, EFFECT_TYPES } from './effects';
 import { isMunicipality, MUNICIPALITIES, REGIONS } from './municipalities';
 import { scopeCovers } from './policy-scope';
-import { CASE_EVENT_TYPES, DEADLINE_KINDS, type PolicyScope } from './types';
+import { EXTENSION_GROUNDS, FOLLOW_UP_CADENCES } from './rules';
+import { CASE_EVENT_TYPES, DEADLINE_KINDS } from './types';
 
 /**
- * The one definition of every message's shape: the API validates request bodies with these schemas and
- * the workflow's update validators validate with the same ones, so a message that passes one passes both.
+ * The one definition of every message's shape: the API validates request bodies with these schemas, the
+ * workflow's update validators validate with the same ones, so a message that passes one passes both, and the
+ * message types (types.ts) are their output types. Workflow code reaches this module only through
+ * shared-schemas.ts.
  */
 
 /**
@@ -62,10 +66,12 @@ export const caseStartSchema = z
     municipality: municipalityCode,
     firstAbsenceDay: isoDate,
     employment: z.enum(['employee', 'unemployed', 'self-employed']).default('employee'),
+    /** Overrides the rule set's employer period (T1), e.g. 0 for an employee without 74 hours. */
     employerPeriodDays: z.number().int().min(0).max(365).optional(),
     informationFormSentOn: isoDate.optional(),
     category: category.optional(),
-    followUpCadence: z.enum(['every-4-weeks', 'four-in-six-months']).optional(),
+    /** The municipality's reading of T7; the rule set's default when absent. */
+    followUpCadence: z.enum(FOLLOW_UP_CADENCES).optional(),
   })
   .strict()
   .refine((c) => !c.informationFormSentOn || c.informationFormSentOn >= c.firstAbsenceDay, {
@@ -101,7 +107,7 @@ export const caseEventSchema = z.discriminatedUnion(
             ...eventBase,
             type: z.literal('reassessment-decided'),
             outcome: z.literal('extension'),
-            ground: z.enum(['1', '2', '3', '4', '5', '6', '7']),
+            ground: z.enum(EXTENSION_GROUNDS),
             until: isoDate,
           })
           .strict(),
@@ -115,31 +121,22 @@ export const caseEventSchema = z.discriminatedUnion(
   { error: (issue) => (issue.code === 'invalid_union' ? `type must be one of: ${CASE_EVENT_TYPES.join(', ')}` : undefined) },
 );
 
-const deadlineKinds = z.array(z.enum(DEADLINE_KINDS as [string, ...string[]])).max(DEADLINE_KINDS.length).optional();
+/** The kinds of deadline an effect applies to; none: every kind. */
+export const deadlineKinds = z.array(z.enum(DEADLINE_KINDS)).max(DEADLINE_KINDS.length).optional();
 
-export const policyEffectSchema = z.discriminatedUnion(
-  'type',
-  [
-    z.object({ type: z.literal('pauseDeadlines'), kinds: deadlineKinds }).strict(),
-    z.object({ type: z.literal('waiveDeadlines'), kinds: deadlineKinds }).strict(),
-    z
-      .object({ type: z.literal('extendCertificateValidity'), days: z.number().int().positive().max(3_660).optional(), months: z.number().int().positive().max(120).optional() })
-      .strict()
-      .refine((e) => (e.days === undefined) !== (e.months === undefined), 'give exactly one of days or months'),
-    z.object({ type: z.literal('switchConversationMode'), mode: z.enum(['phone', 'video']), consentRequired: z.boolean().optional() }).strict(),
-    z
-      .object({ type: z.literal('extendBenefitPeriod'), months: z.number().int().positive().max(120), reviewPointsFrom: isoDate, reviewPointsTo: isoDate })
-      .strict()
-      .refine((e) => e.reviewPointsFrom <= e.reviewPointsTo, { message: 'reviewPointsTo is before reviewPointsFrom', path: ['reviewPointsTo'] }),
-  ],
-  { error: (issue) => (issue.code === 'invalid_union' ? 'unknown effect: use pauseDeadlines, waiveDeadlines, extendCertificateValidity, switchConversationMode or extendBenefitPeriod' : undefined) },
-);
+/** Each effect's schema is in its module (effects/). */
+export const policyEffectSchema = z.discriminatedUnion('type', effectSchemas({ z, isoDate, deadlineKinds }), {
+  error: (issue) => (issue.code === 'invalid_union' ? `unknown effect: use ${EFFECT_TYPES.slice(0, -1).join(', ')} or ${EFFECT_TYPES.at(-1)}` : undefined),
+});
 
 export const policyScopeSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('all') }).strict(),
   z.object({ type: z.literal('municipalities'), municipalities: z.array(municipalityCode).min(1).max(Object.keys(MUNICIPALITIES).length) }).strict(),
-  z.object({ type: z.literal('regions'), regions: z.array(z.enum(REGIONS as [string, ...string[]])).min(1).max(REGIONS.length) }).strict(),
+  z.object({ type: z.literal('regions'), regions: z.array(z.enum(REGIONS)).min(1).max(REGIONS.length) }).strict(),
 ]);
+
+/** The policy ends on `effectiveTo` (inclusive) for the cases in `scope`. */
+export const policyEndingSchema = z.object({ scope: policyScopeSchema, effectiveTo: isoDate }).strict();
 
 export const policyRevisionSchema = z
   .object({
@@ -150,15 +147,21 @@ export const policyRevisionSchema = z
     title: z.string().min(1).max(200),
     legalReference: z.string().max(200).optional(),
     effectiveFrom: isoDate,
+    /** Inclusive last day; null or absent while open-ended. */
     effectiveTo: isoDate.nullable().optional(),
     scope: policyScopeSchema,
     effects: z.array(policyEffectSchema).min(1).max(10),
-    endedFor: z.array(z.object({ scope: policyScopeSchema, effectiveTo: isoDate }).strict()).max(20).optional(),
+    /**
+     * Where an earlier revision reached and this one no longer does: the policy ends there on the given day
+     * (inclusive), with this revision's effects. A revision never silently drops a case: every municipality an
+     * earlier revision covered is in `scope` or in `endedFor` (checked when it is published).
+     */
+    endedFor: z.array(policyEndingSchema).max(20).optional(),
   })
   .strict()
   .refine((p) => !p.effectiveTo || p.effectiveTo >= p.effectiveFrom, { message: 'effectiveTo is before effectiveFrom', path: ['effectiveTo'] })
   .superRefine((p, ctx) => {
-    const seen = new Set(Object.keys(MUNICIPALITIES).filter((code) => scopeCovers(p.scope as PolicyScope, code)));
+    const seen = new Set(Object.keys(MUNICIPALITIES).filter((code) => scopeCovers(p.scope, code)));
     (p.endedFor ?? []).forEach((e, i) => {
       if (e.effectiveTo < p.effectiveFrom) ctx.addIssue({ code: 'custom', message: 'effectiveTo is before the revision\'s effectiveFrom', path: ['endedFor', i, 'effectiveTo'] });
       if (e.scope.type === 'all') {
@@ -166,9 +169,9 @@ export const policyRevisionSchema = z
         return;
       }
       // Each municipality is in scope or ends on one day: an entry that overlaps would be silently ignored.
-      const overlap = Object.keys(MUNICIPALITIES).filter((code) => scopeCovers(e.scope as PolicyScope, code) && seen.has(code));
+      const overlap = Object.keys(MUNICIPALITIES).filter((code) => scopeCovers(e.scope, code) && seen.has(code));
       if (overlap.length > 0) ctx.addIssue({ code: 'custom', message: `overlaps the scope or an earlier endedFor entry: ${overlap.join(', ')}`, path: ['endedFor', i, 'scope'] });
-      for (const code of Object.keys(MUNICIPALITIES)) if (scopeCovers(e.scope as PolicyScope, code)) seen.add(code);
+      for (const code of Object.keys(MUNICIPALITIES)) if (scopeCovers(e.scope, code)) seen.add(code);
     });
   })
   .refine((p) => !looksLikeCpr(p.title) && !looksLikeCpr(p.legalReference ?? ''), { message: 'looks like a CPR number', path: ['title'] });

@@ -1,46 +1,25 @@
+import type { z } from 'zod';
 import { type IsoDate } from './dates';
-import { type ConversationMode, type ExtensionGround, type FollowUpCadence } from './rules';
-import { type Region } from './municipalities';
+import { type ConversationMode, type ExtensionGround } from './rules';
+import type * as Schemas from './schemas';
 
-export type Employment = 'employee' | 'unemployed' | 'self-employed';
-export type Category = 1 | 2 | 3;
+/**
+ * The messages (a case's facts, its events, policy revisions and their parts) are the output types of their
+ * zod schemas in schemas.ts: one definition each, which the API and the workflow's validators parse with, so
+ * a field added to one side only does not compile. Only types are imported from there: workflow code reaches
+ * the schemas themselves through shared-schemas.ts. What the engine computes (Timeline, Deadline, ...) is
+ * written out below.
+ */
 
 /** What the case system tells us when it opens a case. `citizenRef` is pseudonymous, never a CPR number. */
-export interface CaseFacts {
-  caseId: string;
-  citizenRef: string;
-  municipality: string;
-  firstAbsenceDay: IsoDate;
-  employment: Employment;
-  /** Overrides the rule set's employer period (T1), e.g. 0 for an employee without 74 hours. */
-  employerPeriodDays?: number;
-  informationFormSentOn?: IsoDate;
-  category?: Category;
-  /** The municipality's reading of T7; the rule set's default when absent. */
-  followUpCadence?: FollowUpCadence;
-}
+export type CaseFacts = z.output<typeof Schemas.caseStartSchema>;
+export type Employment = CaseFacts['employment'];
+export type Category = z.output<typeof Schemas.category>;
 
-interface EventBase {
-  eventId: string;
-  occurredOn: IsoDate;
-}
-
-export type CaseEvent =
-  | (EventBase & { type: 'information-form-received' })
-  | (EventBase & { type: 'categorized'; category: Category })
-  | (EventBase & { type: 'fast-track-requested'; requestedBy: 'employer' | 'citizen' })
-  | (EventBase & { type: 'conversation-held'; mode: Exclude<ConversationMode, 'citizen-choice'>; category?: Category })
-  | (EventBase & { type: 'certificate-requested' })
-  | (EventBase & { type: 'certificate-received'; validUntil?: IsoDate })
-  | (EventBase & { type: 'rehabilitation-team-held' })
-  | (EventBase & { type: 'reassessment-decided'; outcome: 'extension'; ground: ExtensionGround; until: IsoDate })
-  | (EventBase & { type: 'reassessment-decided'; outcome: 'job-clarification' })
-  | (EventBase & { type: 'recovered' })
-  | (EventBase & { type: 'benefit-stopped' });
-
+export type CaseEvent = z.output<typeof Schemas.caseEventSchema>;
 export type CaseEventType = CaseEvent['type'];
 
-export const CASE_EVENT_TYPES: readonly CaseEventType[] = [
+export const CASE_EVENT_TYPES = [
   'information-form-received',
   'categorized',
   'fast-track-requested',
@@ -51,18 +30,13 @@ export const CASE_EVENT_TYPES: readonly CaseEventType[] = [
   'reassessment-decided',
   'recovered',
   'benefit-stopped',
-];
+] as const;
 
-export type DeadlineKind =
-  | 'information-form'
-  | 'first-conversation'
-  | 'follow-up-conversation'
-  | 'certificate'
-  | 'certificate-renewal'
-  | 'rehabilitation-team'
-  | 'reassessment';
+/** Compiles only while CASE_EVENT_TYPES lists the event types of the schema, every one and no other. */
+type ListedEventType = (typeof CASE_EVENT_TYPES)[number];
+const _everyEventTypeListed: [Exclude<CaseEventType, ListedEventType> | Exclude<ListedEventType, CaseEventType>] extends [never] ? true : never = true;
 
-export const DEADLINE_KINDS: readonly DeadlineKind[] = [
+export const DEADLINE_KINDS = [
   'information-form',
   'first-conversation',
   'follow-up-conversation',
@@ -70,44 +44,16 @@ export const DEADLINE_KINDS: readonly DeadlineKind[] = [
   'certificate-renewal',
   'rehabilitation-team',
   'reassessment',
-];
+] as const;
+export type DeadlineKind = (typeof DEADLINE_KINDS)[number];
 
-export type PolicyScope =
-  | { type: 'all' }
-  | { type: 'municipalities'; municipalities: string[] }
-  | { type: 'regions'; regions: Region[] };
-
-export type PolicyEffect =
-  | { type: 'pauseDeadlines'; kinds?: DeadlineKind[] }
-  | { type: 'waiveDeadlines'; kinds?: DeadlineKind[] }
-  | { type: 'extendCertificateValidity'; days?: number; months?: number }
-  | { type: 'switchConversationMode'; mode: 'phone' | 'video'; consentRequired?: boolean }
-  | { type: 'extendBenefitPeriod'; months: number; reviewPointsFrom: IsoDate; reviewPointsTo: IsoDate };
-
+export type PolicyScope = z.output<typeof Schemas.policyScopeSchema>;
+/** One effect of a policy revision; each has its module in effects/. */
+export type PolicyEffect = z.output<typeof Schemas.policyEffectSchema>;
 /** One revision of a published policy change. Lifting is a revision that sets `effectiveTo`. */
-export interface PolicyRevision {
-  policyId: string;
-  revision: number;
-  title: string;
-  legalReference?: string;
-  effectiveFrom: IsoDate;
-  /** Inclusive last day; null or absent while open-ended. */
-  effectiveTo?: IsoDate | null;
-  scope: PolicyScope;
-  effects: PolicyEffect[];
-  /**
-   * Where an earlier revision reached and this one no longer does: the policy ends there on the given day
-   * (inclusive), with this revision's effects. A revision never silently drops a case: every municipality an
-   * earlier revision covered is in `scope` or in `endedFor` (checked when it is published).
-   */
-  endedFor?: PolicyEnding[];
-}
-
+export type PolicyRevision = z.output<typeof Schemas.policyRevisionSchema>;
 /** The policy ends on `effectiveTo` for the cases in `scope` (a revision's `endedFor`). */
-export interface PolicyEnding {
-  scope: PolicyScope;
-  effectiveTo: IsoDate;
-}
+export type PolicyEnding = z.output<typeof Schemas.policyEndingSchema>;
 
 export type DeadlineStatus = 'pending' | 'met' | 'missed' | 'paused' | 'waived';
 

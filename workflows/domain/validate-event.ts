@@ -68,12 +68,39 @@ export function rejectEvent(
   ruleSet: RuleSet,
   candidate: unknown,
   today: IsoDate,
-  { limits = true }: { limits?: boolean } = {},
+  options: { limits?: boolean } = {},
 ): Rejection | null {
+  const verdict = checkEvent(facts, events, policies, ruleSet, candidate, today, options);
+  return 'rejected' in verdict ? verdict.rejected : null;
+}
+
+/** rejectEvent's check, with the event as parsed when it is accepted. */
+export function checkEvent(
+  facts: CaseFacts,
+  events: readonly CaseEvent[],
+  policies: readonly PolicyRevision[],
+  ruleSet: RuleSet,
+  candidate: unknown,
+  today: IsoDate,
+  { limits = true }: { limits?: boolean } = {},
+): { accepted: CaseEvent } | { rejected: Rejection } {
   const { caseEventSchema, issuesMessage } = schemas();
   const parsed = caseEventSchema.safeParse(candidate);
-  if (!parsed.success) return refuse(issuesMessage(parsed.error));
-  const event = parsed.data as CaseEvent;
+  if (!parsed.success) return { rejected: refuse(issuesMessage(parsed.error)) };
+  const rejection = rejectParsed(facts, events, policies, ruleSet, parsed.data, today, limits);
+  return rejection ? { rejected: rejection } : { accepted: parsed.data };
+}
+
+/** rejectEvent's checks of an event that has its message's shape. */
+function rejectParsed(
+  facts: CaseFacts,
+  events: readonly CaseEvent[],
+  policies: readonly PolicyRevision[],
+  ruleSet: RuleSet,
+  event: CaseEvent,
+  today: IsoDate,
+  limits: boolean,
+): Rejection | null {
   const F = facts.firstAbsenceDay;
 
   // Before the timeline is computed: an event past the limit costs the worker no more than this count.
