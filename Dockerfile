@@ -5,16 +5,18 @@ COPY package.json package-lock.json ./
 # npm install's postinstall applies patches/npm to node_modules (patch-package).
 COPY patches/npm ./patches/npm
 RUN npm install --no-audit --no-fund
+# The runtime folders and the operators' tools only: never dev/, bench/ or test/ (test/unit/production-build.test.ts).
 COPY tsconfig.json tsconfig.build.json ./
 COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
 COPY worker ./worker
 COPY platform ./platform
-COPY scripts ./scripts
+COPY policies ./policies
+COPY cli ./cli
 RUN npm run build && npm prune --omit=dev
 
-# The SDK's native bridge with patches/ applied, as scripts/lib/tools.sh builds it outside Docker.
+# The SDK's native bridge with patches/ applied, as dev/tools/rust.sh builds it outside Docker.
 FROM rust:1.95-bookworm AS bridge
 RUN apt-get update && apt-get install -y --no-install-recommends protobuf-compiler && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -36,7 +38,7 @@ COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 COPY package.json ./
 # docker-compose.yml's volume of Temporal's certificates takes this folder's owner when first mounted, so that
-# dist/scripts/temporal-certificates.js, run as node, can write them.
+# dist/cli/temporal-certificates.js, run as node, can write them.
 RUN mkdir -p /etc/temporal-tls && chown node:node /etc/temporal-tls && chmod 700 /etc/temporal-tls
 USER node
 CMD ["node", "dist/api/main.js"]

@@ -1,10 +1,10 @@
 import { Context } from '@temporalio/activity';
 import { type Client } from '@temporalio/client';
-import { applyToCases, countMissingCases, listMissingCases, readModelWindow, signalCases, unwrittenCases } from '../platform/convergence';
+import { applyToCases, countMissingCases, listMissingCases, readModelWindow, signalCases, unwrittenCases } from '../policies/convergence';
 import { DEFAULT_FANOUT_MAX_IN_FLIGHT } from '../platform/config';
 import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
-import { createPolicyRegistry } from '../platform/policy-registry';
+import { createPolicyRegistry } from '../policies/registry';
 import { type PolicyRevision } from '../workflows/domain/types';
 import { type FanoutProgress } from '../workflows/messages';
 import { groupCommit } from './group-commit';

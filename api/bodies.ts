@@ -1,6 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import { ApiError } from './errors';
-import { type Operation } from './openapi';
+import { type Operation } from './openapi/operation';
 
 /** The Express paths an OpenAPI path template matches (a parameter is one segment; a trailing slash is allowed). */
 export const pathPattern = (path: string): RegExp => new RegExp(`^${path.replace(/[.]/g, '\\.').replace(/\{\w+\}/g, '[^/]+')}/?$`);

@@ -24,7 +24,7 @@ import { CaseIdKey, CaseStatusKey, MunicipalityKey, PolicyRevisionsKey } from '.
 import { staticDetails } from '../workflows/case-details';
 import { canonical } from './canonical';
 import { ApiError } from './errors';
-import { type PolicyRegistry } from '../platform/policy-registry';
+import { type PolicyRegistry } from '../policies/registry';
 
 export interface CaseView extends Timeline {
   workflowId: string;

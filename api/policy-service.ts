@@ -2,7 +2,7 @@ import { type Client, WorkflowExecutionAlreadyStartedError } from '@temporalio/c
 import { DEFAULT_FANOUT_MAX_IN_FLIGHT, type TemporalSettings } from '../platform/config';
 import { type Db } from '../platform/db';
 import { type Logger } from '../platform/logger';
-import { type FanoutRow, type PolicyRegistry, revisionContent, type StoredRevision } from '../platform/policy-registry';
+import { type FanoutRow, type PolicyRegistry, revisionContent, type StoredRevision } from '../policies/registry';
 import { copenhagenDate } from '../workflows/domain/dates';
 import { MUNICIPALITIES, regionOf } from '../workflows/domain/municipalities';
 import { droppedMunicipalities, revisionCovers, scopeCovers, unreachedEndings } from '../workflows/domain/policy-scope';

@@ -9,7 +9,7 @@ ALTER TABLE cases ADD COLUMN IF NOT EXISTS run_id text;
 ALTER TABLE cases ADD COLUMN IF NOT EXISTS fingerprint text;
 
 -- A fan-out whose workflow was terminated or failed while its row said pending or running: ops repair marks
--- it so, after signalling the cases it left, and verify stops reporting it (api/convergence.ts).
+-- it so, after signalling the cases it left, and verify stops reporting it (api/ops/read-model-check.ts).
 ALTER TABLE policy_fanouts DROP CONSTRAINT policy_fanouts_status_check;
 ALTER TABLE policy_fanouts ADD CONSTRAINT policy_fanouts_status_check
   CHECK (status IN ('pending', 'running', 'completed', 'superseded', 'abandoned'));

@@ -40,7 +40,8 @@ export const ENVIRONMENT_VARIABLES = {
   FANOUT_VISIBILITY_LAG_MS: 'how long visibility may take to show a change; a fan-out ends on a count taken at least this long after its last signal',
   LOG_LEVEL: 'debug | info | warn | error',
   WORKER_METRICS_PORT: "port of the worker's Prometheus endpoint (Temporal SDK metrics); off when unset",
-  WORKER_MAX_CACHED_WORKFLOWS: 'cases the worker keeps in memory between their tasks; as many as fit the heap when unset',
+  WORKER_MEMORY_MB: "the worker's memory budget in MB, which sizes the cases it keeps in memory between their tasks; as many as fit node's heap when unset",
+  WORKER_MAX_CACHED_WORKFLOWS: 'cases the worker keeps in memory between their tasks, as a count instead of WORKER_MEMORY_MB',
   WORKER_WORKFLOW_THREADS: 'threads that run workflow code in the worker (1-16, default 2)',
   WORKER_WORKFLOW_STACK_TRACES: "on | off (default): the SDK's stack traces of running cases (the UI's Stack Trace tab), a third of a replay's CPU",
 } as const;
@@ -121,6 +122,12 @@ const schema = z
     FANOUT_VISIBILITY_LAG_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+    WORKER_MEMORY_MB: z.coerce
+      .number({ error: 'must be a whole number of megabytes' })
+      .int('must be a whole number of megabytes')
+      .min(1024, 'must be at least 1024 megabytes')
+      .max(1_048_576, 'must be at most 1048576 megabytes')
+      .optional(),
     WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(1_000_000).optional(),
     WORKER_WORKFLOW_THREADS: z.coerce.number().int().min(1).max(16).default(DEFAULT_WORKFLOW_THREADS),
     WORKER_WORKFLOW_STACK_TRACES: z.enum(['on', 'off']).default('off'),
@@ -132,6 +139,11 @@ const schema = z
   .refine((c) => !(c.PAYLOAD_KEYS && c.PAYLOAD_KEY_FILE), {
     message: 'set PAYLOAD_KEYS or PAYLOAD_KEY_FILE, not both',
     path: ['PAYLOAD_KEYS'],
+  })
+  // Two sizes for one cache: which one meant is a guess, so neither is taken.
+  .refine((c) => !(c.WORKER_MEMORY_MB !== undefined && c.WORKER_MAX_CACHED_WORKFLOWS !== undefined), {
+    message: 'set WORKER_MEMORY_MB or WORKER_MAX_CACHED_WORKFLOWS, not both',
+    path: ['WORKER_MEMORY_MB'],
   });
 
 export interface TemporalSettings {
@@ -251,6 +263,9 @@ export interface Config {
   fanoutVisibilityLagMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   workerMetricsPort?: number;
+  /** The worker's memory budget in MB (WORKER_MEMORY_MB), which sizes its cache: caseCacheSize in worker/worker.ts. */
+  workerMemoryMb?: number;
+  /** The worker's cache as a count (WORKER_MAX_CACHED_WORKFLOWS); never set together with workerMemoryMb. */
   workerMaxCachedWorkflows?: number;
   workerWorkflowThreads: number;
   /** The SDK's workflow stack traces (WORKER_WORKFLOW_STACK_TRACES; off unless on): see worker/worker.ts. */
@@ -324,6 +339,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     fanoutVisibilityLagMs: c.FANOUT_VISIBILITY_LAG_MS,
     logLevel: c.LOG_LEVEL,
     workerMetricsPort: c.WORKER_METRICS_PORT,
+    workerMemoryMb: c.WORKER_MEMORY_MB,
     workerMaxCachedWorkflows: c.WORKER_MAX_CACHED_WORKFLOWS,
     workerWorkflowThreads: c.WORKER_WORKFLOW_THREADS,
     workerWorkflowStackTraces: c.WORKER_WORKFLOW_STACK_TRACES === 'on',

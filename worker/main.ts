@@ -4,7 +4,7 @@ import { loadConfigOrExit, requirePayloadKeyring } from '../platform/config';
 import { createDb, migrate } from '../platform/db';
 import { createLogger } from '../platform/logger';
 import { connectClient, connectWorker } from '../platform/temporal';
-import { createCaseWorker } from './worker';
+import { caseCacheSize, createCaseWorker } from './worker';
 
 /** Production entry point of the worker role, configured only by environment variables. */
 async function main(): Promise<void> {
@@ -26,17 +26,33 @@ async function main(): Promise<void> {
   const connection = await connectWorker(config.temporal);
   // The fan-out's activities list cases through visibility and signal them: they need a client.
   const client = await connectClient(config.temporal, keyring);
+  const cache = caseCacheSize({ cases: config.workerMaxCachedWorkflows, memoryMb: config.workerMemoryMb });
+  if (cache.budgetCases !== undefined && cache.from === 'heap') {
+    // The budget allows more cases than node's heap can hold: caching them would end the worker out of memory.
+    logger.warn('the worker cache is bounded by node\'s heap, not by WORKER_MEMORY_MB: start node with --max-old-space-size as large as the budget', {
+      cachedCases: cache.cases,
+      budgetCases: cache.budgetCases,
+      workerMemoryMb: config.workerMemoryMb,
+    });
+  }
   const worker = await createCaseWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities: createActivities({ db, logger, client, fanoutMaxInFlight: config.fanoutMaxInFlight }),
     keyring,
-    maxCachedWorkflows: config.workerMaxCachedWorkflows,
+    maxCachedWorkflows: cache.cases,
     workflowThreads: config.workerWorkflowThreads,
     workflowStackTraces: config.workerWorkflowStackTraces,
   });
-  logger.info('worker started', { payloadKeyId: keyring.currentKeyId, taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, address: config.temporal.address });
+  logger.info('worker started', {
+    payloadKeyId: keyring.currentKeyId,
+    taskQueue: config.temporal.taskQueue,
+    namespace: config.temporal.namespace,
+    address: config.temporal.address,
+    cachedCases: cache.cases,
+    cacheSizedBy: cache.from,
+  });
   // Worker.run() returns after SIGINT or SIGTERM, once in-flight tasks are done.
   await worker.run();
   await connection.close();

@@ -14,8 +14,10 @@ export interface CaseWorkerOptions {
   keyring: Keyring;
   /** A prebuilt bundle (tests share one per file); otherwise the workflows are bundled at start. */
   workflowBundle?: { code: string };
-  /** How many cases the worker keeps in memory; by default as many as fit the heap (defaultCaseCacheSize). */
+  /** How many cases the worker keeps in memory, as a count; see caseCacheSize. */
   maxCachedWorkflows?: number;
+  /** The worker's memory budget in MB, which sizes its cache instead of a count; see caseCacheSize. */
+  memoryMb?: number;
   /** Threads that run workflow code (DEFAULT_WORKFLOW_THREADS unless given). */
   workflowThreads?: number;
   /** The SDK's stack traces of running workflows (off unless true): see createCaseWorker. */
@@ -23,15 +25,62 @@ export interface CaseWorkerOptions {
 }
 
 /**
- * A cached case holds about 80 kB of live heap (a heap snapshot of 500 cached cases), and the worker's
- * resident memory grew by 300 to 460 kB a case (bench:fanout, 10,000 cases), V8 letting the heap grow well
- * past what is live.
- * The SDK's default assumes about 1.7 MB a workflow and would keep only 2,300 cases in a 4 GB heap; a
- * case that is not kept is replayed from its history on its next task, which made a 10,000-case fan-out
- * three times slower. The default keeps as many cases as fit the heap with 512 MB to spare, at 300 kB each.
+ * What a cached case adds to the worker's resident memory, in kB: the RSS a case added in bench:fanout at 10,000
+ * cases (docs/capacity.md, "The measured per-case costs"), not the smaller live heap of a cached case
+ * (bench:memory): a memory budget is what the machine or container sees, and V8 lets its heap grow well past
+ * what is live. It holds for a case whose current run is short; a long run holds more, since the SDK keeps each
+ * read-model write's input until the run ends, and continue-as-new is what bounds it
+ * (docs/benchmarks/2026-12-05-replay-cost.md). Re-measure before changing it.
+ */
+export const CACHED_CASE_KB = 300;
+/**
+ * What the worker keeps for itself outside its cache (node, the SDK's core, a workflow bundle per thread,
+ * activities), in MB: a reserve with room to spare, not a measurement (docs/capacity.md, Sizing the cache by memory).
+ */
+export const WORKER_BASE_MB = 512;
+const MiB = 1024 * 1024;
+
+/**
+ * How many cases fit in `heapLimitBytes` (node's V8 heap, by default this process's) after the worker's own
+ * memory, at CACHED_CASE_KB a case, and at least 100. The SDK's own default assumes a far larger workflow and keeps
+ * a fraction of that, and a case that is not kept is replayed from its history on its next task (docs/capacity.md,
+ * Workers and the workflow cache).
  */
 export function defaultCaseCacheSize(heapLimitBytes = getHeapStatistics().heap_size_limit): number {
-  return Math.max(100, Math.floor((heapLimitBytes - 512 * 1024 * 1024) / (300 * 1024)));
+  return Math.max(100, Math.floor(((heapLimitBytes - WORKER_BASE_MB * MiB) / 1024) / CACHED_CASE_KB));
+}
+
+/** What sets the worker's cache size: a memory budget (WORKER_MEMORY_MB), a count (WORKER_MAX_CACHED_WORKFLOWS), or neither. */
+export interface CaseCacheSetting {
+  memoryMb?: number;
+  cases?: number;
+}
+
+export interface CaseCacheSize {
+  /** Cases the worker keeps in memory between their tasks (the SDK's maxCachedWorkflows). */
+  cases: number;
+  /** What decided it: the count given, the memory budget, or node's heap (no setting, or a budget the heap cannot hold). */
+  from: 'count' | 'memory-budget' | 'heap';
+  /** With a memory budget: the cases the budget alone would allow (more than `cases` when the heap bounds it). */
+  budgetCases?: number;
+}
+
+/**
+ * The worker's cache size. A count is taken as given. A memory budget holds WORKER_BASE_MB for the worker and
+ * CACHED_CASE_KB a case; it is further bounded by node's heap (defaultCaseCacheSize), since a cache the heap
+ * cannot hold ends the worker out of memory: a budget above the heap needs node started with a heap as large
+ * (`--max-old-space-size`, docs/operations.md). Without either, as many cases as fit the heap.
+ */
+export function caseCacheSize(setting: CaseCacheSetting, heapLimitBytes = getHeapStatistics().heap_size_limit): CaseCacheSize {
+  if (setting.cases !== undefined && setting.memoryMb !== undefined) {
+    throw new Error('the worker cache is set by a memory budget or by a count, not both (WORKER_MEMORY_MB, WORKER_MAX_CACHED_WORKFLOWS)');
+  }
+  if (setting.cases !== undefined) return { cases: setting.cases, from: 'count' };
+  const heapCases = defaultCaseCacheSize(heapLimitBytes);
+  if (setting.memoryMb === undefined) return { cases: heapCases, from: 'heap' };
+  const budgetCases = Math.floor(((setting.memoryMb - WORKER_BASE_MB) * 1024) / CACHED_CASE_KB);
+  if (budgetCases < 2) throw new Error(`a memory budget of ${setting.memoryMb} MB leaves no room for cases after the worker's own ${WORKER_BASE_MB} MB`);
+  return budgetCases <= heapCases ? { cases: budgetCases, from: 'memory-budget', budgetCases } : { cases: heapCases, from: 'heap', budgetCases };
 }
 
 /**
@@ -64,7 +113,7 @@ export function createCaseWorker(options: CaseWorkerOptions): Promise<Worker> {
   // national policy replays every case the worker no longer holds. patches/npm lets it be left out: the
   // workflow threads read WORKER_WORKFLOW_STACK_TRACES when the SDK starts them, here, and the query then
   // answers that stack traces are not enabled. README, Patches to the SDK. (In a Jest test, process.env is a
-  // copy the threads never see: scripts/test.sh sets the variable for the whole test run instead.)
+  // copy the threads never see: dev/test.sh sets the variable for the whole test run instead.)
   process.env.WORKER_WORKFLOW_STACK_TRACES = options.workflowStackTraces ? 'on' : 'off';
   return Worker.create({
     connection: options.connection,
@@ -72,7 +121,7 @@ export function createCaseWorker(options: CaseWorkerOptions): Promise<Worker> {
     taskQueue: options.taskQueue,
     activities: options.activities,
     dataConverter: caseDataConverter(options.keyring, 'mark'),
-    maxCachedWorkflows: options.maxCachedWorkflows ?? defaultCaseCacheSize(),
+    maxCachedWorkflows: caseCacheSize({ cases: options.maxCachedWorkflows, memoryMb: options.memoryMb }).cases,
     workflowThreadPoolSize: options.workflowThreads ?? DEFAULT_WORKFLOW_THREADS,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath, bundlerOptions: { preloadModules } }),
   });

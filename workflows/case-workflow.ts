@@ -8,19 +8,29 @@ import {
   proxyActivities,
   proxyLocalActivities,
   proxySinks,
-  setCurrentDetails,
   setHandler,
   sleep,
-  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { CaseSnapshot, createActivities } from '../activities';
-import { describe, timerSummary } from './case-details';
-import { copenhagenDate, endOfCopenhagenDay, type IsoDate, isIsoDate, startOfCopenhagenDay } from './domain/dates';
+import { timerSummary } from './case-details';
+import {
+  CASE_LIMITS_ON_SIGNALS,
+  CONTINUE_AS_NEW_NOT_A_CHANGE,
+  CONTINUE_AS_NEW_UNDER_LOAD,
+  CONVERGENCE_ATTRIBUTES,
+  DURABLE_READ_MODEL,
+  KEEP_TIMER_WHILE_DATE_HOLDS,
+  LOCAL_READ_MODEL_WRITE,
+  OPEN_IN_ONE_TASK,
+  READ_MODEL_SINK,
+  SHORTER_RUNS,
+} from './case-patches';
+import { newestPolicyKeys, publish } from './case-visibility';
+import { copenhagenDate, type IsoDate, isIsoDate, startOfCopenhagenDay } from './domain/dates';
 import { ruleSetById, ruleSetFor } from './domain/rules';
 import { schemas } from './domain/shared-schemas';
 import { revisionCovers } from './domain/policy-scope';
-import { timelineFingerprint } from './domain/fingerprint';
 import { computeTimeline } from './domain/timeline';
 import { type CaseEvent, type PolicyRevision, type Timeline } from './domain/types';
 import { type Rejection, rejectEvent } from './domain/validate-event';
@@ -42,18 +52,6 @@ import {
   reportEventUpdate,
   timelineQuery,
 } from './messages';
-import {
-  CaseFingerprintKey,
-  CaseStatusKey,
-  CategoryKey,
-  ConversationModeKey,
-  NextDeadlineKey,
-  CaseRevisionKey,
-  NextDeadlineKindKey,
-  OverdueKey,
-  PolicyIdsKey,
-  PolicyRevisionsKey,
-} from './search-attributes';
 
 /**
  * The read model follows every change through a regular activity, scheduled by the workflow task that made
@@ -81,39 +79,8 @@ const { recordCaseSnapshot } = proxyActivities<ReturnType<typeof createActivitie
 
 const { readModel } = proxySinks<ReadModelSinks>();
 
-/** Cases whose history began before the local write keep the regular activity (see README, patched()). */
-const LOCAL_READ_MODEL_WRITE = 'read-model-local-write';
-/** Cases whose history began before the sink write every snapshot by local activity (see README, patched()). */
-const READ_MODEL_SINK = 'read-model-sink';
-/** Cases whose history began before this restart their timer after every change, as they did then. */
-const KEEP_TIMER_WHILE_DATE_HOLDS = 'keep-timer-while-date-holds';
-/** From here on every snapshot goes through the regular activity (issue #11: a durable read model). */
-const DURABLE_READ_MODEL = 'read-model-durable';
-/** Cases that began before this did not publish PolicyRevisions and CaseRevision. */
-const CONVERGENCE_ATTRIBUTES = 'policy-revisions-attributes';
-/** Runs continued as new before this counted their start as a change (issue #22). */
-const CONTINUE_AS_NEW_NOT_A_CHANGE = 'continue-as-new-not-a-change';
-/**
- * Runs that began before this continued as new only once their newest snapshot was written, a wait that a
- * steady stream of events starved until Temporal's history size limit terminated the run (issue #23). From
- * here on a run that needs a new one starts no more writes, continues as new once the write in flight is
- * done, and the new run writes the newest snapshot first.
- */
-const CONTINUE_AS_NEW_UNDER_LOAD = 'continue-as-new-under-load';
 /** A run waiting to continue as new whose history passes this many bytes hands over (CONTINUE_AS_NEW_UNDER_LOAD). */
 const STARVED_HISTORY_BYTES = 10 * 1024 * 1024;
-/**
- * Cases opened before this wrote their first row by activity, after their first task: a second task and an
- * activity for every case opened. From here on the first task writes it by local activity once it has asked the
- * registry (issue #21), and falls back to the activity if that write fails. The write lands before the task
- * completes, so a retry of the task, which asks the registry again, writes again fenced by the registry position
- * and day it computed from (activities/read-model.ts). No timer exists yet in a first task, so the local
- * activity cannot meet a timer's cancellation in one activation (the replay hazard that took back design (b),
- * docs/benchmarks/2026-12-04-design-b-local-write.md).
- */
-const OPEN_IN_ONE_TASK = 'open-in-one-task';
-/** Signals received before this applied events past CASE_LIMITS (issue #23); updates are checked by their validator. */
-const CASE_LIMITS_ON_SIGNALS = 'case-limits-on-signals';
 
 const REJECTION_TYPES: Record<Rejection['code'], CaseErrorType> = {
   closed: CaseErrorType.CaseClosed,
@@ -121,8 +88,14 @@ const REJECTION_TYPES: Record<Rejection['code'], CaseErrorType> = {
   limit: CaseErrorType.CaseLimitReached,
 };
 
-/** Long cases start a new run before their history grows large, carrying state and seen ids. */
-const DEFAULT_MAX_HISTORY_EVENTS = 4_000;
+/**
+ * Long cases start a new run before their history grows large, carrying state and seen ids. A case the worker
+ * no longer holds is replayed from its run's whole history, and the cost of a replay, and the memory a cached
+ * run holds, grow faster than its length (docs/benchmarks/2026-12-05-replay-cost.md); a new run costs about
+ * one change's work. Runs began before SHORTER_RUNS with the old threshold and keep it, carried from run to run.
+ */
+const DEFAULT_MAX_HISTORY_EVENTS = 500;
+const DEFAULT_MAX_HISTORY_EVENTS_BEFORE = 4_000;
 
 /**
  * One workflow per sickness-benefit case. It holds the case's facts, events and policies, recomputes the
@@ -132,7 +105,7 @@ const DEFAULT_MAX_HISTORY_EVENTS = 4_000;
 export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcome> {
   refuseUnencryptedStart(input);
   const facts = input.facts;
-  const maxHistoryEvents = input.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
+  const maxHistoryEvents = input.maxHistoryEvents ?? (patched(SHORTER_RUNS) ? DEFAULT_MAX_HISTORY_EVENTS : DEFAULT_MAX_HISTORY_EVENTS_BEFORE);
   const ruleSetId = input.ruleSetId ?? ruleSetFor(facts.firstAbsenceDay).id;
   // A correction of the rule set applies from the first workflow task that reaches it (rule-corrections.ts):
   // replaying older tasks, patched() is false and the case computes as it did then. Never from a query.
@@ -379,53 +352,4 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
 
   await condition(() => allHandlersFinished() && readModelCurrent());
   return { caseId: facts.caseId, closedOn: timeline.closedOn, closedReason: timeline.closedReason };
-}
-
-/**
- * Keeps the Temporal UI current: typed search attributes for filtering and details for reading. `convergence`
- * (the revisions applied and the change counter) is null for runs that began before they were published.
- */
-function publish(
-  timeline: Timeline,
-  published: { searchAttributes: string; convergence: boolean },
-  convergence: { policyKeys: string[]; revision: number } | null,
-  caseworkerPageUrl: string | undefined,
-): void {
-  const next = timeline.deadlines.find((d) => (d.status === 'pending' || d.status === 'paused') && d.dueDate !== null);
-  const overdue = timeline.deadlines.some((d) => d.status === 'missed');
-  const policyIds = timeline.policies.filter((p) => p.state !== 'superseded').map((p) => p.policyId);
-  const attributes = [
-    { key: CaseStatusKey, value: timeline.status },
-    { key: CategoryKey, value: timeline.category === null ? null : String(timeline.category) },
-    { key: NextDeadlineKey, value: next?.dueDate ? new Date(endOfCopenhagenDay(next.dueDate)) : null },
-    { key: NextDeadlineKindKey, value: next?.kind ?? null },
-    { key: ConversationModeKey, value: timeline.conversationMode },
-    { key: OverdueKey, value: overdue },
-    { key: PolicyIdsKey, value: policyIds.length > 0 ? policyIds : null },
-    ...(convergence
-      ? [
-          { key: PolicyRevisionsKey, value: convergence.policyKeys.length > 0 ? convergence.policyKeys : null },
-          { key: CaseRevisionKey, value: convergence.revision },
-          { key: CaseFingerprintKey, value: timelineFingerprint(timeline) },
-        ]
-      : []),
-  ] as const;
-  published.convergence ||= convergence !== null;
-  const fingerprint = JSON.stringify(attributes.map((a) => a.value));
-  if (fingerprint !== published.searchAttributes) {
-    published.searchAttributes = fingerprint;
-    upsertSearchAttributes(attributes.map(({ key, value }) => ({ key, value })) as Parameters<typeof upsertSearchAttributes>[0]);
-  }
-  setCurrentDetails(describe(timeline, { caseworkerPageUrl }));
-}
-
-/**
- * The newest revision of each policy the case holds, as `policyId#revision`: what PolicyRevisions shows. A
- * fan-out and verify ask only about newest revisions (an older revision's fan-out stops once a newer one is
- * published), and the attribute stays small however often a policy is revised.
- */
-function newestPolicyKeys(policies: readonly PolicyRevision[]): string[] {
-  const newest = new Map<string, number>();
-  for (const p of policies) newest.set(p.policyId, Math.max(newest.get(p.policyId) ?? 0, p.revision));
-  return [...newest].map(([policyId, revision]) => policyKey({ policyId, revision })).sort();
 }

@@ -20,10 +20,10 @@ export interface CaseWorkflowInput {
   ignoredPolicyKeys?: string[];
   /** Changes made so far, across runs; the read model keeps only the newest snapshot. */
   revision?: number;
-  /** Continue-as-new once a run's history has this many events (default 4,000); carried to the next run. */
+  /** Continue-as-new once a run's history has this many events (default 500; 4,000 for cases begun before `shorter-runs`); carried to the next run. */
   maxHistoryEvents?: number;
   /**
-   * The registry position of the copy `policies` came from (platform/policy-registry.ts). The first run asks the
+   * The registry position of the copy `policies` came from (policies/registry.ts). The first run asks the
    * registry for what was published after it; not carried through continue-as-new.
    */
   registryPosition?: number;
@@ -93,7 +93,7 @@ export const POLICY_FANOUT_WORKFLOW_TYPE = 'policyFanoutWorkflow';
 
 /**
  * How old the API's copy of the policy registry may be when a new case inherits from it
- * (platform/policy-registry.ts). Only freshness depends on it: a case asks the registry at start for what
+ * (policies/registry.ts). Only freshness depends on it: a case asks the registry at start for what
  * was published after its copy (CaseWorkflowInput.registryPosition).
  */
 export const INHERITED_POLICIES_MAX_AGE_MS = 1_000;

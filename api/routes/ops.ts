@@ -1,8 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { allow, nationalKeyOnly } from '../auth';
-import { type Convergence } from '../convergence';
 import { parse } from '../errors';
+import { type OpsService } from '../ops/service';
 
 export const rebuildSchema = z
   .object({
@@ -23,18 +23,18 @@ export const verifyQuerySchema = z
 export const repairSchema = z.object({ limit: z.number().int().min(1).max(10_000).optional() }).strict();
 
 /** Verify and repair convergence, for operations (README, Verify and repair); they span every municipality, so national keys only. */
-export function opsRouter(convergence: Convergence): Router {
+export function opsRouter(ops: OpsService): Router {
   const router = Router();
   router.get('/verify', allow('ops'), nationalKeyOnly, async (req, res) => {
-    res.json(await convergence.verify(parse(verifyQuerySchema, req.query, 'query')));
+    res.json(await ops.verify(parse(verifyQuerySchema, req.query, 'query')));
   });
   router.post('/repair', allow('ops'), nationalKeyOnly, async (req, res) => {
     const { limit } = parse(repairSchema, req.body);
-    res.json(await convergence.repair(limit));
+    res.json(await ops.repair(limit));
   });
   router.post('/read-model/rebuild', allow('ops'), nationalKeyOnly, async (req, res) => {
     const { pageToken, pageSize } = parse(rebuildSchema, req.body);
-    res.json(await convergence.rebuildPage(pageToken ?? null, pageSize));
+    res.json(await ops.rebuildPage(pageToken ?? null, pageSize));
   });
   return router;
 }

@@ -8,7 +8,7 @@ import { createActivities } from '../../activities';
 import { createApp } from '../../api/app';
 import { createDb, type Db, migrate } from '../../platform/db';
 import { type Role } from '../../platform/config';
-import { devServerDynamicConfigArgs } from '../../platform/dev-server';
+import { devServerDynamicConfigArgs } from '../../dev/dev-server';
 import { createLogger } from '../../platform/logger';
 import { createCaseWorker } from '../../worker/worker';
 import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
@@ -17,7 +17,7 @@ import { caseDataConverter } from '../../platform/temporal';
 
 /**
  * What the browser tests run against: the real Temporal dev server serving its Web UI (the UI a caseworker
- * opens), Postgres, a worker and the API, each on free ports, and a headless Chromium (scripts/lib/browser.sh
+ * opens), Postgres, a worker and the API, each on free ports, and a headless Chromium (dev/tools/browser.sh
  * finds or installs it; run alone, the test asks that script too).
  */
 const root = path.resolve(__dirname, '..', '..');
@@ -27,13 +27,13 @@ export const SCREENSHOT_DIR = path.join(root, 'test-results', 'screenshots');
 
 export function chromiumPath(): string {
   if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  const out = execFileSync('bash', ['-c', 'source scripts/lib/browser.sh && ensure_chromium && echo "CHROMIUM_PATH=$CHROMIUM_PATH"'], {
+  const out = execFileSync('bash', ['-c', 'source dev/tools/browser.sh && ensure_chromium && echo "CHROMIUM_PATH=$CHROMIUM_PATH"'], {
     cwd: root,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const found = /CHROMIUM_PATH=(.*)/.exec(out)?.[1];
-  if (!found) throw new Error('scripts/lib/browser.sh did not report a Chromium');
+  if (!found) throw new Error('dev/tools/browser.sh did not report a Chromium');
   return found;
 }
 

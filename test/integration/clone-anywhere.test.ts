@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { chmodSync, cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { POSTGRES_BINARY_CACHE, POSTGRES_CLUSTER_HOME } from '../../platform/local-postgres';
+import { POSTGRES_BINARY_CACHE, POSTGRES_CLUSTER_HOME } from '../../dev/local-postgres';
 import { freePort } from '../support/servers';
 
 /**
@@ -23,7 +23,7 @@ let outside: string;
 const PROBE = `
 const { readlinkSync } = require('node:fs');
 const { Client } = require('pg');
-const { postgresBinDir, startLocalPostgres } = require('./dist/platform/local-postgres.js');
+const { postgresBinDir, startLocalPostgres } = require('./dist/dev/local-postgres.js');
 (async () => {
   const pg = await startLocalPostgres({ dataDir: process.env.PROBE_DATA_DIR, port: Number(process.env.PROBE_PORT), database: 'probe' });
   const client = new Client({ connectionString: pg.url });

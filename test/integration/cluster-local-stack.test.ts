@@ -5,13 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { copenhagenDate } from '../../workflows/domain/dates';
-import { clusterPortsFrom } from '../../platform/temporal-cluster';
+import { clusterPortsFrom } from '../../dev/temporal-cluster/config';
 import { temporalTlsFiles } from '../../platform/tls-certificates';
 import { tlsHandshake } from '../support/processes';
 import { clusterToolPaths, freePort, toolPaths } from '../support/servers';
 
 /**
- * The README's cluster command, `npm run dev -- --cluster`, runs scripts/local-stack.ts --cluster (built to
+ * The README's cluster command, `npm run dev -- --cluster`, runs dev/local-stack.ts --cluster (built to
  * dist/ by the global setup). Here it runs on free ports with its own data folder: the Temporal server on
  * Postgres behind mutual TLS (certificates made once into the data folder), the UI server pointed at the API's
  * codec server, two workers and two APIs; one worker killed while the other carries on; SIGTERM stops every
@@ -51,7 +51,7 @@ afterAll(() => {
 function startStack(): { child: ChildProcess; output: () => string } {
   const tools = clusterToolPaths();
   let output = '';
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'scripts', 'local-stack.js'), '--cluster'], {
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'dev', 'local-stack.js'), '--cluster'], {
     cwd: root,
     env: {
       ...process.env,

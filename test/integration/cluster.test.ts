@@ -8,7 +8,8 @@ import { ensureTemporalCertificates, TEMPORAL_TLS_SERVER_NAME } from '../../plat
 import { addDays } from '../../workflows/domain/dates';
 import { caseWorkflowId } from '../../workflows/messages';
 import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
-import { caseSearchAttributeTypes, NAMESPACE_RETENTION_DAYS, TEMPORAL_SERVER_VERSION } from '../../platform/temporal-cluster';
+import { caseSearchAttributeTypes, NAMESPACE_RETENTION_DAYS } from '../../dev/temporal-cluster/namespace';
+import { TEMPORAL_SERVER_VERSION } from '../../dev/temporal-cluster/tools';
 import { faultHelpers, faultScenarios } from '../support/fault-scenarios';
 import { type ProcessSystem, startProcessSystem, tlsHandshake } from '../support/processes';
 import { eventually } from '../support/system';

@@ -1,10 +1,10 @@
 import { type Client, type WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { createConvergence } from '../../api/convergence';
+import { createOpsService } from '../../api/ops/service';
 import { createPolicyService } from '../../api/policy-service';
 import { DEFAULT_FANOUT_MAX_IN_FLIGHT } from '../../platform/config';
 import { createLogger } from '../../platform/logger';
-import { createPolicyRegistry } from '../../platform/policy-registry';
+import { createPolicyRegistry } from '../../policies/registry';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type PolicyRevision } from '../../workflows/domain/types';
 import { caseWorkflowId, type FanoutProgress, type PolicyFanoutInput, POLICY_FANOUT_WORKFLOW_TYPE, policyFanoutWorkflowId, readModelSnapshotQuery } from '../../workflows/messages';
@@ -140,7 +140,7 @@ test('ops repair applies a missing revision within the fan-out window and rate: 
   const temporalSettings = { address: system.address, namespace: 'default', taskQueue: system.taskQueue, uiUrl: 'http://localhost:8233' };
   const policies = createPolicyService({ client, db: system.db, registry, temporal: temporalSettings, logger: createLogger('error'), signalsPerSecond: 20, maxInFlight: 3 });
   expect(policies.fanoutBounds).toEqual({ perSecond: 20, maxInFlight: 3 });
-  const round = await createConvergence({ client, db: system.db, registry, policies }).repair();
+  const round = await createOpsService({ client, db: system.db, registry, policies }).repair();
 
   expect(round.signalled).toBe(12);
   expect(seen.starts).toHaveLength(12);

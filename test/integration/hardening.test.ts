@@ -1,5 +1,5 @@
 import { type Express } from 'express';
-import { OPERATIONS } from '../../api/openapi';
+import { OPERATIONS } from '../../api/openapi/operations';
 import { type Role, ROLES } from '../../platform/config';
 import { copenhagenDate } from '../../workflows/domain/dates';
 import { eventually, startSystem, type TestSystem } from '../support/system';

@@ -6,7 +6,7 @@ import { copenhagenDate } from '../../workflows/domain/dates';
 import { freePort, toolPaths } from '../support/servers';
 
 /**
- * The README's first command runs scripts/local-stack.ts (built to dist/ by the global setup). Here it runs on free ports
+ * The README's first command runs dev/local-stack.ts (built to dist/ by the global setup). Here it runs on free ports
  * with its own data folder: it comes up, serves the API and the UI, stops every child on SIGTERM, and
  * a second start still has the case.
  */
@@ -26,7 +26,7 @@ afterAll(() => {
 
 function startStack(): { child: ChildProcess; output: () => string } {
   let output = '';
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'scripts', 'local-stack.js')], {
+  const child = spawn(process.execPath, [path.join(root, 'dist', 'dev', 'local-stack.js')], {
     cwd: root,
     env: {
       ...process.env,

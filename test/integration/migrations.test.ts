@@ -59,6 +59,7 @@ test('the worker and the API migrating a fresh database at once: both succeed, e
     { version: '20261129195323000', name: 'convergence' },
     { version: '20261130012500000', name: 'report-aggregates' },
     { version: '20261204210000000', name: 'row-fingerprints' },
+    { version: '20261205030000000', name: 'opening-fence' },
   ]);
   expect(await recorded(worker)).toEqual(NAMES);
   expect(await tables(worker)).toEqual(expect.arrayContaining(['cases', 'deadlines', 'case_policies', 'policy_revisions', 'policy_fanouts', 'pgmigrations']));
@@ -108,6 +109,7 @@ test('a database the former runner migrated is brought over: its migrations are 
   expect(await migrate(db)).toEqual([
     { version: '20261130012500000', name: 'report-aggregates' },
     { version: '20261204210000000', name: 'row-fingerprints' },
+    { version: '20261205030000000', name: 'opening-fence' },
   ]);
   expect(await recorded(db)).toEqual(NAMES);
   expect(await db.query('SELECT policy_id FROM policy_revisions')).toEqual([{ policy_id: 'p' }]);
@@ -122,6 +124,7 @@ test('a database the former runner migrated only part of the way gets the rest',
     { version: '20261129195323000', name: 'convergence' },
     { version: '20261130012500000', name: 'report-aggregates' },
     { version: '20261204210000000', name: 'row-fingerprints' },
+    { version: '20261205030000000', name: 'opening-fence' },
   ]);
   expect(await recorded(db)).toEqual(NAMES);
 });

@@ -6,12 +6,12 @@ import { type AddressInfo, createServer } from 'node:net';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor, WorkflowNotFoundError } from '@temporalio/client';
 import { createApp } from '../../api/app';
 import { type Role } from '../../platform/config';
-import { readModelWindow, signalCases } from '../../platform/convergence';
+import { readModelWindow, signalCases } from '../../policies/convergence';
 import { createLogger } from '../../platform/logger';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type CaseEvent, type PolicyRevision, type PolicyScope } from '../../workflows/domain/types';
 import { applyPolicyUpdate, caseWorkflowId, policyFanoutWorkflowId, readModelSnapshotQuery, reportEventUpdate } from '../../workflows/messages';
-import { createPolicyRegistry } from '../../platform/policy-registry';
+import { createPolicyRegistry } from '../../policies/registry';
 import { eventually, startSystem, type TestSystem } from '../support/system';
 
 /** Policy changes through the API against the real dev server, worker and Postgres. */
@@ -357,7 +357,7 @@ test('re-sending through the ops CLI shows progress and applies nothing twice', 
   // A delivery repeated, as a fan-out page retried after a lost answer would repeat it: not applied again.
   expect(await sendAgain(ids, policy)).toEqual([false, false]);
 
-  const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, 'dist', 'scripts', 'ops.js'), 'policy', 'resend', 'suspension-c', '--api', system.base, '--key', system.keys.ops]);
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, 'dist', 'cli', 'ops.js'), 'policy', 'resend', 'suspension-c', '--api', system.base, '--key', system.keys.ops]);
   expect(stdout).toContain(`Re-sending suspension-c rev. 1 (${policyFanoutWorkflowId('suspension-c', 1, 1)})`);
   // Both cases have it, so the re-send finds none lacking it and signals nobody.
   expect(stdout).toContain('Done (completed): 0 cases lacked it, 0 more found by later passes, 0 signals, 0 closed meanwhile; 2 cases carry the revision.');

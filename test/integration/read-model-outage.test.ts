@@ -1,4 +1,4 @@
-import { startLocalPostgres, type LocalPostgres } from '../../platform/local-postgres';
+import { startLocalPostgres, type LocalPostgres } from '../../dev/local-postgres';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type PolicyRevision } from '../../workflows/domain/types';
 import { applyPolicyUpdate, caseWorkflowId, readModelSnapshotQuery, timelineQuery } from '../../workflows/messages';

@@ -1,4 +1,4 @@
-import { OPERATIONS } from '../../api/openapi';
+import { OPERATIONS } from '../../api/openapi/operations';
 import { type ApiKey, type Role } from '../../platform/config';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { MUNICIPALITIES } from '../../workflows/domain/municipalities';

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { OPERATIONS } from '../../api/openapi';
+import { OPERATIONS } from '../../api/openapi/operations';
 import { type Role } from '../../platform/config';
 import { within } from '../../platform/within';
 import { startSystem, type TestSystem } from '../support/system';

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { OPERATIONS, responsesOf } from '../../api/openapi';
+import { responsesOf } from '../../api/openapi/operation';
+import { OPERATIONS } from '../../api/openapi/operations';
 import { type Role } from '../../platform/config';
 import { startSystem, type TestSystem } from '../support/system';
 

@@ -6,7 +6,7 @@ import { type QueryDefinition } from '@temporalio/common';
 import { canonicalJson } from '../../workflows/domain/fingerprint';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type PolicyRevision } from '../../workflows/domain/types';
-import { createPolicyRegistry } from '../../platform/policy-registry';
+import { createPolicyRegistry } from '../../policies/registry';
 import { applyPolicyUpdate, caseWorkflowId, policyFanoutWorkflowId, readModelSnapshotQuery, reportEventUpdate, timelineQuery } from '../../workflows/messages';
 import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../../workflows/search-attributes';
 import { type ProcessSystem } from './processes';

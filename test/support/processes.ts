@@ -6,24 +6,18 @@ import { connect as connectTls } from 'node:tls';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { createDb, type Db } from '../../platform/db';
-import { devServerDynamicConfigArgs, devServerGoEnv } from '../../platform/dev-server';
-import { type LocalPostgres, startLocalPostgres } from '../../platform/local-postgres';
+import { devServerDynamicConfigArgs, devServerGoEnv } from '../../dev/dev-server';
+import { type LocalPostgres, startLocalPostgres } from '../../dev/local-postgres';
 import { within } from '../../platform/within';
 import { type Role } from '../../platform/config';
 import { searchAttributeCliArgs } from '../../workflows/search-attributes';
 import { clusterToolPaths, freePort, testKeyring, toolPaths } from './servers';
 import { caseDataConverter } from '../../platform/temporal';
 import { eventually } from './system';
-import {
-  clusterConnectionOptions,
-  type ClusterPorts,
-  freeClusterPorts,
-  prepareNamespace,
-  setupTemporalSchemas,
-  spawnTemporalServer,
-  waitForFrontend,
-  writeServerConfig,
-} from '../../platform/temporal-cluster';
+import { type ClusterPorts, freeClusterPorts, writeServerConfig } from '../../dev/temporal-cluster/config';
+import { prepareNamespace } from '../../dev/temporal-cluster/namespace';
+import { setupTemporalSchemas } from '../../dev/temporal-cluster/schema';
+import { clusterConnectionOptions, spawnTemporalServer, waitForFrontend } from '../../dev/temporal-cluster/server';
 import { ensureTemporalCertificates, TEMPORAL_TLS_SERVER_NAME, temporalTlsEnv, type TemporalTlsFiles } from '../../platform/tls-certificates';
 
 /**
@@ -141,7 +135,7 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
     async ops(...args) {
       const port = apiPorts.find((_, i) => running(apiProcesses[i])) ?? apiPorts[0]!;
       try {
-        const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, 'dist', 'scripts', 'ops.js'), ...args, '--api', `http://127.0.0.1:${port}`, '--key', keys.ops]);
+        const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, 'dist', 'cli', 'ops.js'), ...args, '--api', `http://127.0.0.1:${port}`, '--key', keys.ops]);
         return { code: 0, stdout };
       } catch (err) {
         const e = err as { code?: number; stdout?: string };
@@ -265,7 +259,7 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
 /**
  * The cluster's Temporal before its first start: its own Postgres with the two databases and their schemas
  * (the sql tool), the certificates of its frontend's mutual TLS, and the server's config written into `dir`
- * (platform/temporal-cluster.ts).
+ * (dev/temporal-cluster/).
  */
 async function prepareCluster(dir: string, frontendPort: number): Promise<{ server: string; args: string[]; postgres: LocalPostgres; tls: TemporalTlsFiles; ports: ClusterPorts }> {
   const tools = clusterToolPaths();

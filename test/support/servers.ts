@@ -5,16 +5,17 @@ import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { workflowBundleOptions } from '../../worker/worker';
-import { devServerDynamicConfigArgs } from '../../platform/dev-server';
-import { type LocalPostgres, startLocalPostgres } from '../../platform/local-postgres';
+import { devServerDynamicConfigArgs } from '../../dev/dev-server';
+import { type LocalPostgres, startLocalPostgres } from '../../dev/local-postgres';
 import { CASE_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { type Keyring, newKeySpec, parseKeyring } from '../../platform/payload-codec';
 import { caseDataConverter } from '../../platform/temporal';
-import { caseSearchAttributeTypes, type ClusterTools, clusterToolsFromEnv } from '../../platform/temporal-cluster';
+import { caseSearchAttributeTypes } from '../../dev/temporal-cluster/namespace';
+import { type ClusterTools, clusterToolsFromEnv } from '../../dev/temporal-cluster/tools';
 
 /**
  * Real servers for the suites, each on free ports, each torn down by the suite that started it.
- * Tool paths come from scripts/test.sh; run alone (npx jest), the same cached tools are located or built.
+ * Tool paths come from dev/test.sh; run alone (npx jest), the same cached tools are located or built.
  */
 const root = path.resolve(__dirname, '..', '..');
 let tools: { cli: string; testServer: string } | undefined;
@@ -24,11 +25,11 @@ export function toolPaths(): { cli: string; testServer: string } {
   let cli = process.env.TEMPORAL_CLI_PATH;
   let testServer = process.env.TEMPORAL_TEST_SERVER_PATH;
   if (!cli || !testServer) {
-    const out = execFileSync('bash', [path.join(root, 'scripts', 'tools.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = execFileSync('bash', [path.join(root, 'dev', 'tools.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     cli ??= /TEMPORAL_CLI_PATH=(.*)/.exec(out)?.[1];
     testServer ??= /TEMPORAL_TEST_SERVER_PATH=(.*)/.exec(out)?.[1];
   }
-  if (!cli || !testServer) throw new Error('scripts/tools.sh did not report the Temporal tool paths');
+  if (!cli || !testServer) throw new Error('dev/tools.sh did not report the Temporal tool paths');
   tools = { cli, testServer };
   return tools;
 }
@@ -36,16 +37,16 @@ export function toolPaths(): { cli: string; testServer: string } {
 let cluster: ClusterTools | undefined;
 
 /**
- * The cluster topology's tools (the Temporal server, its SQL tool and schema, the UI server): from scripts/test.sh's
- * environment, or located or built once (scripts/tools.sh cluster) when a suite runs alone.
+ * The cluster topology's tools (the Temporal server, its SQL tool and schema, the UI server): from dev/test.sh's
+ * environment, or located or built once (dev/tools.sh cluster) when a suite runs alone.
  */
 export function clusterToolPaths(): ClusterTools {
   cluster ??= clusterToolsFromEnv();
   if (cluster) return cluster;
-  const out = execFileSync('bash', [path.join(root, 'scripts', 'tools.sh'), 'cluster'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync('bash', [path.join(root, 'dev', 'tools.sh'), 'cluster'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const vars = Object.fromEntries([...out.matchAll(/^(TEMPORAL_\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
   cluster = clusterToolsFromEnv(vars);
-  if (!cluster) throw new Error(`scripts/tools.sh cluster did not report the cluster's tool paths:\n${out}`);
+  if (!cluster) throw new Error(`dev/tools.sh cluster did not report the cluster's tool paths:\n${out}`);
   return cluster;
 }
 
@@ -72,9 +73,9 @@ export function quietRuntime(): void {
   Runtime.install({ logger: new DefaultLogger('WARN') });
 }
 
-import { freePort } from '../../platform/ports';
+import { freePort } from '../../dev/ports';
 
-export { freePort } from '../../platform/ports';
+export { freePort } from '../../dev/ports';
 
 export interface TestPostgres extends LocalPostgres {
   cleanup(): Promise<void>;
@@ -135,7 +136,7 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
       if (attempt >= 3 || !/did not start within/.test(String(err))) throw err;
     }
   }
-  // As production and the cluster create them: through the operator API (platform/temporal-cluster.ts).
+  // As production and the cluster create them: through the operator API (dev/temporal-cluster/namespace.ts).
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
     searchAttributes: caseSearchAttributeTypes(),

@@ -1,5 +1,5 @@
-import { API_OPTIONS } from '../../scripts/api-client';
-import { commandLine, numberOption } from '../../scripts/cli';
+import { API_OPTIONS } from '../../cli/api-client';
+import { commandLine, numberOption } from '../../cli/command-line';
 
 const USAGE = 'usage: tool <command> [--api URL] [--key KEY]';
 

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 /**
- * What scripts/lib/tools.sh ensure_temporal_cluster_tools does, with a stub go (the real builds take
+ * What dev/tools/go.sh ensure_temporal_cluster_tools does, with a stub go (the real builds take
  * minutes): the Temporal server and its SQL tool of one version in one `go install` (trimmed paths, no debug
  * information), the server module's PostgreSQL schema beside them, the UI server; all in the tools cache keyed
  * by version, built once and then reused; a failed build leaves nothing behind.
@@ -41,7 +41,7 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const run = (script: string) =>
-  spawnSync('bash', ['-c', `set -euo pipefail; source "$1"; ${script}`, 'run', path.join(repo, 'scripts', 'lib', 'tools.sh')], {
+  spawnSync('bash', ['-c', `set -euo pipefail; source "$1"; ${script}`, 'run', path.join(repo, 'dev', 'tools', 'all.sh')], {
     cwd: repo,
     encoding: 'utf8',
     timeout: 60_000,

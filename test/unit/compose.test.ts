@@ -4,18 +4,12 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { ENVIRONMENT_VARIABLES, loadConfig } from '../../platform/config';
 import { CASE_SEARCH_ATTRIBUTES, searchAttributeCliArgs } from '../../workflows/search-attributes';
-import { missingComposeKeys, writeComposeEnv } from '../../scripts/compose-env';
-import { DEV_SERVER_DYNAMIC_CONFIG } from '../../platform/dev-server';
-import {
-  clusterDynamicConfigYaml,
-  COMPOSE_TLS_DIR,
-  composeServerConfigYaml,
-  NAMESPACE_RETENTION_DAYS,
-  schemaToolSteps,
-  TEMPORAL_DATABASES,
-  TEMPORAL_SERVER_VERSION,
-  TEMPORAL_UI_VERSION,
-} from '../../platform/temporal-cluster';
+import { missingComposeKeys, writeComposeEnv } from '../../cli/compose-env';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../dev/dev-server';
+import { clusterDynamicConfigYaml, COMPOSE_TLS_DIR, composeServerConfigYaml, TEMPORAL_DATABASES } from '../../dev/temporal-cluster/config';
+import { NAMESPACE_RETENTION_DAYS } from '../../dev/temporal-cluster/namespace';
+import { schemaToolSteps } from '../../dev/temporal-cluster/schema';
+import { TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION } from '../../dev/temporal-cluster/tools';
 import { ensureTemporalCertificates, TEMPORAL_TLS_SERVER_NAME, type TemporalTlsFiles, temporalTlsFiles } from '../../platform/tls-certificates';
 
 /** docker-compose.yml cannot run here (no Docker engine), so it is checked by parsing against the code. */
@@ -155,8 +149,8 @@ test.each(['worker', 'api'])('the %s uses only variables the config module reads
 test('mutual TLS: the certificates are made once into a volume; the frontend requires a client certificate, and the worker, API, UI, setup and health check present one', () => {
   // Made by the engine's own script into the volume, before Temporal starts.
   const certs = compose.services['temporal-certs']!;
-  expect(certs.command).toEqual(['node', 'dist/scripts/temporal-certificates.js', COMPOSE_TLS_DIR]);
-  expect(existsSync(path.join(root, 'scripts', 'temporal-certificates.ts'))).toBe(true);
+  expect(certs.command).toEqual(['node', 'dist/cli/temporal-certificates.js', COMPOSE_TLS_DIR]);
+  expect(existsSync(path.join(root, 'cli', 'temporal-certificates.ts'))).toBe(true);
   expect(certs.volumes).toEqual([`temporal-tls:${COMPOSE_TLS_DIR}`]);
   expect(compose.volumes).toHaveProperty('temporal-tls');
   expect(readFileSync(path.join(root, 'Dockerfile'), 'utf8')).toContain(`mkdir -p ${COMPOSE_TLS_DIR} && chown node:node ${COMPOSE_TLS_DIR}`);
@@ -167,7 +161,7 @@ test('mutual TLS: the certificates are made once into a volume; the frontend req
 
   // The server: the config the cluster topology runs, with the frontend asking every client for a certificate of the CA.
   const { file } = serverConfigMount();
-  expect(file).toBe('./platform/temporal-server-compose.yaml');
+  expect(file).toBe('./deploy/temporal-server-compose.yaml');
   expect(readFileSync(path.join(root, file!), 'utf8')).toBe(composeServerConfigYaml());
   const tls = (parse(composeServerConfigYaml()) as { global: { tls: { frontend: { server: Record<string, unknown> }; systemWorker: Record<string, unknown> } } }).global.tls;
   expect(tls.frontend.server).toEqual({ certFile: composeTls.serverCert, keyFile: composeTls.serverKey, clientCaFiles: [composeTls.ca], requireClientAuth: true });
@@ -227,8 +221,8 @@ test('the search attributes registered in compose are the workflow search attrib
   expect(registered).toHaveLength(CASE_SEARCH_ATTRIBUTES.length);
 });
 
-/** The default of a version in scripts/lib/tools.sh: `NAME="${NAME:-1.2.3}"`. */
-const toolsVersion = (name: string) => new RegExp(`^${name}="\\$\\{${name}:-([^}]+)\\}"$`, 'm').exec(readFileSync(path.join(root, 'scripts', 'lib', 'tools.sh'), 'utf8'))?.[1];
+/** The default of a version in dev/tools/go.sh: `NAME="${NAME:-1.2.3}"`. */
+const toolsVersion = (name: string) => new RegExp(`^${name}="\\$\\{${name}:-([^}]+)\\}"$`, 'm').exec(readFileSync(path.join(root, 'dev', 'tools', 'go.sh'), 'utf8'))?.[1];
 
 test('compose runs the Temporal server, admin tools and UI of the versions the cluster topology builds from Go modules', () => {
   expect(toolsVersion('TEMPORAL_SERVER_VERSION')).toBe(TEMPORAL_SERVER_VERSION);
@@ -243,7 +237,7 @@ test("compose's Temporal reads the dynamic config file that holds the cluster's 
   const temporal = compose.services.temporal!;
   const server = parse(composeServerConfigYaml()) as { dynamicConfigClient: { filepath: string }; persistence: { datastores: Record<string, { sql: { databaseName: string } }> } };
   const mount = temporal.volumes!.map((v) => v.split(':')).find(([, inside]) => inside === server.dynamicConfigClient.filepath);
-  expect(mount?.[0]).toBe('./platform/temporal-dynamic-config.yaml');
+  expect(mount?.[0]).toBe('./deploy/temporal-dynamic-config.yaml');
   const file = readFileSync(path.join(root, mount![0]!), 'utf8');
   expect(file).toBe(clusterDynamicConfigYaml());
   const values = Object.fromEntries(Object.entries(parse(file) as Record<string, { value: unknown }[]>).map(([key, [first]]) => [key, first!.value]));

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, ENVIRONMENT_VARIABLES, loadConfig } from '../../platform/config';
 import { defaultCaseCacheSize } from '../../worker/worker';
-import { workerCommand } from '../../platform/dev-server';
+import { workerCommand } from '../../dev/dev-server';
 import { newKeySpec } from '../../platform/payload-codec';
 
 const problemsOf = (env: NodeJS.ProcessEnv): string[] => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 /**
- * The decisions of scripts/lib/tools.sh about the SDK's native bridge, on a made-up package with a stub
+ * The decisions of dev/tools/rust.sh about the SDK's native bridge, on a made-up package with a stub
  * cargo (the real build takes minutes): `npm test` and the benchmarks build the patched bridge before they
  * run (ensure_core_bridge build); `npm run dev` never waits for it (ensure_core_bridge background): it keeps
  * the prebuilt one for this run and builds the patched one at nice 19, stopped with the stack; the module
@@ -83,7 +83,7 @@ function ensure(mode: 'build' | 'background', ownerPid?: number, pathEnv = `${pa
   const result = spawnSync(
     'bash',
     // As the scripts that source it run: set -euo pipefail.
-    ['-c', `set -euo pipefail; exec 2>>"$1"; source "$2"; ensure_core_bridge ${mode} ${ownerPid ?? ''}; echo "$SFE_CORE_BRIDGE_STATE"; echo "$SFE_CORE_BRIDGE_NOTE"`, 'ensure', messages, path.join(repo, 'scripts', 'lib', 'tools.sh')],
+    ['-c', `set -euo pipefail; exec 2>>"$1"; source "$2"; ensure_core_bridge ${mode} ${ownerPid ?? ''}; echo "$SFE_CORE_BRIDGE_STATE"; echo "$SFE_CORE_BRIDGE_NOTE"`, 'ensure', messages, path.join(repo, 'dev', 'tools', 'all.sh')],
     // A bound so that a hang fails the test instead of blocking Jest (spawnSync holds its event loop).
     { cwd: path.join(dir, 'root'), encoding: 'utf8', timeout: 60_000, env: { ...process.env, PATH: pathEnv, SFE_TOOLS_DIR: path.join(dir, 'tools'), STUB_DIR: dir, PROTOC: '' } },
   );
@@ -107,7 +107,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
 
 const read = (file: string) => readFileSync(file, 'utf8');
 
-(linuxX64 ? describe : describe.skip)('the SDK bridge with patches/ (scripts/lib/tools.sh)', () => {
+(linuxX64 ? describe : describe.skip)('the SDK bridge with patches/ (dev/tools/rust.sh)', () => {
   test('npm test and the benchmarks: a missing patched bridge is built first, at their own priority, and installed', () => {
     const { state } = ensure('build');
     expect(state).toBe('patched');
@@ -206,7 +206,7 @@ const read = (file: string) => readFileSync(file, 'utf8');
 });
 
 /**
- * The Temporal CLI's first build (scripts/lib/tools.sh, start_temporal_cli / finish_temporal_cli) runs in the
+ * The Temporal CLI's first build (dev/tools/go.sh, start_temporal_cli / finish_temporal_cli) runs in the
  * background while the next setup steps run, and never outlives the script that started it. A stub go:
  * `go install -n` (the module download) returns at once; the compile waits for the file `go-may-finish`.
  */
@@ -218,7 +218,7 @@ printf '#!/bin/sh\\necho "temporal version 1.5.1"\\n' >"$GOBIN/temporal"
 chmod +x "$GOBIN/temporal"
 `;
 
-(linuxX64 ? describe : describe.skip)('the Temporal CLI built in the background (scripts/lib/tools.sh)', () => {
+(linuxX64 ? describe : describe.skip)('the Temporal CLI built in the background (dev/tools/go.sh)', () => {
   let goDir: string;
   beforeEach(() => {
     goDir = mkdtempSync(path.join(os.tmpdir(), 'sfe-go-'));
@@ -230,7 +230,7 @@ chmod +x "$GOBIN/temporal"
 
   // Another `temporal` on PATH would be used instead of building one: PATH keeps only the stub's folder and the system's.
   const run = (script: string) =>
-    spawnSync('bash', ['-c', `set -euo pipefail; source "$1"; ${script}`, 'run', path.join(repo, 'scripts', 'lib', 'tools.sh')], {
+    spawnSync('bash', ['-c', `set -euo pipefail; source "$1"; ${script}`, 'run', path.join(repo, 'dev', 'tools', 'all.sh')], {
       cwd: repo,
       encoding: 'utf8',
       timeout: 60_000,

@@ -6,7 +6,7 @@ import { Worker } from '@temporalio/worker';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CaseSnapshot } from '../../activities';
 import { createCaseService } from '../../api/case-service';
-import { type PolicyRegistry } from '../../platform/policy-registry';
+import { type PolicyRegistry } from '../../policies/registry';
 import { type caseWorkflow } from '../../workflows';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { ruleSetFor } from '../../workflows/domain/rules';

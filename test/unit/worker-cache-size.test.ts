@@ -1,0 +1,80 @@
+import { ConfigError, loadConfig } from '../../platform/config';
+import { caseCacheSize, defaultCaseCacheSize } from '../../worker/worker';
+
+const MiB = 1024 * 1024;
+/** node's default heap on the measured 2-core, 23 GB machine; with --max-old-space-size=8192 it is 8,240 MiB. */
+const DEFAULT_HEAP = 4_144 * MiB;
+const base = { DATABASE_URL: 'postgres://u:p@db:5432/cases' };
+
+const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('the worker cache sized from a memory budget', () => {
+  test('a budget keeps 512 MB for the worker and gives each case 300 kB', () => {
+    // (6,144 - 512) MB at 300 kB a case, on a heap that holds them (8,240 MiB).
+    expect(caseCacheSize({ memoryMb: 6_144 }, 8_240 * MiB)).toEqual({ cases: 19_223, from: 'memory-budget', budgetCases: 19_223 });
+    expect(caseCacheSize({ memoryMb: 1_024 }, DEFAULT_HEAP)).toEqual({ cases: 1_747, from: 'memory-budget', budgetCases: 1_747 });
+  });
+
+  test('two workers of 15,161 MB each keep 100,000 cases between them', () => {
+    const perWorker = caseCacheSize({ memoryMb: 15_161 }, 15_161 * MiB);
+    expect(perWorker).toEqual({ cases: 50_001, from: 'memory-budget', budgetCases: 50_001 });
+    expect(2 * perWorker.cases).toBeGreaterThanOrEqual(100_000);
+  });
+
+  test("a budget larger than node's heap is held to what the heap holds, and says how many the budget allowed", () => {
+    expect(caseCacheSize({ memoryMb: 6_144 }, DEFAULT_HEAP)).toEqual({ cases: 12_397, from: 'heap', budgetCases: 19_223 });
+  });
+
+  test('a budget equal to the heap gives the same cache as the heap alone', () => {
+    expect(caseCacheSize({ memoryMb: 4_144 }, DEFAULT_HEAP).cases).toBe(defaultCaseCacheSize(DEFAULT_HEAP));
+  });
+
+  test("without a setting the cache is what node's heap holds; a count is taken as given", () => {
+    expect(caseCacheSize({}, DEFAULT_HEAP)).toEqual({ cases: 12_397, from: 'heap' });
+    expect(caseCacheSize({ cases: 20_000 }, DEFAULT_HEAP)).toEqual({ cases: 20_000, from: 'count' });
+    expect(caseCacheSize({ cases: 1_000 }, DEFAULT_HEAP)).toEqual({ cases: 1_000, from: 'count' });
+  });
+
+  test('a budget and a count together, or a budget with no room for cases, are refused', () => {
+    expect(() => caseCacheSize({ memoryMb: 6_144, cases: 1_000 }, DEFAULT_HEAP)).toThrow('a memory budget or by a count, not both');
+    expect(() => caseCacheSize({ memoryMb: 512 }, DEFAULT_HEAP)).toThrow("a memory budget of 512 MB leaves no room for cases after the worker's own 512 MB");
+  });
+});
+
+describe('WORKER_MEMORY_MB', () => {
+  test('is read as megabytes, and is unset by default', () => {
+    expect(loadConfig({ ...base, WORKER_MEMORY_MB: '6144' }).workerMemoryMb).toBe(6_144);
+    expect(loadConfig({ ...base, WORKER_MEMORY_MB: '' }).workerMemoryMb).toBeUndefined();
+    expect(loadConfig(base)).toMatchObject({ workerMemoryMb: undefined, workerMaxCachedWorkflows: undefined });
+  });
+
+  test('a value that is not a whole number of megabytes from 1024 up is named with its problem', () => {
+    const hint = "(the worker's memory budget in MB, which sizes the cases it keeps in memory between their tasks; as many as fit node's heap when unset)";
+    expect(problemsOf({ ...base, WORKER_MEMORY_MB: '6GB' })).toEqual([`WORKER_MEMORY_MB: must be a whole number of megabytes ${hint}`]);
+    expect(problemsOf({ ...base, WORKER_MEMORY_MB: '6144.5' })).toEqual([`WORKER_MEMORY_MB: must be a whole number of megabytes ${hint}`]);
+    expect(problemsOf({ ...base, WORKER_MEMORY_MB: '512' })).toEqual([`WORKER_MEMORY_MB: must be at least 1024 megabytes ${hint}`]);
+    expect(problemsOf({ ...base, WORKER_MEMORY_MB: '2000000' })).toEqual([`WORKER_MEMORY_MB: must be at most 1048576 megabytes ${hint}`]);
+  });
+
+  test('set together with WORKER_MAX_CACHED_WORKFLOWS, the worker refuses to start rather than pick one', () => {
+    expect(problemsOf({ ...base, WORKER_MEMORY_MB: '6144', WORKER_MAX_CACHED_WORKFLOWS: '20000' })).toEqual([
+      expect.stringMatching(/^WORKER_MEMORY_MB: set WORKER_MEMORY_MB or WORKER_MAX_CACHED_WORKFLOWS, not both /),
+    ]);
+    expect(loadConfig({ ...base, WORKER_MAX_CACHED_WORKFLOWS: '20000' })).toMatchObject({ workerMemoryMb: undefined, workerMaxCachedWorkflows: 20_000 });
+  });
+
+  test('the error never repeats what the variable was set to', () => {
+    const secret = 'Zq8vS3cr3tK3yMat3r1al0fAn4p1Key0x';
+    const problems = problemsOf({ ...base, WORKER_MEMORY_MB: secret });
+    expect(problems).toEqual([expect.stringMatching(/^WORKER_MEMORY_MB: must be a whole number of megabytes/)]);
+    expect(problems.join('\n')).not.toContain(secret);
+  });
+});
