@@ -14,10 +14,12 @@ export interface CaseSnapshot {
   revision: number;
   timeline: Timeline;
   /**
-   * Only the first write of a case's first task (OPEN_IN_ONE_TASK): the registry position and the day it was
-   * computed from. A retry of that task may compute another timeline at the same revision; the later fence wins.
+   * Only the first write of a case's first task (OPEN_IN_ONE_TASK): the registry position it was computed from
+   * and the task's workflow time (ms), which a retry of the task has later. A retry asks the registry again and
+   * may compute another timeline, at the same revision or another; the later fence wins, and a fenced write never
+   * replaces a row the run wrote after its first task (those carry no fence).
    */
-  opening?: { position: number; day: string };
+  opening?: { position: number; at: number };
 }
 
 export interface WriteOptions {
@@ -54,7 +56,7 @@ export async function writeCaseSnapshots(
   for (const s of snapshots) {
     const seen = newest.get(s.timeline.caseId);
     if (seen && (seen.runId ?? null) !== (s.runId ?? null)) throw new Error(`writeCaseSnapshots: case ${s.timeline.caseId} has snapshots of two runs in one batch`);
-    if (!seen || seen.revision < s.revision) newest.set(s.timeline.caseId, s);
+    if (!seen || newerInRun(s, seen)) newest.set(s.timeline.caseId, s);
   }
   if (newest.size === 0) return { otherRun: [] };
   const caseIds = [...newest.keys()].sort();
@@ -78,12 +80,23 @@ export async function writeCaseSnapshots(
   return { otherRun: [...newest.values()].filter((s) => other.has(s.timeline.caseId)).map((s) => ({ ...s, rowRunId: other.get(s.timeline.caseId) ?? null })) };
 }
 
+/**
+ * Which of two snapshots of one run the row should show, as the statement below decides: between two first-task
+ * writes the later fence, a write made after the first task over a first-task write, else the higher revision.
+ */
+function newerInRun(a: CaseSnapshot, b: CaseSnapshot): boolean {
+  if (a.opening && b.opening) return a.opening.position !== b.opening.position ? a.opening.position > b.opening.position : a.opening.at > b.opening.at;
+  if (a.opening) return false;
+  if (b.opening) return true;
+  return a.revision > b.revision;
+}
+
 const WRITE_SNAPSHOTS = `WITH input AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
          case_id text, workflow_id text, municipality text, first_absence_day date, status text, category smallint,
          conversation_mode text, next_deadline date, next_deadline_kind text, overdue boolean, closed_on date,
          revision integer, run_id text, fingerprint text, timeline jsonb, deadlines jsonb, policies jsonb,
-         opening_position bigint, opening_day date)
+         opening_position bigint, opening_at bigint)
      ),
      -- A row of another run, or a row from before runs were recorded that a run's snapshot would not move.
      other_run AS (
@@ -94,23 +107,24 @@ const WRITE_SNAPSHOTS = `WITH input AS (
      moved AS (
        INSERT INTO cases (case_id, workflow_id, municipality, first_absence_day, status, category, conversation_mode,
                           next_deadline, next_deadline_kind, overdue, closed_on, revision, run_id, fingerprint, timeline,
-                          opening_position, opening_day, updated_at)
+                          opening_position, opening_at, updated_at)
        SELECT case_id, workflow_id, municipality, first_absence_day, status, category, conversation_mode,
               next_deadline, next_deadline_kind, overdue, closed_on, revision, run_id, fingerprint, timeline,
-              opening_position, opening_day, now()
+              opening_position, opening_at, now()
        FROM input
        ON CONFLICT (case_id) DO UPDATE SET
          status = EXCLUDED.status, category = EXCLUDED.category, conversation_mode = EXCLUDED.conversation_mode,
          next_deadline = EXCLUDED.next_deadline, next_deadline_kind = EXCLUDED.next_deadline_kind,
          overdue = EXCLUDED.overdue, closed_on = EXCLUDED.closed_on, revision = EXCLUDED.revision,
          run_id = COALESCE(EXCLUDED.run_id, cases.run_id), fingerprint = EXCLUDED.fingerprint,
-         timeline = EXCLUDED.timeline, opening_position = EXCLUDED.opening_position, opening_day = EXCLUDED.opening_day,
+         timeline = EXCLUDED.timeline, opening_position = EXCLUDED.opening_position, opening_at = EXCLUDED.opening_at,
          updated_at = now()
-       -- Within a run (a row or snapshot from before runs were recorded counts as the same run), forward only.
-       WHERE (cases.revision < EXCLUDED.revision AND COALESCE(cases.run_id, EXCLUDED.run_id) IS NOT DISTINCT FROM COALESCE(EXCLUDED.run_id, cases.run_id))
-          -- A first task's write, again from a retry of that task that computed from a later registry or day.
-          OR (cases.revision = EXCLUDED.revision AND cases.run_id = EXCLUDED.run_id AND EXCLUDED.opening_position IS NOT NULL
-              AND (EXCLUDED.opening_position, EXCLUDED.opening_day) > (COALESCE(cases.opening_position, -1), COALESCE(cases.opening_day, '-infinity'::date)))
+       -- Within a run (a row or snapshot from before runs were recorded counts as the same run), forward only; a
+       -- first task's write (fenced) replaces only another first task's write, from an earlier attempt of it.
+       WHERE (cases.revision < EXCLUDED.revision AND EXCLUDED.opening_position IS NULL
+              AND COALESCE(cases.run_id, EXCLUDED.run_id) IS NOT DISTINCT FROM COALESCE(EXCLUDED.run_id, cases.run_id))
+          OR (cases.run_id = EXCLUDED.run_id AND cases.opening_position IS NOT NULL AND EXCLUDED.opening_position IS NOT NULL
+              AND (EXCLUDED.opening_position, EXCLUDED.opening_at) > (cases.opening_position, cases.opening_at))
           OR cases.revision = $2::integer
           OR (cases.case_id = ANY($3::text[]) AND cases.run_id IS DISTINCT FROM EXCLUDED.run_id
               AND cases.run_id IS NOT DISTINCT FROM ($4::jsonb ->> cases.case_id))
@@ -224,7 +238,7 @@ export function snapshotRow({ workflowId, runId, revision, timeline, opening }: 
     fingerprint: timelineFingerprint(timeline),
     timeline,
     opening_position: opening?.position ?? null,
-    opening_day: opening?.day ?? null,
+    opening_at: opening?.at ?? null,
     deadlines: timeline.deadlines.map((x) => ({
       id: x.id,
       kind: x.kind,

@@ -295,7 +295,7 @@ export async function caseWorkflow(input: CaseWorkflowInput): Promise<CaseOutcom
   if (openingInTask) {
     const asked = await registryAfter({ position: input.registryPosition!, municipality: facts.municipality });
     for (const policy of asked.policies) acceptPolicy(policy);
-    opening = { revision, fence: { position: asked.position, day: today() } };
+    opening = { revision, fence: { position: asked.position, at: Date.now() } };
     const snapshot = snapshotNow();
     if (await recordCaseSnapshotInTask(snapshot).then(() => true, () => false)) written = snapshot.revision;
     openingPending = false;

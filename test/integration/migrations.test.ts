@@ -60,6 +60,7 @@ test('the worker and the API migrating a fresh database at once: both succeed, e
     { version: '20261130012500000', name: 'report-aggregates' },
     { version: '20261204210000000', name: 'row-fingerprints' },
     { version: '20261205030000000', name: 'opening-fence' },
+    { version: '20261205041500000', name: 'opening-fence-time' },
   ]);
   expect(await recorded(worker)).toEqual(NAMES);
   expect(await tables(worker)).toEqual(expect.arrayContaining(['cases', 'deadlines', 'case_policies', 'policy_revisions', 'policy_fanouts', 'pgmigrations']));
@@ -110,6 +111,7 @@ test('a database the former runner migrated is brought over: its migrations are 
     { version: '20261130012500000', name: 'report-aggregates' },
     { version: '20261204210000000', name: 'row-fingerprints' },
     { version: '20261205030000000', name: 'opening-fence' },
+    { version: '20261205041500000', name: 'opening-fence-time' },
   ]);
   expect(await recorded(db)).toEqual(NAMES);
   expect(await db.query('SELECT policy_id FROM policy_revisions')).toEqual([{ policy_id: 'p' }]);
@@ -125,6 +127,7 @@ test('a database the former runner migrated only part of the way gets the rest',
     { version: '20261130012500000', name: 'report-aggregates' },
     { version: '20261204210000000', name: 'row-fingerprints' },
     { version: '20261205030000000', name: 'opening-fence' },
+    { version: '20261205041500000', name: 'opening-fence-time' },
   ]);
   expect(await recorded(db)).toEqual(NAMES);
 });

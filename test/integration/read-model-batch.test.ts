@@ -133,3 +133,32 @@ test('a snapshot scheduled by a worker from before runs were recorded is ordered
   expect(await writeCaseSnapshots(db, [reset], { currentRun: new Map([['L-2', null]]) })).toEqual({ otherRun: [] });
   expect((await rowOf('L-2'))[0]).toMatchObject({ revision: 3, run_id: 'run-new', fingerprint: timelineFingerprint(u1) });
 });
+
+test("a first task's fenced write replaces only an earlier attempt's, at any revision, and never a row the run wrote after its first task", async () => {
+  const run = 'run-F-1';
+  const opened = computeTimeline(facts('F-1', '101'), [], [], rules, '2020-02-20');
+  const paused = computeTimeline(facts('F-1', '101'), [], [suspension2020], rules, '2020-04-01');
+  const row = async () => (await db.query<{ revision: number; fingerprint: string; opening_at: string | null }>('SELECT revision, fingerprint, opening_at FROM cases WHERE case_id = $1', ['F-1']))[0];
+  const first = (revision: number, timeline: typeof opened, position: number, at: number) => ({ workflowId: 'wf-F-1', runId: run, revision, timeline, opening: { position, at } });
+  // An attempt that found the suspension (revision 2) wrote, and died; its retry found nothing newer in scope
+  // (revision 1), later: the retry's row wins although its revision is lower.
+  await writeCaseSnapshots(db, [first(2, paused, 7, 1_000)]);
+  await writeCaseSnapshots(db, [first(1, opened, 7, 2_000)]);
+  expect(await row()).toEqual({ revision: 1, fingerprint: timelineFingerprint(opened), opening_at: '2000' });
+  // The first attempt's write arriving late (a worker that lived on) changes nothing, alone or in a batch.
+  await writeCaseSnapshots(db, [first(2, paused, 7, 1_000)]);
+  await writeCaseSnapshots(db, [first(1, opened, 7, 2_000), first(2, paused, 7, 1_000)]);
+  expect(await row()).toEqual({ revision: 1, fingerprint: timelineFingerprint(opened), opening_at: '2000' });
+  // A write the run made after its first task (the fan-out's caller, the next change) clears the fence, and no
+  // first task's write replaces it, whatever its revision.
+  await writeCaseSnapshots(db, [{ workflowId: 'wf-F-1', runId: run, revision: 2, timeline: paused }]);
+  await writeCaseSnapshots(db, [first(3, opened, 9, 3_000)]);
+  expect(await row()).toEqual({ revision: 2, fingerprint: timelineFingerprint(paused), opening_at: null });
+  // In one batch, the later write of the run wins over a first task's write.
+  const other = { workflowId: 'wf-F-2', runId: 'run-F-2' };
+  await writeCaseSnapshots(db, [
+    { ...other, revision: 2, timeline: { ...paused, caseId: 'F-2' } },
+    { ...other, revision: 5, timeline: { ...opened, caseId: 'F-2' }, opening: { position: 9, at: 3_000 } },
+  ]);
+  expect((await db.query<{ revision: number }>('SELECT revision FROM cases WHERE case_id = $1', ['F-2']))[0]).toEqual({ revision: 2 });
+});

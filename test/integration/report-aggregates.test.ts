@@ -410,14 +410,14 @@ test('the migration counts what a read model held before it (the backfill)', asy
     expect(await old.query(`SELECT to_regclass('report_open_deadlines') AS t`)).toEqual([{ t: null }]);
     // The rows are written by today's writer, which also records each row's run, fingerprint and opening fence
     // (later migrations' columns, which they add only where missing).
-    await old.query('ALTER TABLE cases ADD COLUMN run_id text, ADD COLUMN fingerprint text, ADD COLUMN opening_position bigint, ADD COLUMN opening_day date');
+    await old.query('ALTER TABLE cases ADD COLUMN run_id text, ADD COLUMN fingerprint text, ADD COLUMN opening_position bigint, ADD COLUMN opening_at bigint');
 
     const ops = fc.sample(opArb, { numRuns: 60, seed: 14 });
     for (const op of ops) await apply(old, op);
     const [{ n } = { n: '0' }] = await old.query<{ n: string }>('SELECT count(*) AS n FROM deadlines');
     expect(Number(n)).toBeGreaterThan(3);
 
-    expect((await migrate(old)).map((m) => m.name)).toEqual(['report-aggregates', 'row-fingerprints', 'opening-fence']);
+    expect((await migrate(old)).map((m) => m.name)).toEqual(['report-aggregates', 'row-fingerprints', 'opening-fence', 'opening-fence-time']);
     expect(await differences(old)).toEqual([]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
