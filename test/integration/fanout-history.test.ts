@@ -145,9 +145,11 @@ test('ops repair applies a missing revision within the fan-out window and rate: 
   expect(round.signalled).toBe(12);
   expect(seen.starts).toHaveLength(12);
   expect(seen.most).toBe(3);
-  const gaps = seen.starts.slice(1).map((t, i) => t - seen.starts[i]!);
-  // 20 a second: one Update every 50 ms at most (a millisecond's rounding of the clock allowed).
-  expect(Math.min(...gaps)).toBeGreaterThanOrEqual(49);
+  // 20 a second: one Update every 50 ms at most. The time is taken when the Update is sent, a little after the
+  // limiter let it go, and that delay varies on a loaded machine; so compare three starts in a row, which the
+  // window alone would let go together: 100 ms apart at the rate, 75 allowing for the delay.
+  const spans = seen.starts.slice(2).map((t, i) => t - seen.starts[i]!);
+  expect(Math.min(...spans)).toBeGreaterThanOrEqual(75);
   expect(await counters(ids)).toEqual(plusOne(before));
   expect(await recorded(policy, ids)).toEqual([...ids].sort());
 
