@@ -20,7 +20,7 @@ import {
   reportEventUpdate,
   timelineQuery,
 } from '../workflows/messages';
-import { CaseIdKey, CaseStatusKey, MunicipalityKey, PolicyRevisionsKey } from '../workflows/search-attributes';
+import { caseStartSearchAttributes, MunicipalityKey } from '../workflows/search-attributes';
 import { staticDetails } from '../workflows/case-details';
 import { canonical } from './canonical';
 import { ApiError } from './errors';
@@ -112,13 +112,7 @@ export function createCaseService(client: Client, temporal: TemporalSettings, re
           args: [input],
           workflowIdConflictPolicy: 'FAIL',
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          typedSearchAttributes: [
-            { key: CaseIdKey, value: facts.caseId },
-            { key: MunicipalityKey, value: facts.municipality },
-            { key: CaseStatusKey, value: 'open' },
-            // Visible from the start, so no fan-out lists the case for a revision it inherited.
-            ...(policies.length > 0 ? [{ key: PolicyRevisionsKey, value: policies.map(policyKey).sort() }] : []),
-          ],
+          typedSearchAttributes: caseStartSearchAttributes(facts.caseId, facts.municipality, policies.map(policyKey)),
           staticSummary: `Sygedagpengesag ${facts.caseId} · ${MUNICIPALITIES[facts.municipality]?.name ?? ''} (${facts.municipality}) · første fraværsdag ${facts.firstAbsenceDay}`,
           staticDetails: staticDetails(facts, { caseworkerPageUrl: input.caseworkerPageUrl }),
         });

@@ -8,7 +8,7 @@ import { computeTimeline } from '../workflows/domain/timeline';
 import { type CaseEvent, type CaseFacts } from '../workflows/domain/types';
 import { CASE_LIMITS, rejectEvent } from '../workflows/domain/validate-event';
 import { caseWorkflowId, type CaseWorkflowInput, readModelSnapshotQuery } from '../workflows/messages';
-import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
+import { caseStartSearchAttributes } from '../workflows/search-attributes';
 import { abort, type BenchStack, benchOptions, cpuUsed, percentile, say, sleep, startBenchStack } from './support';
 
 /**
@@ -100,11 +100,7 @@ async function startWithEvents(stack: BenchStack, cases: { caseId: string; event
       workflowId: caseWorkflowId(caseId),
       taskQueue: stack.taskQueue,
       args: [input],
-      typedSearchAttributes: [
-        { key: CaseIdKey, value: caseId },
-        { key: MunicipalityKey, value: '101' },
-        { key: CaseStatusKey, value: 'open' },
-      ],
+      typedSearchAttributes: caseStartSearchAttributes(caseId, '101'),
     });
   }
   const ids = cases.map((c) => c.caseId);

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { addDays, copenhagenDate } from '../workflows/domain/dates';
 import { caseWorkflowId, type CaseWorkflowInput } from '../workflows/messages';
-import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../workflows/search-attributes';
+import { caseStartSearchAttributes } from '../workflows/search-attributes';
 import { abort, type BenchStack, benchOptions, cpuDelta, type CpuSeconds, nodeArgsFrom, percentile, say, sleep, startBenchStack } from './support';
 
 /**
@@ -112,11 +112,7 @@ async function main(): Promise<void> {
       workflowId: caseWorkflowId(f.caseId),
       taskQueue: stack.taskQueue,
       args: [input],
-      typedSearchAttributes: [
-        { key: CaseIdKey, value: f.caseId },
-        { key: MunicipalityKey, value: f.municipality },
-        { key: CaseStatusKey, value: 'open' },
-      ],
+      typedSearchAttributes: caseStartSearchAttributes(f.caseId, f.municipality),
     });
   };
 

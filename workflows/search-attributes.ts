@@ -55,3 +55,17 @@ export function searchAttributeCliArgs(): string[] {
   };
   return CASE_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=${cliType[key.type]}`]);
 }
+
+/**
+ * What a new case is started with, so visibility lists it (by id, municipality and as open) before its first
+ * task runs; with the policy revisions it inherited, so no fan-out lists it for one of them. The API, the
+ * benchmarks and the tests start cases with these alone.
+ */
+export function caseStartSearchAttributes(caseId: string, municipality: string, inheritedPolicyKeys: readonly string[] = []) {
+  return [
+    { key: CaseIdKey, value: caseId },
+    { key: MunicipalityKey, value: municipality },
+    { key: CaseStatusKey, value: 'open' },
+    ...(inheritedPolicyKeys.length > 0 ? [{ key: PolicyRevisionsKey, value: [...inheritedPolicyKeys].sort() }] : []),
+  ];
+}

@@ -3,7 +3,7 @@ import { type Db } from '../../platform/db';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type PolicyRevision } from '../../workflows/domain/types';
 import { caseWorkflowId, type CaseWorkflowInput } from '../../workflows/messages';
-import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../../workflows/search-attributes';
+import { caseStartSearchAttributes } from '../../workflows/search-attributes';
 import { say, sleep } from './options';
 import { type BenchStack } from './stack';
 
@@ -73,11 +73,7 @@ export async function openCases(
                 workflowId: caseWorkflowId(caseId),
                 taskQueue: stack.taskQueue,
                 args: [input],
-                typedSearchAttributes: [
-                  { key: CaseIdKey, value: caseId },
-                  { key: MunicipalityKey, value: '101' },
-                  { key: CaseStatusKey, value: 'open' },
-                ],
+                typedSearchAttributes: caseStartSearchAttributes(caseId, '101'),
               });
               break;
             } catch (err) {

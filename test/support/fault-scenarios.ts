@@ -8,7 +8,7 @@ import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type PolicyRevision } from '../../workflows/domain/types';
 import { createPolicyRegistry } from '../../policies/registry';
 import { applyPolicyUpdate, caseWorkflowId, policyFanoutWorkflowId, readModelSnapshotQuery, reportEventUpdate, timelineQuery } from '../../workflows/messages';
-import { CaseIdKey, CaseStatusKey, MunicipalityKey } from '../../workflows/search-attributes';
+import { CaseIdKey, caseStartSearchAttributes, MunicipalityKey } from '../../workflows/search-attributes';
 import { type ProcessSystem } from './processes';
 import { eventually, settledCases } from './system';
 
@@ -260,11 +260,7 @@ export function faultScenarios(sys: () => ProcessSystem): void {
       workflowId: caseWorkflowId(caseId),
       taskQueue: sys().taskQueue,
       args: [{ facts, policies: copy.policies, registryPosition: copy.position }],
-      typedSearchAttributes: [
-        { key: CaseIdKey, value: caseId },
-        { key: MunicipalityKey, value: '169' },
-        { key: CaseStatusKey, value: 'open' },
-      ],
+      typedSearchAttributes: caseStartSearchAttributes(caseId, '169'),
     });
     const rowPolicies = () => sys().db.query<{ policies: string[] }>(
       `SELECT ARRAY(SELECT p->>'policyId' || '#' || (p->>'revision') FROM jsonb_array_elements(timeline->'policies') p) AS policies FROM cases WHERE case_id = $1`,
@@ -322,11 +318,7 @@ export function faultScenarios(sys: () => ProcessSystem): void {
         workflowId: caseWorkflowId(caseId),
         taskQueue: sys().taskQueue,
         args: [{ facts: { caseId, citizenRef: `REF-${caseId}`, municipality: '159', firstAbsenceDay: addDays(today(), -3), employment: 'employee' }, policies: [], maxHistoryEvents: 25 }],
-        typedSearchAttributes: [
-          { key: CaseIdKey, value: caseId },
-          { key: MunicipalityKey, value: '159' },
-          { key: CaseStatusKey, value: 'open' },
-        ],
+        typedSearchAttributes: caseStartSearchAttributes(caseId, '159'),
       });
     }
     await firstTasksDone(ids);
