@@ -20,9 +20,9 @@ build_temporal_cli() {
   local log="${TEMPORAL_CLI_BUILD_LOG:-/dev/stderr}"
   # Under the lock: what an interrupted build left is nobody's.
   rm -rf "$dest".tmp.* && mkdir -p "$tmp"
-  # Two passes, each timed. First the ~160 modules (1.8 GB unpacked): `go install -n` loads every package
-  # without compiling, fetching modules as many at a time as GOMAXPROCS allows, so 16 rather than the cores
-  # (2 cores: 111 s with 2, 77 s with 8 or 32, measured under load). Then the compile at the usual parallelism.
+  # Two passes, each timed. First the modules: `go install -n` loads every package without compiling,
+  # fetching modules as many at a time as GOMAXPROCS allows; fetching waits on the network, not the CPU, so 16
+  # rather than the cores. Then the compile at the usual parallelism.
   tools_read_cpu
   started="$(tools_now_ms)" cpu="$TOOLS_CPU_MS"
   echo "    Temporal CLI: downloading its Go modules ..." >&2
