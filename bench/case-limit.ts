@@ -304,7 +304,7 @@ async function main(): Promise<void> {
   enginePhase();
   say('');
   say(`Starting the stack (${topology}, ${options.workers} worker(s), the API as its own process) ...`);
-  const stack = await startBenchStack({ temporal: true, topology, workers: options.workers, apiProcess: true });
+  const stack = await startBenchStack({ temporal: true, topology, workers: options.workers });
   const api = apiClient(stack, options.hammerers + 2);
   await fillPhase(stack, api, options.hammerers);
   await atLimitPhase(stack, api, options['at-limit']);

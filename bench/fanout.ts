@@ -116,8 +116,8 @@ async function main(): Promise<void> {
   } else {
     say(`bare batch                             skipped (--bare 0); no ratio   (target: 10,000 cases within 60 s)`);
   }
-  say(`Temporal peak memory (RSS)             ${peakRssMb(stack.temporalPid).toFixed(0)} MB   (Go: ${Object.entries(DEV_SERVER_GO_ENV).map(([k, v]) => `${k}=${process.env[k] ?? v}`).join(' ')})`);
-  say(`worker peak memory (RSS)               ${peakRssMb(stack.worker?.pid).toFixed(0)} MB   (cases kept in memory: ${process.env.WORKER_MAX_CACHED_WORKFLOWS ?? `${defaultCaseCacheSize()}, the default`})`);
+  say(`Temporal peak memory (RSS)             ${peakRssMb(stack.pids().temporal).toFixed(0)} MB   (Go: ${Object.entries(DEV_SERVER_GO_ENV).map(([k, v]) => `${k}=${process.env[k] ?? v}`).join(' ')})`);
+  say(`worker peak memory (RSS)               ${peakRssMb(stack.pids().workers[0]).toFixed(0)} MB   (cases kept in memory: ${process.env.WORKER_MAX_CACHED_WORKFLOWS ?? `${defaultCaseCacheSize()}, the default`})`);
   say(`CPU seconds, fan-out                   ${fanoutCpu}   (2 cores: at most ${(2 * fanoutSeconds).toFixed(0)})`);
   if (BARE) say(`CPU seconds, bare batch                ${bareCpu}`);
   await stack.stop();

@@ -175,7 +175,6 @@ async function main(): Promise<void> {
     temporal: true,
     topology: CLUSTER ? ('cluster' as const) : ('dev' as const),
     workers: WORKERS,
-    apiProcess: true,
     fanoutSignalsPerSecond: options.rate,
     fanoutMaxInFlight: options['in-flight'],
     apiNodeArgs: nodeArgsFrom('BENCH_API_NODE_ARGS'),
@@ -201,11 +200,11 @@ async function main(): Promise<void> {
   } else {
     if (opened) rmSync(opened, { recursive: true, force: true });
     stack = await startBenchStack({ ...common, dataDir: opened });
-    if (opened && lstatSync(path.join(opened, 'pg')).isSymbolicLink()) {
+    if (opened && lstatSync(path.join(opened, 'postgres')).isSymbolicLink()) {
       // Postgres (its own user when we are root) could not enter the folder and keeps its cluster elsewhere,
       // behind a link: a copy of the folder would share that cluster instead of copying it.
       await stack.stop();
-      rmSync(path.dirname(realpathSync(path.join(opened, 'pg'))), { recursive: true, force: true });
+      rmSync(path.dirname(realpathSync(path.join(opened, 'postgres'))), { recursive: true, force: true });
       rmSync(opened, { recursive: true, force: true });
       throw new Error(`--keep-opened: the Postgres user cannot enter ${keep}, so its data would not be copied with the folder; choose a folder it can enter (e.g. under /var/tmp)`);
     }
@@ -238,7 +237,7 @@ async function openAll(stack: BenchStack): Promise<Opening> {
 }
 
 const memory = (stack: BenchStack) =>
-  `Temporal ${rssMb(stack.temporalPid).toFixed(0)} MB, ${stack.workers.map((w, i) => `worker-${i + 1} ${rssMb(w.pid).toFixed(0)} MB`).join(', ')}, API ${rssMb(stack.apiPid).toFixed(0)} MB`;
+  `Temporal ${rssMb(stack.pids().temporal).toFixed(0)} MB, ${stack.pids().workers.map((pid, i) => `worker-${i + 1} ${rssMb(pid).toFixed(0)} MB`).join(', ')}, API ${rssMb(stack.pids().apis[0]).toFixed(0)} MB`;
 
 /**
  * Waits until a restarted stack is quiet: every case in the read model and visible, and the workers using
@@ -325,11 +324,11 @@ async function measurePolicy(stack: BenchStack, opening: Opening): Promise<void>
   say(`case events during: n, p50, p99 ms     ${during.latencies.length}, ${fmt(percentile(during.latencies, 50))}, ${fmt(percentile(during.latencies, 99))}   (${during.failures.length} failed)`);
   say(`p99 during / idle                      ${(percentile(during.latencies, 99) / percentile(idle.latencies, 99)).toFixed(2)}   (target <= 2)`);
   for (const f of [...idle.failures, ...during.failures].slice(0, 5)) say(`  failed: ${f}`);
-  say(`peak RSS, Temporal server              ${peakRssMb(stack.temporalPid).toFixed(0)} MB`);
+  say(`peak RSS, Temporal server              ${peakRssMb(stack.pids().temporal).toFixed(0)} MB`);
   const budget = WORKER_CACHE.memoryMb ? `budget ${WORKER_CACHE.memoryMb} MB` : 'target <= 6144';
-  stack.workers.forEach((w, i) => say(`peak RSS, worker-${i + 1}                      ${peakRssMb(w.pid).toFixed(0)} MB   (${budget}; cases kept in memory: ${WORKER_CACHE.cache.cases})`));
+  stack.pids().workers.forEach((pid, i) => say(`peak RSS, worker-${i + 1}                      ${peakRssMb(pid).toFixed(0)} MB   (${budget}; cases kept in memory: ${WORKER_CACHE.cache.cases})`));
   say(`the workers' caches                    ${cacheFit()}`);
-  say(`peak RSS, API                          ${peakRssMb(stack.apiPid).toFixed(0)} MB`);
+  say(`peak RSS, API                          ${peakRssMb(stack.pids().apis[0]).toFixed(0)} MB`);
   say(`Postgres databases                     ${sizes.map((r) => `${r.datname} ${r.mb} MB`).join(', ')}`);
   cpuLines(`opening ${CASES} cases`, openCpu, openWorkerCpu, CASES);
   cpuLines('fan-out until verify clean', fanoutCpu, fanoutWorkerCpu, CASES);

@@ -58,7 +58,6 @@ function combine(a: Run, b: Run) {
 async function main(): Promise<void> {
   const stack = await startBenchStack({
     temporal: true,
-    apiProcess: true,
     apiNodeArgs: nodeArgsFrom('BENCH_API_NODE_ARGS'),
     workerNodeArgs: nodeArgsFrom('BENCH_WORKER_NODE_ARGS'),
   });

@@ -58,7 +58,7 @@ const load = () => os.loadavg().map((l) => l.toFixed(2)).join(', ');
 async function main(): Promise<void> {
   say(`Load (1, 5, 15 min) before: ${load()}`);
   // No worker: nothing polls the case task queue, so no case task runs and nothing is replayed.
-  const stack = await startBenchStack({ temporal: true, workers: 0, apiProcess: true });
+  const stack = await startBenchStack({ temporal: true, workers: 0 });
   const registry = createPolicyRegistry(stack.db);
   await stack.db.transaction(async (tx) => {
     for (const policy of [NATIONAL, ...REGIONAL]) await registry.insert(tx, policy);
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   line('verify, answers', runs.map((r) => `ok ${r.report.ok}, cases ${r.report.readModel.cases}`).join('; '));
   line('verify, CPU seconds per call (mean)', `API ${avg('api')}, Temporal ${avg('temporal')}, Postgres ${avg('postgres')}`);
   if (staleRun) line(`verify with ${options.stale} rows behind, seconds`, `${staleRun.seconds.toFixed(1)}   (reported behind: ${staleRun.behind})`);
-  line('API peak memory (RSS)', `${peakRssMb(stack.apiPid).toFixed(0)} MB`);
+  line('API peak memory (RSS)', `${peakRssMb(stack.pids().apis[0]).toFixed(0)} MB`);
   say('verify\'s parts, each alone from this process, seconds:');
   line('  per-policy counts (2 countWorkflowExecutions)', parts.policyCounts.toFixed(2));
   line(`  visibility listing (${parts.pages} pages of ${PAGE_SIZE}, ${parts.listed} runs)`, parts.listing.toFixed(2));

@@ -1,18 +1,12 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { Connection } from '@temporalio/client';
-import { createDb, migrate } from '../platform/db';
-import { type TemporalTlsFiles, temporalTlsEnv } from '../platform/tls-certificates';
-import { searchAttributeCliArgs } from '../workflows/search-attributes';
-import { devServerDynamicConfigArgs, devServerGoEnv, workerCommand } from './dev-server';
-import { type LocalPostgres, startLocalPostgres } from './local-postgres';
-import { createChildren } from './local-stack/children';
-import { startCluster } from './local-stack/cluster';
-import { developmentKeys, developmentPayloadKeys, keysFile } from './local-stack/keys';
+import { eventually, SERVER_START_TRIES } from './eventually';
+import { developmentKeys, keysFile } from './local-stack/keys';
 import { done, printReady, say } from './local-stack/output';
+import { portFree } from './ports';
+import { type Stack, startStack } from './stack';
+import { type Part } from './stack/children';
 import { clusterPortsFrom } from './temporal-cluster/config';
-import { clusterConnectionOptions } from './temporal-cluster/server';
 import { clusterToolsFromEnv } from './temporal-cluster/tools';
 
 /**
@@ -27,8 +21,9 @@ import { clusterToolsFromEnv } from './temporal-cluster/tools';
  * instances (PORT and PORT+1). Its read model is the database sygedagpenge_cluster, so that the two
  * topologies' cases never mix. A worker or API instance that exits is reported and the others carry on.
  *
- * Its parts are in dev/local-stack/: the child processes, the cluster's Temporal, the development keys, and
- * what it prints.
+ * The stack itself is started by the one harness, dev/stack.ts, as the benchmarks and the tests start it; this
+ * file adds npm run dev's fixed ports, the development keys (dev/local-stack/keys.ts), the migrations, and what
+ * it prints (dev/local-stack/output.ts).
  */
 const root = path.resolve(__dirname, '..', '..');
 const env = process.env;
@@ -37,7 +32,6 @@ const temporalPort = Number(env.TEMPORAL_PORT ?? 7233);
 const uiPort = Number(env.TEMPORAL_UI_PORT ?? 8233);
 const apiPort = Number(env.PORT ?? 3000);
 const pgPort = Number(env.LOCAL_PG_PORT ?? 55432);
-const cli = env.TEMPORAL_CLI_PATH;
 const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
 const startedAt = Date.now();
 // Set by dev/dev.sh: when `npm run dev` started, and which SDK bridge the worker loads (dev/tools/rust.sh).
@@ -55,32 +49,9 @@ function topologyFromArgs(args: string[]): 'dev' | 'cluster' {
 }
 const topology = topologyFromArgs(process.argv.slice(2));
 
-let postgres: LocalPostgres | undefined;
+let stack: Stack | undefined;
+let stopStarting: (() => Promise<void>) | undefined;
 let shuttingDown = false;
-const children = createChildren({ cwd: root, env, onFatalExit: () => void shutdown(1) });
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-async function waitForTemporal(address: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
-      await connection.workflowService.getSystemInfo({});
-      await connection.close();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw new Error(`Temporal did not answer on ${address} within 60 s: ${String(err)}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-}
 
 async function shutdown(code: number): Promise<void> {
   if (shuttingDown) return;
@@ -89,20 +60,30 @@ async function shutdown(code: number): Promise<void> {
   if (bridge.state === 'building' && bridge.cache && !existsSync(path.join(bridge.cache, 'index.node'))) {
     say('the background build of the SDK bridge with patches/ stops too; the next start resumes it');
   }
-  await children.stopAll();
-  await postgres?.stop();
+  await (stack?.stop() ?? stopStarting?.());
   say('stopped');
   process.exit(code);
 }
 
+/**
+ * A child that exits stops everything, except a replica of a part that runs twice (the cluster's workers and
+ * APIs): that one is reported while the others carry on, as in production, until the last one of its part exits.
+ */
+function onExit(name: string, part: Part, code: number | null, signal: NodeJS.Signals | null): void {
+  const others = part === 'worker' || part === 'api' ? (stack?.running(part) ?? 0) : 0;
+  const role = part === 'worker' ? 'worker' : 'API instance';
+  if (others > 0) say(`${name} exited (${signal ?? code}); ${others} other ${role}${others > 1 ? 's' : ''} carr${others > 1 ? 'y' : 'ies'} on`);
+  else {
+    say(`${name} exited (${signal ?? code}); stopping everything`);
+    void shutdown(1);
+  }
+}
+
 async function main(): Promise<void> {
-  const clusterTools = topology === 'cluster' ? clusterToolsFromEnv(env) : undefined;
-  if (topology === 'dev' && !cli) throw new Error('TEMPORAL_CLI_PATH is not set: start the stack with `npm run dev`, which builds the Temporal CLI');
-  if (topology === 'cluster' && !clusterTools) {
+  if (topology === 'dev' && !env.TEMPORAL_CLI_PATH) throw new Error('TEMPORAL_CLI_PATH is not set: start the stack with `npm run dev`, which builds the Temporal CLI');
+  if (topology === 'cluster' && !clusterToolsFromEnv(env)) {
     throw new Error('TEMPORAL_SERVER_PATH, TEMPORAL_SQL_TOOL_PATH, TEMPORAL_SCHEMA_DIR and TEMPORAL_UI_SERVER_PATH are not set: start the cluster with `npm run dev -- --cluster`, which builds them');
   }
-  // Checked before anything starts: the worker runs below the dev server's CPU priority (dev/dev-server.ts).
-  const worker = workerCommand(process.execPath, [path.join(root, 'dist', 'worker', 'main.js')], env);
   process.once('SIGINT', () => void shutdown(0));
   process.once('SIGTERM', () => void shutdown(0));
   const apiPorts = topology === 'cluster' ? [apiPort, apiPort + 1] : [apiPort];
@@ -110,6 +91,7 @@ async function main(): Promise<void> {
     [temporalPort, 'Temporal (TEMPORAL_PORT)'],
     [uiPort, 'Temporal UI (TEMPORAL_UI_PORT)'],
     ...apiPorts.map((port, i): [number, string] => [port, i === 0 ? 'the API (PORT)' : `API instance ${i + 1} (PORT+${i})`]),
+    ...(env.DATABASE_URL ? [] : [[pgPort, 'Postgres (LOCAL_PG_PORT)'] as [number, string]]),
   ];
   if (topology === 'cluster') {
     for (const [what, port] of Object.entries(clusterPortsFrom(temporalPort))) if (port !== temporalPort) wanted.push([port, `the Temporal server's ${what} port (TEMPORAL_PORT+${port - temporalPort})`]);
@@ -117,111 +99,43 @@ async function main(): Promise<void> {
   for (const [port, what] of wanted) {
     if (!(await portFree(port))) throw new Error(`port ${port} for ${what} is in use; stop what holds it or choose another port`);
   }
-  mkdirSync(dataDir, { recursive: true });
-
-  let databaseUrl = env.DATABASE_URL;
-  if (!databaseUrl) {
-    if (!(await portFree(pgPort))) throw new Error(`port ${pgPort} for Postgres (LOCAL_PG_PORT) is in use`);
-    const fresh = !existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'));
-    say(`starting Postgres (data in ${path.join(dataDir, 'postgres')}${fresh ? '; a new cluster: initdb first' : ''})`);
-    const pgStarted = Date.now();
-    // The cluster topology keeps its own read model: its cases live in its own Temporal, not the dev server's.
-    postgres = await startLocalPostgres({ dataDir: path.join(dataDir, 'postgres'), port: pgPort, database: topology === 'cluster' ? 'sygedagpenge_cluster' : 'sygedagpenge' });
-    // As root in a folder the postgres user cannot enter, the cluster lives outside it (dev/local-postgres.ts).
-    if (postgres.dataDir !== path.join(dataDir, 'postgres')) say(`Postgres cluster in ${postgres.dataDir} (linked from ${path.join(dataDir, 'postgres')})`);
-    databaseUrl = postgres.url;
-    done(fresh ? 'Postgres initialised and up' : 'Postgres up', pgStarted);
-  }
-  const migrationsStarted = Date.now();
-  const db = createDb(databaseUrl, { max: 1 });
-  const applied = await migrate(db);
-  await db.close();
-  done(applied.length > 0 ? `migrations applied: ${applied.map((m) => `${m.version}_${m.name}`).join(', ')}` : 'database schema is current', migrationsStarted);
-
-  const payloadKeys = developmentPayloadKeys(dataDir, env);
-  const address = `127.0.0.1:${temporalPort}`;
-  const uiOrigin = `http://localhost:${uiPort}`;
-  const codecEndpoint = `http://localhost:${apiPort}/codec`;
-  // The cluster's frontend takes only clients with the certificate made into the data folder (mutual TLS).
-  const temporalTls =
-    topology === 'cluster' ? await startCluster(clusterTools!, children, { dataDir, databaseUrl, temporalPort, uiPort, namespace, codecEndpoint, env }) : undefined;
-  if (!temporalTls) {
-    say(`starting the Temporal dev server (history in ${path.join(dataDir, 'temporal.sqlite')})`);
-    children.start('temporal', cli!, [
-      'server',
-      'start-dev',
-      '--ip', '127.0.0.1',
-      '--port', String(temporalPort),
-      '--ui-port', String(uiPort),
-      '--db-filename', path.join(dataDir, 'temporal.sqlite'),
-      '--namespace', namespace,
-      '--log-level', 'warn',
-      // The UI decodes the encrypted payloads through the API's codec server (api/codec-server.ts).
-      '--ui-codec-endpoint', codecEndpoint,
-      ...searchAttributeCliArgs(),
-      ...devServerDynamicConfigArgs(),
-    ], devServerGoEnv(env));
-    const temporalStarted = Date.now();
-    await waitForTemporal(address);
-    done('Temporal dev server answering', temporalStarted);
-  }
-
-  const keys = developmentKeys(dataDir);
-  const roleEnv = {
-    API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
-    TEMPORAL_ADDRESS: address,
-    TEMPORAL_UI_URL: uiOrigin,
-    CODEC_CORS_ORIGINS: env.CODEC_CORS_ORIGINS ?? `${uiOrigin},http://127.0.0.1:${uiPort}`,
-    // Every API instance links a case to its caseworker page at one address (a load balancer's in production).
-    API_PUBLIC_URL: env.API_PUBLIC_URL ?? `http://localhost:${apiPort}`,
-    ...payloadKeys,
-    ...(temporalTls ? temporalTlsEnv(temporalTls) : {}),
-    DATABASE_URL: databaseUrl,
-  };
-  const firstMetricsPort = Number(env.WORKER_METRICS_PORT ?? 9464);
-  const workerCount = topology === 'cluster' ? 2 : 1;
-  const workerMetrics: (number | null)[] = [];
-  for (let i = 0; i < workerCount; i++) workerMetrics.push((await portFree(firstMetricsPort + i)) ? firstMetricsPort + i : null);
   const processesStarted = Date.now();
-  const bridgeWord = bridge.state === undefined ? '' : bridge.state === 'patched' ? '; SDK bridge with patches/' : "; the SDK's prebuilt bridge";
-  say(
-    topology === 'cluster'
-      ? `starting two workers (each bundles the workflows first${bridgeWord}) and two API instances`
-      : `starting the worker (it bundles the workflows first${bridgeWord}) and the API`,
-  );
-  const name = (role: string, i: number) => (workerCount > 1 ? `${role}-${i + 1}` : role);
-  for (let i = 0; i < workerCount; i++) {
-    const metrics = workerMetrics[i];
-    children.start(name('worker', i), worker.command, worker.args, { ...roleEnv, ...(metrics ? { WORKER_METRICS_PORT: String(metrics) } : {}) }, workerCount > 1 ? { role: 'worker' } : undefined);
-  }
-  apiPorts.forEach((port, i) =>
-    children.start(name('api', i), process.execPath, [path.join(root, 'dist', 'api', 'main.js')], { ...roleEnv, PORT: String(port) }, apiPorts.length > 1 ? { role: 'API instance' } : undefined),
-  );
-  // The addresses are printed once the API answers ready, so a client started on seeing them (npm run
-  // demo:2020) does not find the port still closed.
-  let ready = false;
-  for (let i = 0; i < 240 && !ready && !children.stopping; i++) {
-    const statuses = await Promise.all(apiPorts.map((port) => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0)));
-    ready = statuses.every((status) => status === 200);
-    if (!ready) await new Promise((r) => setTimeout(r, 250));
-  }
-  if (ready) done(apiPorts.length > 1 ? 'APIs ready' : 'API ready', processesStarted);
-  else if (!children.stopping) say('the API did not answer ready within 60 s; its log above says why');
+  const keys = (mkdirSync(dataDir, { recursive: true }), developmentKeys(dataDir));
+  stack = await startStack({
+    topology,
+    dataDir,
+    ports: { temporal: temporalPort, ui: uiPort, api: apiPort, postgres: pgPort, workerMetrics: Number(env.WORKER_METRICS_PORT ?? 9464) },
+    ui: true,
+    databaseUrl: env.DATABASE_URL || undefined,
+    // The cluster topology keeps its own read model: its cases live in its own Temporal, not the dev server's.
+    database: topology === 'cluster' ? 'sygedagpenge_cluster' : 'sygedagpenge',
+    namespace,
+    keys,
+    env,
+    output: 'prefixed',
+    progress: (what, since) => (since === undefined ? say(what) : done(what, since)),
+    onExit,
+    onStarting: (stop) => (stopStarting = stop),
+  });
+  const pgDir = stack.pids().postgresDataDir;
+  if (pgDir && pgDir !== path.join(dataDir, 'postgres')) say(`Postgres cluster in ${pgDir} (linked from ${path.join(dataDir, 'postgres')})`);
+  done(apiPorts.length > 1 ? 'APIs ready' : 'API ready', processesStarted);
   // Progress only: the worker is up once it polls the task queue, the UI once it serves its page.
-  if (await workerPolling(address, workerCount, 120_000, temporalTls)) done(workerCount > 1 ? 'both workers polling the task queue' : 'worker polling the task queue', processesStarted);
-  else if (!children.stopping) say(`the worker${workerCount > 1 ? 's' : ''} did not poll the task queue within 120 s; the log above says why`);
+  const workerCount = stack.workerMetricsPorts.length;
+  if (await workersPolling(stack, workerCount)) done(workerCount > 1 ? 'both workers polling the task queue' : 'worker polling the task queue', processesStarted);
+  else if (!shuttingDown) say(`the worker${workerCount > 1 ? 's' : ''} did not poll the task queue within 120 s; the log above says why`);
   if ((await fetch(`http://127.0.0.1:${uiPort}/`).catch(() => undefined))?.ok) done('Temporal UI answering', processesStarted);
-  else if (!children.stopping) say(`the Temporal UI did not answer on port ${uiPort}`);
+  else if (!shuttingDown) say(`the Temporal UI did not answer on port ${uiPort}`);
 
   printReady({
     topology,
-    address,
+    address: stack.address,
     namespace,
-    uiOrigin,
+    uiOrigin: stack.uiUrl!,
     apiPorts,
-    workerMetrics,
-    databaseUrl,
-    temporalTls,
+    workerMetrics: stack.workerMetricsPorts,
+    databaseUrl: stack.databaseUrl,
+    temporalTls: stack.tls,
     keys,
     keysFile: keysFile(dataDir),
     bridge,
@@ -231,26 +145,12 @@ async function main(): Promise<void> {
 }
 
 /** True once `count` workers poll the workflow task queue (Temporal lists its pollers); progress only, never fails the stack. */
-async function workerPolling(address: string, count: number, withinMs: number, tls?: TemporalTlsFiles): Promise<boolean> {
-  const connection = await Connection.connect(clusterConnectionOptions(address, tls)).catch(() => undefined);
-  if (!connection) return false;
-  try {
-    const deadline = Date.now() + withinMs;
-    while (!children.stopping && Date.now() < deadline) {
-      const pollers = await connection.workflowService
-        .describeTaskQueue({
-          namespace,
-          taskQueue: { name: env.TEMPORAL_TASK_QUEUE ?? 'sickness-benefit-cases' },
-          taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
-        })
-        .then((r) => new Set(r.pollers.map((p) => p.identity)).size, () => 0);
-      if (pollers >= count) return true;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    return false;
-  } finally {
-    await connection.close().catch(() => undefined);
-  }
+async function workersPolling(s: Stack, count: number): Promise<boolean> {
+  const pollers = () =>
+    s.client.workflowService
+      .describeTaskQueue({ namespace, taskQueue: { name: s.taskQueue }, taskQueueType: 1 /* TASK_QUEUE_TYPE_WORKFLOW */ })
+      .then((r) => new Set(r.pollers.map((p) => p.identity)).size, () => 0);
+  return eventually(pollers, (n) => n >= count || shuttingDown, 'workers polling', SERVER_START_TRIES).then((n) => n >= count, () => false);
 }
 
 main().catch(async (err: unknown) => {

@@ -29,3 +29,12 @@ export async function freeSmallintPort(): Promise<number> {
   }
   throw new Error('no free port found from 10000 to 32767');
 }
+
+/** True when nothing listens on the port on 127.0.0.1 now (npm run dev's fixed ports). */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}

@@ -6,7 +6,7 @@ export interface CpuSeconds {
   temporal: number;
   worker: number;
   postgres: number;
-  /** This process: the benchmark's own client, and the API unless it runs as its own process. */
+  /** This process: the benchmark's own client. */
   bench: number;
   api: number;
 }

@@ -193,7 +193,7 @@ export function composeServerConfigYaml(): string {
  */
 export function writeServerConfig(
   dir: string,
-  options: { ports: ClusterPorts; postgres: PostgresEndpoint; logLevel?: 'debug' | 'info' | 'warn' | 'error'; tls?: TemporalTlsFiles },
+  options: { ports: ClusterPorts; postgres: PostgresEndpoint; logLevel?: 'debug' | 'info' | 'warn' | 'error'; tls: TemporalTlsFiles },
 ): { args: string[] } {
   mkdirSync(path.join(dir, 'config'), { recursive: true });
   const dynamicConfigFile = path.join(dir, 'dynamic-config.yaml');
@@ -201,8 +201,8 @@ export function writeServerConfig(
   const configFile = path.join(dir, 'config', 'development.yaml');
   writeFileSync(configFile, clusterServerConfigYaml({ ...options, dynamicConfigFile }), { mode: 0o600 });
   chmodSync(configFile, 0o600); // it holds the database password, whatever mode an earlier file had
-  // No authorizer: with `tls`, only a client holding a certificate of the cluster's CA gets in, and every holder
-  // is the engine's own (platform/tls-certificates.ts); without it (the benchmarks) the cluster listens on 127.0.0.1 only.
+  // No authorizer: only a client holding a certificate of the cluster's CA gets in (`tls`, mutual), and every
+  // holder is the engine's own (platform/tls-certificates.ts).
   return { args: ['--root', dir, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'] };
 }
 

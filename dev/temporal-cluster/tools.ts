@@ -2,8 +2,8 @@
  * The production topology on one machine, without Docker: the Temporal server (go.temporal.io/server, built
  * by dev/tools/go.sh) with its persistence and SQL visibility in Postgres, its namespace and the case
  * search attributes created through the API as production creates them, and the standalone Web UI server.
- * Used by `npm run dev -- --cluster` (dev/local-stack.ts), the benchmarks and the cluster tests
- * (test/support/processes.ts). docker-compose.yml runs the same versions, schema steps, dynamic config and server
+ * Started by the one stack harness (dev/stack.ts, dev/stack/cluster.ts) for `npm run dev -- --cluster`, the
+ * benchmarks and the cluster tests. docker-compose.yml runs the same versions, schema steps, dynamic config and server
  * config, its frontend behind the same mutual TLS (composeServerConfigYaml; test/unit/compose.test.ts).
  *
  * This folder: the tools and their versions (here), the config files (config.ts), the databases' schemas

@@ -166,7 +166,7 @@ test('the Overdue filter of a municipality lists exactly its overdue cases', asy
   await eventually(
     async () => {
       const ids: string[] = [];
-      for await (const wf of system.env.client.workflow.list({ query: `${query} AND CaseId STARTS_WITH 'BR-${run}'` })) ids.push(wf.workflowId);
+      for await (const wf of system.client.workflow.list({ query: `${query} AND CaseId STARTS_WITH 'BR-${run}'` })) ids.push(wf.workflowId);
       return ids.sort();
     },
     (ids) => JSON.stringify(ids) === JSON.stringify(expected),

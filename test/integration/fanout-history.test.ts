@@ -8,7 +8,8 @@ import { createPolicyRegistry } from '../../policies/registry';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type PolicyRevision } from '../../workflows/domain/types';
 import { caseWorkflowId, type FanoutProgress, type PolicyFanoutInput, POLICY_FANOUT_WORKFLOW_TYPE, policyFanoutWorkflowId, readModelSnapshotQuery } from '../../workflows/messages';
-import { settledCases, startSystem, type TestSystem } from '../support/system';
+import { openCases as openCasesThroughApi } from '../support/cases';
+import { startSystem, type TestSystem } from '../support/system';
 
 /**
  * The fan-out's own history and ops repair's window, against the real dev server, worker and Postgres: a
@@ -26,19 +27,8 @@ afterAll(async () => {
 });
 
 const today = () => copenhagenDate(Date.now());
-let n = 0;
 
-async function openCases(count: number, municipality: string): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const caseId = `FH-${Date.now().toString(36)}-${++n}`;
-    const res = await system.api('POST', '/api/v1/cases', { caseId, citizenRef: `REF-${n}`, municipality, firstAbsenceDay: addDays(today(), -10) });
-    expect(res.status).toBe(201);
-    ids.push(caseId);
-  }
-  await settledCases({ db: system.db, client: system.env.client }, ids);
-  return ids;
-}
+const openCases = (count: number, municipality: string) => openCasesThroughApi({ ...system, client: system.env.client }, { prefix: 'FH', count, municipality });
 
 function pause(policyId: string, municipality: string): PolicyRevision {
   return {

@@ -12,6 +12,7 @@ import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type CaseEvent, type PolicyRevision, type PolicyScope } from '../../workflows/domain/types';
 import { applyPolicyUpdate, caseWorkflowId, policyFanoutWorkflowId, readModelSnapshotQuery, reportEventUpdate } from '../../workflows/messages';
 import { createPolicyRegistry } from '../../policies/registry';
+import { openCases as openCasesThroughApi } from '../support/cases';
 import { eventually, startSystem, type TestSystem } from '../support/system';
 
 /** Policy changes through the API against the real dev server, worker and Postgres. */
@@ -30,39 +31,8 @@ const api = (method: string, p: string, body?: unknown) => system.api(method, p,
 const today = () => copenhagenDate(Date.now());
 let n = 0;
 
-async function openCases(count: number, overrides: Record<string, unknown> = {}): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const caseId = `POL-${Date.now().toString(36)}-${++n}`;
-    const res = await api('POST', '/api/v1/cases', {
-      caseId,
-      citizenRef: `REF-${n}`,
-      municipality: '101',
-      firstAbsenceDay: addDays(today(), -10),
-      ...overrides,
-    });
-    expect(res.status).toBe(201);
-    ids.push(caseId);
-  }
-  // Each case has asked the registry for what was published after its copy once its first snapshot is
-  // written (both happen in its first workflow task), so a publication from here on reaches it by fan-out.
-  await eventually(
-    () => system.db.query<{ n: string }>('SELECT count(*) AS n FROM cases WHERE case_id = ANY($1)', [ids]),
-    (rows) => Number(rows[0]!.n) === ids.length,
-    'first snapshots',
-  );
-  // The fan-out finds cases through visibility, which follows a start by moments.
-  await eventually(
-    async () => {
-      let found = 0;
-      for await (const _ of system.env.client.workflow.list({ query: `CaseId IN (${ids.map((id) => `'${id}'`).join(',')})` })) found++;
-      return found;
-    },
-    (found) => found === ids.length,
-    'cases visible',
-  );
-  return ids;
-}
+/** Opens cases (in Copenhagen unless `fields` says otherwise) and waits until a publication reaches them by fan-out only. */
+const openCases = (count: number, fields: Record<string, unknown> = {}) => openCasesThroughApi({ ...system, client: system.env.client }, { prefix: 'POL', count, fields });
 
 /** Waits until the newest fan-out of the policy has completed, and returns the policy as the API shows it. */
 async function settled(policyId: string, revision: number, applied: number) {

@@ -1,4 +1,3 @@
-import { startLocalPostgres, type LocalPostgres } from '../../dev/local-postgres';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type PolicyRevision } from '../../workflows/domain/types';
 import { applyPolicyUpdate, caseWorkflowId, readModelSnapshotQuery, timelineQuery } from '../../workflows/messages';
@@ -10,14 +9,12 @@ import { eventually, startSystem, type TestSystem } from '../support/system';
  * model catches up: each row shows its case's timeline at the case's own change counter.
  */
 let system: TestSystem;
-let restarted: LocalPostgres | undefined;
 
 beforeAll(async () => {
   system = await startSystem({ taskQueue: 'read-model-outage' });
 });
 
 afterAll(async () => {
-  await restarted?.stop();
   await system?.stop();
 });
 
@@ -84,7 +81,7 @@ test('while Postgres is down the cases move on; afterwards the read model conver
   // The event and the revision once each, and OUT-1's end: the counters rose by exactly that.
   expect(await counters()).toEqual(before.map((n, i) => n + (i === 0 ? 3 : 2)));
 
-  restarted = await startLocalPostgres({ dataDir: system.pg.dataDir, port: system.pg.port, database: 'sygedagpenge_test' });
+  await system.pg.start();
   await eventually(readModelMatchesWorkflows, (ok) => ok, 'read model after the outage', 300);
 
   // Each row is the case's newest snapshot: it carries the case's own counter, which rose by exactly what was applied.

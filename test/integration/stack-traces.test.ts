@@ -1,7 +1,6 @@
-import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { caseFactsQuery, caseWorkflowId } from '../../workflows/messages';
 import { startProcessSystem, type ProcessSystem } from '../support/processes';
-import { eventually } from '../support/system';
+import { openCases } from '../support/cases';
 
 /**
  * The SDK's workflow stack traces (the __stack_trace query, the UI's Stack Trace tab) are off in the worker
@@ -21,17 +20,12 @@ afterAll(async () => {
 });
 
 /** Opens a case and waits until its first workflow task has run (the read model has its timeline). */
-async function openCase(caseId: string): Promise<void> {
-  const res = await system.api('POST', '/api/v1/cases', { caseId, citizenRef: `REF-${caseId}`, municipality: '101', firstAbsenceDay: addDays(copenhagenDate(Date.now()), -10) });
-  expect(res.status).toBe(201);
-  await eventually(() => system.api('GET', `/api/v1/cases/${caseId}`, undefined, 'reader'), (r) => r.status === 200, `case ${caseId} in the read model`);
-}
+const openCase = async (prefix: string) => (await openCases(system, { prefix, count: 1 }))[0]!;
 
 const stackTrace = (caseId: string) => system.client.workflow.getHandle(caseWorkflowId(caseId)).query<string>('__stack_trace');
 
 test('by default the worker answers the stack-trace query of a running case that stack traces are not enabled', async () => {
-  const caseId = `STACK-OFF-${Date.now().toString(36)}`;
-  await openCase(caseId);
+  const caseId = await openCase('STACK-OFF');
   // The case answers its own queries...
   expect((await system.client.workflow.getHandle(caseWorkflowId(caseId)).query(caseFactsQuery)).facts.caseId).toBe(caseId);
   // ...but not the stack trace: the SDK refuses it (the message is encrypted by the failure converter and the
@@ -43,8 +37,7 @@ test('by default the worker answers the stack-trace query of a running case that
 test('with WORKER_WORKFLOW_STACK_TRACES=on the query shows where the case waits, in the workflow source', async () => {
   await system.killWorker('SIGTERM');
   system.startWorker(undefined, { WORKER_WORKFLOW_STACK_TRACES: 'on' });
-  const caseId = `STACK-ON-${Date.now().toString(36)}`;
-  await openCase(caseId);
+  const caseId = await openCase('STACK-ON');
   // Source-mapped frames of the case workflow, waiting on its next timer or message.
   expect(await stackTrace(caseId)).toMatch(/at caseWorkflow \(.*workflows\/case-workflow\.ts:\d+:\d+\)/);
 });

@@ -10,7 +10,8 @@ import { createPolicyRegistry } from '../../policies/registry';
 import { applyPolicyUpdate, caseWorkflowId, policyFanoutWorkflowId, readModelSnapshotQuery, reportEventUpdate, timelineQuery } from '../../workflows/messages';
 import { CaseIdKey, caseStartSearchAttributes, MunicipalityKey } from '../../workflows/search-attributes';
 import { type ProcessSystem } from './processes';
-import { eventually, settledCases } from './system';
+import { eventually } from '../../dev/eventually';
+import { openCases as openCasesThroughApi, settledCases } from './cases';
 
 /**
  * The fault-injection scenarios, run against both topologies (test/integration/faults.test.ts on the dev
@@ -26,17 +27,8 @@ import { eventually, settledCases } from './system';
 export function faultHelpers(sys: () => ProcessSystem) {
   const today = () => copenhagenDate(Date.now());
 
-  async function openCases(prefix: string, municipality: string, count: number): Promise<string[]> {
-    const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-    for (let from = 0; from < count; from += 20) {
-      const statuses = await Promise.all(
-        ids.slice(from, from + 20).map(async (caseId) => (await sys().api('POST', '/api/v1/cases', { caseId, citizenRef: `REF-${caseId}`, municipality, firstAbsenceDay: addDays(today(), -3) })).status),
-      );
-      expect(statuses).toEqual(Array(statuses.length).fill(201));
-    }
-    await firstTasksDone(ids);
-    return ids;
-  }
+  /** Opens `count` cases in `municipality`, first absent three days ago, and waits until they have settled. */
+  const openCases = (prefix: string, municipality: string, count: number) => openCasesThroughApi(sys(), { prefix, municipality, count, daysAgo: 3 });
 
   /** Each case has finished its first task (its first snapshot is written) and visibility lists it. */
   const firstTasksDone = (ids: string[]) => settledCases(sys(), ids);

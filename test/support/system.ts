@@ -1,25 +1,30 @@
 import { type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
-import { type Client } from '@temporalio/client';
-import { type TestWorkflowEnvironment } from '@temporalio/testing';
+import { Client, Connection } from '@temporalio/client';
 import { type Express } from 'express';
-import { type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { createCaseWorker } from '../../worker/worker';
 import { createApp } from '../../api/app';
-import { createDb, type Db, migrate } from '../../platform/db';
+import { createDb, type Db } from '../../platform/db';
 import { type ApiKey, type Role } from '../../platform/config';
 import { createLogger } from '../../platform/logger';
-import { eventually } from './eventually';
-import { bundleCaseWorkflows, startDevServer, startPostgres, type TestPostgres, testKeyring } from './servers';
+import { caseDataConverter } from '../../platform/temporal';
+import { startStack } from '../../dev/stack';
+import { type ApiCall, apiCaller } from './api';
+import { bundleCaseWorkflows, quietRuntime, testKeyring } from './servers';
 
 /**
- * The whole system in one test process: the real Temporal dev server and Postgres, a worker running the
- * real activities, and the API on a free port. `inProcessWorker: false` leaves the worker to the test.
+ * The whole system in one test process: the real Temporal dev server and Postgres from the one stack harness
+ * (dev/stack.ts, with no worker or API process of its own), a worker running the real activities in this
+ * process, and the API on a free port, so that a test reads the worker's state, the app's routes and every log
+ * line. `inProcessWorker: false` leaves the worker to the test.
  */
 export interface TestSystem {
-  pg: TestPostgres;
-  env: TestWorkflowEnvironment;
+  /** The read model's Postgres: its address, and stopping and starting it again (an outage). */
+  pg: { url: string; stop(): Promise<void>; start(): Promise<void> };
+  /** Temporal: a client with the test's payload keys, its connection, and a worker's connection. */
+  env: { client: Client; connection: Connection; nativeConnection: NativeConnection };
   /** The in-process worker, unless `inProcessWorker: false`. */
   worker?: Worker;
   db: Db;
@@ -30,17 +35,11 @@ export interface TestSystem {
   keys: Record<Role, string>;
   app: Express;
   /** Calls the API with the key of `role`; by default the role the route is meant for. */
-  api(method: string, path: string, body?: unknown, role?: Role | null): Promise<{ status: number; body: any }>;
+  api: ApiCall;
   stop(): Promise<void>;
 }
 
-/** The role a route is for: operations publish policies, readers read reports, case systems do the rest. */
-export function defaultRole(method: string, path: string): Role {
-  if (path.startsWith('/api/v1/ops')) return 'ops';
-  if (path.startsWith('/api/v1/policy-changes')) return method === 'GET' ? 'reader' : 'ops';
-  if (path.startsWith('/api/v1/reports')) return 'reader';
-  return 'case-system';
-}
+export { defaultRole } from './api';
 
 export async function startSystem(options: {
   taskQueue: string;
@@ -52,16 +51,19 @@ export async function startSystem(options: {
   /** More API keys besides one national key per role (`keys`), e.g. keys bound to municipalities. */
   extraApiKeys?: ApiKey[];
 }): Promise<TestSystem> {
-  const [pg, env] = await Promise.all([startPostgres(), startDevServer()]);
-  const db = createDb(pg.url);
-  await migrate(db);
+  quietRuntime();
+  const stack = await startStack({ workers: 0, apis: 0, database: 'sygedagpenge_test', taskQueue: options.taskQueue, payloadKeys: testKeyring().spec });
+  const db = createDb(stack.databaseUrl);
+  const nativeConnection = await NativeConnection.connect(stack.temporalConnection);
+  const connection = await Connection.connect(stack.temporalConnection);
+  const env = { client: new Client({ connection, namespace: 'default', dataConverter: caseDataConverter(testKeyring().keyring) }), connection, nativeConnection };
   const logLines: string[] = [];
   const logger = createLogger('debug', {}, (line) => logLines.push(line));
   let worker: Worker | undefined;
   let running: Promise<void> | undefined;
   if (options.inProcessWorker !== false) {
     worker = await createCaseWorker({
-      connection: env.nativeConnection,
+      connection: nativeConnection,
       namespace: 'default',
       taskQueue: options.taskQueue,
       workflowBundle: await bundleCaseWorkflows(),
@@ -71,7 +73,7 @@ export async function startSystem(options: {
     });
     running = worker.run();
   }
-  const address = (env.connection as unknown as { options: { address: string } }).options.address;
+  const address = stack.address;
   const keys: Record<Role, string> = { 'case-system': 'test-key-case-system-0001', ops: 'test-key-ops-000000000001', reader: 'test-key-reader-000000001' };
   const app = createApp({
     client: env.client,
@@ -91,7 +93,7 @@ export async function startSystem(options: {
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
-    pg,
+    pg: { url: stack.databaseUrl, stop: () => stack.stopPostgres(), start: () => stack.startPostgres() },
     env,
     worker,
     db,
@@ -101,46 +103,19 @@ export async function startSystem(options: {
     logLines,
     keys,
     app,
-    async api(method, path, body, role) {
-      const as = role === undefined ? defaultRole(method, path) : role;
-      const res = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(as ? { authorization: `Bearer ${keys[as]}` } : {}),
-        },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      return { status: res.status, body: await res.json() };
-    },
+    api: apiCaller(() => base, keys),
     async stop() {
       await new Promise((resolve) => server.close(resolve));
       worker?.shutdown();
       await running;
-      await env.teardown();
+      await nativeConnection.close();
+      await connection.close();
       await db.close();
-      await pg.cleanup();
+      await stack.stop();
     },
   };
 }
 
-export { eventually } from './eventually';
+export { eventually } from '../../dev/eventually';
 
-/**
- * Waits until each case has finished its first workflow task: its first snapshot is in the read model (the
- * activity is scheduled when that task completes, after the case asked the registry what was published since
- * its copy), and visibility lists it. A publication from then on reaches these cases by fan-out only.
- */
-export async function settledCases({ db, client }: { db: Db; client: Client }, ids: string[]): Promise<void> {
-  await eventually(
-    () => db.query<{ n: string }>('SELECT count(*) AS n FROM cases WHERE case_id = ANY($1)', [ids]),
-    (rows) => Number(rows[0]!.n) === ids.length,
-    'first snapshots',
-    300,
-  );
-  await eventually(
-    async () => (await client.workflowService.countWorkflowExecutions({ namespace: 'default', query: `CaseId IN (${ids.map((id) => `'${id}'`).join(',')})` })).count,
-    (count) => Number(count) === ids.length,
-    'cases visible',
-  );
-}
+export { settledCases } from './cases';

@@ -21,7 +21,7 @@ import {
   timelineQuery,
 } from '../../workflows/messages';
 import { CaseRevisionKey, PolicyRevisionsKey } from '../../workflows/search-attributes';
-import { eventually } from '../support/eventually';
+import { eventually } from '../../dev/eventually';
 import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
 
 /**
