@@ -3,16 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { newKeySpec, parseKeyring } from '../platform/payload-codec';
 import { caseDataConverter } from '../platform/temporal';
 import { workflowBundleOptions } from '../worker/worker';
 import { addDays, copenhagenDate } from '../workflows/domain/dates';
 import { type CaseEvent, type PolicyRevision } from '../workflows/domain/types';
 import { applyPolicyUpdate, caseWorkflowId, reportEventUpdate } from '../workflows/messages';
-import { searchAttributeCliArgs } from '../workflows/search-attributes';
-import { devServerDynamicConfigArgs } from '../dev/dev-server';
+import { startStack } from '../dev/stack';
 import { commandLine, numberOption } from '../cli/command-line';
 
 /**
@@ -83,13 +81,11 @@ function snapshot(label: string): Totals {
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const cli = process.env.TEMPORAL_CLI_PATH;
-  if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: run through npm run bench:memory');
-  const keyring = parseKeyring(newKeySpec('bench'));
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: cli }, ip: '127.0.0.1', searchAttributes: [], extraArgs: [...searchAttributeCliArgs(), ...devServerDynamicConfigArgs()] },
-    client: { dataConverter: caseDataConverter(keyring) },
-  });
+  // The dev server from the one stack harness; the worker runs in this process, whose heap is what is measured.
+  const keySpec = newKeySpec('bench');
+  const keyring = parseKeyring(keySpec);
+  const stack = await startStack({ postgres: false, workers: 0, apis: 0, payloadKeys: keySpec });
+  const env = { client: stack.client, nativeConnection: await NativeConnection.connect(stack.temporalConnection) };
   const taskQueue = 'bench-memory';
   // As the worker's production process: without the SDK's stack-capturing promise hook unless asked
   // (WORKER_WORKFLOW_STACK_TRACES=on; worker/worker.ts). The hook keeps a stack for every pending promise.
@@ -161,7 +157,8 @@ async function main(): Promise<void> {
     process.stdout.write('\nthe strings a cached case adds (per case, by their first 48 characters):\n');
     for (const r of texts) process.stdout.write(`  ${(r.bytes / 1024).toFixed(2).padStart(8)} kB  ${r.count.toFixed(1).padStart(7)} ×  ${JSON.stringify(r.text)}\n`);
   });
-  await env.teardown();
+  await env.nativeConnection.close();
+  await stack.stop();
 }
 
 main().catch((err: unknown) => {

@@ -6,16 +6,14 @@ import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { temporal } from '@temporalio/proto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, type ReplayWorkerOptions, Runtime, Worker } from '@temporalio/worker';
-import { devServerDynamicConfigArgs } from '../dev/dev-server';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, type ReplayWorkerOptions, Runtime, Worker } from '@temporalio/worker';
+import { startStack } from '../dev/stack';
 import { newKeySpec, parseKeyring } from '../platform/payload-codec';
 import { caseDataConverter } from '../platform/temporal';
 import { workflowBundleOptions } from '../worker/worker';
 import { addDays, copenhagenDate } from '../workflows/domain/dates';
 import { type CaseEvent } from '../workflows/domain/types';
 import { caseWorkflowId, reportEventUpdate } from '../workflows/messages';
-import { searchAttributeCliArgs } from '../workflows/search-attributes';
 import { commandLine, numberOption, usageError } from '../cli/command-line';
 
 /**
@@ -213,24 +211,20 @@ const liveHeap = () => {
  * CPU per replay and per event against the history's length.
  */
 async function byLength(targets: number[]): Promise<void> {
-  const cli = process.env.TEMPORAL_CLI_PATH;
-  if (!cli) throw new Error('TEMPORAL_CLI_PATH is not set: run through npm run bench:replay');
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const keySpec = newKeySpec('bench');
   const keyring = parseKeyring(keySpec);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sfe-replay-'));
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: cli },
-      ip: '127.0.0.1',
-      log: { format: 'pretty', level: 'error' },
-      searchAttributes: [],
-      // Each change writes the whole timeline into the history, so a case's history passes the 4 MB at which
-      // Temporal suggests a new run long before thousands of events; here only the lengths asked for end a run.
-      extraArgs: [...searchAttributeCliArgs(), ...devServerDynamicConfigArgs(), '--dynamic-config-value', `limit.historySize.suggestContinueAsNew=${SUGGEST_AT_BYTES}`],
-    },
-    client: { dataConverter: caseDataConverter(keyring) },
+  // Each change writes the whole timeline into the history, so a case's history passes the 4 MB at which
+  // Temporal suggests a new run long before thousands of events; here only the lengths asked for end a run.
+  const stack = await startStack({
+    postgres: false,
+    workers: 0,
+    apis: 0,
+    payloadKeys: keySpec,
+    temporalArgs: ['--dynamic-config-value', `limit.historySize.suggestContinueAsNew=${SUGGEST_AT_BYTES}`],
   });
+  const env = { address: stack.address, client: stack.client, nativeConnection: await NativeConnection.connect(stack.temporalConnection) };
   // A long case's history comes in pages larger than gRPC's default 4 MB a message.
   const reader = new Client({ connection: await Connection.connect({ address: env.address, channelArgs: { 'grpc.max_receive_message_length': 256 * 1024 * 1024 } }) });
   const historyOf = (workflowId: string, runId?: string) => reader.workflow.getHandle(workflowId, runId).fetchHistory();
@@ -339,7 +333,8 @@ async function byLength(targets: number[]): Promise<void> {
     });
   } finally {
     await reader.connection.close();
-    await env.teardown();
+    await env.nativeConnection.close();
+    await stack.stop();
   }
   writeFileSync(path.join(dir, 'workflow-ids.json'), JSON.stringify(workflowIds));
 

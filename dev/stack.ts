@@ -50,6 +50,10 @@ export interface StackOptions {
   ports?: { temporal?: number; ui?: number; api?: number; postgres?: number; workerMetrics?: number };
   /** Temporal's Web UI, decoding through the first API process's codec server. */
   ui?: boolean;
+  /** false: Temporal only, no read model (the replay and memory benchmarks, whose worker runs no activity). */
+  postgres?: boolean;
+  /** More arguments for the dev server (a benchmark's own dynamic config). */
+  temporalArgs?: string[];
   /** The read model in this server instead of a local Postgres. */
   databaseUrl?: string;
   /** The read model's database in the local Postgres (default sygedagpenge). */
@@ -156,7 +160,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const startPostgres = async () => {
       postgres = await startPostgresOn(path.join(dataDir, 'postgres'), pgPort, database, ports.postgres === undefined);
     };
-    if (!options.databaseUrl) {
+    const withPostgres = options.postgres !== false;
+    if (withPostgres && !options.databaseUrl) {
       const fresh = !existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'));
       progress(`starting Postgres (data in ${path.join(dataDir, 'postgres')}${fresh ? '; a new cluster: initdb first' : ''})`);
       const started = Date.now();
@@ -164,8 +169,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       stopped.push(() => postgres!.stop());
       progress(fresh ? 'Postgres initialised and up' : 'Postgres up', started);
     }
-    const databaseUrl = options.databaseUrl || postgres!.url;
-    if (options.migrate !== false) {
+    const databaseUrl = options.databaseUrl || (postgres?.url ?? '');
+    if (withPostgres && options.migrate !== false) {
       const started = Date.now();
       const db = createDb(databaseUrl, { max: 1 });
       const applied = await migrate(db).finally(() => db.close());
@@ -219,6 +224,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         '--log-level', options.logLevel ?? 'warn',
         ...searchAttributeCliArgs(),
         ...devServerDynamicConfigArgs(),
+        ...(options.temporalArgs ?? []),
       ];
       let first = true;
       startTemporal = async () => {

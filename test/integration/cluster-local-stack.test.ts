@@ -9,6 +9,7 @@ import { clusterPortsFrom } from '../../dev/temporal-cluster/config';
 import { temporalTlsFiles } from '../../platform/tls-certificates';
 import { tlsHandshake } from '../support/processes';
 import { clusterToolPaths, freePort, toolPaths } from '../support/servers';
+import { eventually } from '../../dev/eventually';
 
 /**
  * The README's cluster command, `npm run dev -- --cluster`, runs dev/local-stack.ts --cluster (built to
@@ -76,12 +77,11 @@ function startStack(): { child: ChildProcess; output: () => string } {
   return { child, output: () => output };
 }
 
+/** The shared bounded wait (90 s here: a stack's first start), with the stack's output when it runs out. */
 async function until(check: () => Promise<boolean>, what: string, output: () => string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`${what} did not happen. Output:\n${output().slice(-6000)}`);
+  await eventually(() => check().catch(() => false), (ok) => ok, what, 450).catch((err: Error) => {
+    throw new Error(`${err.message}. Output:\n${output().slice(-6000)}`);
+  });
 }
 
 /** Every process below `pid`, with its command line, from /proc. */

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { copenhagenDate } from '../../workflows/domain/dates';
 import { freePort, toolPaths } from '../support/servers';
+import { eventually } from '../../dev/eventually';
 
 /**
  * The README's first command runs dev/local-stack.ts (built to dist/ by the global setup). Here it runs on free ports
@@ -45,12 +46,11 @@ function startStack(): { child: ChildProcess; output: () => string } {
   return { child, output: () => output };
 }
 
+/** The shared bounded wait (90 s here: a stack's first start), with the stack's output when it runs out. */
 async function until(check: () => Promise<boolean>, what: string, output: () => string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`${what} did not happen. Output:\n${output()}`);
+  await eventually(() => check().catch(() => false), (ok) => ok, what, 450).catch((err: Error) => {
+    throw new Error(`${err.message}. Output:\n${output()}`);
+  });
 }
 
 /** Every process below `pid`, from /proc. */
