@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   // The dev server from the one stack harness; the worker runs in this process, whose heap is what is measured.
   const keySpec = newKeySpec('bench');
   const keyring = parseKeyring(keySpec);
-  const stack = await startStack({ postgres: false, workers: 0, apis: 0, payloadKeys: keySpec });
+  const stack = await startStack({ postgres: false, workers: 0, apis: 0, payloadKeys: keySpec, temporalDb: 'memory' });
   const env = { client: stack.client, nativeConnection: await NativeConnection.connect(stack.temporalConnection) };
   const taskQueue = 'bench-memory';
   // As the worker's production process: without the SDK's stack-capturing promise hook unless asked

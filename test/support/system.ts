@@ -10,7 +10,7 @@ import { createDb, type Db } from '../../platform/db';
 import { type ApiKey, type Role } from '../../platform/config';
 import { createLogger } from '../../platform/logger';
 import { caseDataConverter } from '../../platform/temporal';
-import { startStack } from '../../dev/stack';
+import { type Stack, startStack } from '../../dev/stack';
 import { type ApiCall, apiCaller } from './api';
 import { bundleCaseWorkflows, quietRuntime, testKeyring } from './servers';
 
@@ -52,7 +52,18 @@ export async function startSystem(options: {
   extraApiKeys?: ApiKey[];
 }): Promise<TestSystem> {
   quietRuntime();
-  const stack = await startStack({ workers: 0, apis: 0, database: 'sygedagpenge_test', taskQueue: options.taskQueue, payloadKeys: testKeyring().spec });
+  // In memory, as the SDK's own dev server runs: these suites never restart Temporal.
+  const stack = await startStack({ workers: 0, apis: 0, database: 'sygedagpenge_test', taskQueue: options.taskQueue, payloadKeys: testKeyring().spec, temporalDb: 'memory' });
+  try {
+    return await inProcess(stack, options);
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
+}
+
+/** The worker (unless `inProcessWorker: false`) and the API in this process, on the stack's Temporal and Postgres. */
+async function inProcess(stack: Stack, options: Parameters<typeof startSystem>[0]): Promise<TestSystem> {
   const db = createDb(stack.databaseUrl);
   const nativeConnection = await NativeConnection.connect(stack.temporalConnection);
   const connection = await Connection.connect(stack.temporalConnection);
