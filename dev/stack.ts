@@ -1,21 +1,22 @@
 import { type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createDb, migrate } from '../platform/db';
-import { type Keyring, newKeySpec, parseKeyring } from '../platform/payload-codec';
+import { type Keyring, parseKeyring } from '../platform/payload-codec';
 import { caseDataConverter } from '../platform/temporal';
 import { type TemporalTlsFiles, temporalTlsEnv } from '../platform/tls-certificates';
 import { searchAttributeCliArgs } from '../workflows/search-attributes';
 import { devServerDynamicConfigArgs, devServerGoEnv, workerCommand } from './dev-server';
 import { eventually, SERVER_START_TRIES } from './eventually';
-import { type LocalPostgres, startLocalPostgres } from './local-postgres';
+import { type LocalPostgres } from './local-postgres';
 import { freePort, portFree } from './ports';
 import { repositoryRoot } from './root';
 import { createChildren, isRunning, type Part } from './stack/children';
 import { prepareCluster, type Progress, startClusterServer, startClusterUi } from './stack/cluster';
 import { clusterTools, temporalCli } from './stack/tools';
+import { payloadKeysEnv, startPostgresOn } from './stack/data-folder';
 import { type ClusterPorts, clusterPortsFrom, freeClusterPorts } from './temporal-cluster/config';
 import { clusterConnectionOptions } from './temporal-cluster/server';
 
@@ -373,30 +374,3 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 const pidOf = (child: ChildProcess | undefined) => (isRunning(child) ? child.pid : undefined);
-
-/**
- * A local Postgres on `port`, its cluster in `dir`. A free port can be taken by another server between
- * freePort() and Postgres binding it: with `retry`, another port, a few times.
- */
-async function startPostgresOn(dir: string, port: number, database: string, retry: boolean): Promise<LocalPostgres> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startLocalPostgres({ dataDir: dir, port: port || (await freePort()), database });
-    } catch (err) {
-      if (!retry || attempt >= 3 || !String(err instanceof Error ? err.message : err).includes('Address already in use')) throw err;
-      port = 0;
-    }
-  }
-}
-
-/** PAYLOAD_KEYS or PAYLOAD_KEY_FILE for the processes: the one given, the environment's, else a key made once into the data folder. */
-function payloadKeysEnv(spec: string | undefined, keyFile: string | undefined, dataDir: string, progress: Progress): { PAYLOAD_KEYS?: string; PAYLOAD_KEY_FILE?: string } {
-  if (spec) return { PAYLOAD_KEYS: spec };
-  if (keyFile) return { PAYLOAD_KEY_FILE: keyFile };
-  const file = path.join(dataDir, 'payload-keys');
-  if (!existsSync(file)) {
-    writeFileSync(file, `${newKeySpec(`local-${new Date().toISOString().slice(0, 10)}`)}\n`, { mode: 0o600 });
-    progress(`payload encryption key made in ${file}`);
-  }
-  return { PAYLOAD_KEY_FILE: file };
-}
