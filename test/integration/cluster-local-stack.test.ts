@@ -1,15 +1,15 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import net from 'node:net';
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { copenhagenDate } from '../../workflows/domain/dates';
 import { clusterPortsFrom } from '../../dev/temporal-cluster/config';
+import { portFree } from '../../dev/ports';
 import { temporalTlsFiles } from '../../platform/tls-certificates';
 import { tlsHandshake } from '../support/processes';
 import { clusterToolPaths, freePort, toolPaths } from '../support/servers';
-import { eventually } from '../../dev/eventually';
+import { alive, descendants, startLocalStack, stop, until } from '../support/local-stack';
 
 /**
  * The README's cluster command, `npm run dev -- --cluster`, runs dev/local-stack.ts --cluster (built to
@@ -18,16 +18,8 @@ import { eventually } from '../../dev/eventually';
  * codec server, two workers and two APIs; one worker killed while the other carries on; SIGTERM stops every
  * process; a second start finds the namespace, the case and the certificates.
  */
-const root = path.resolve(__dirname, '..', '..');
 let dataDir: string;
 let ports: { temporal: number; ui: number; api: number; pg: number; metrics: number };
-
-const portFree = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 
 /** A base port whose every neighbour the cluster uses is free, below 32768 (clusterPortsFrom). */
 async function freeRun(offsets: number[]): Promise<number> {
@@ -49,75 +41,22 @@ afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function startStack(): { child: ChildProcess; output: () => string } {
+function startStack() {
   const tools = clusterToolPaths();
-  let output = '';
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'dev', 'local-stack.js'), '--cluster'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      DATABASE_URL: '',
-      API_PUBLIC_URL: '',
-      CODEC_CORS_ORIGINS: '',
-      SFE_DATA_DIR: dataDir,
-      TEMPORAL_SERVER_PATH: tools.server,
-      TEMPORAL_SQL_TOOL_PATH: tools.sqlTool,
-      TEMPORAL_SCHEMA_DIR: tools.schemaDir,
-      TEMPORAL_UI_SERVER_PATH: tools.uiServer,
-      TEMPORAL_PORT: String(ports.temporal),
-      TEMPORAL_UI_PORT: String(ports.ui),
-      PORT: String(ports.api),
-      LOCAL_PG_PORT: String(ports.pg),
-      WORKER_METRICS_PORT: String(ports.metrics),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return startLocalStack(['--cluster'], {
+    API_PUBLIC_URL: '',
+    CODEC_CORS_ORIGINS: '',
+    SFE_DATA_DIR: dataDir,
+    TEMPORAL_SERVER_PATH: tools.server,
+    TEMPORAL_SQL_TOOL_PATH: tools.sqlTool,
+    TEMPORAL_SCHEMA_DIR: tools.schemaDir,
+    TEMPORAL_UI_SERVER_PATH: tools.uiServer,
+    TEMPORAL_PORT: String(ports.temporal),
+    TEMPORAL_UI_PORT: String(ports.ui),
+    PORT: String(ports.api),
+    LOCAL_PG_PORT: String(ports.pg),
+    WORKER_METRICS_PORT: String(ports.metrics),
   });
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  return { child, output: () => output };
-}
-
-/** The shared bounded wait (90 s here: a stack's first start), with the stack's output when it runs out. */
-async function until(check: () => Promise<boolean>, what: string, output: () => string): Promise<void> {
-  await eventually(() => check().catch(() => false), (ok) => ok, what, 450).catch((err: Error) => {
-    throw new Error(`${err.message}. Output:\n${output().slice(-6000)}`);
-  });
-}
-
-/** Every process below `pid`, with its command line, from /proc. */
-function descendants(pid: number): { pid: number; command: string }[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  const found: { pid: number; command: string }[] = [];
-  const walk = (p: number) =>
-    (children.get(p) ?? []).forEach((c) => {
-      let command = '';
-      try {
-        command = readFileSync(`/proc/${c}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      } catch {
-        // ended meanwhile
-      }
-      found.push({ pid: c, command });
-      walk(c);
-    });
-  walk(pid);
-  return found;
-}
-
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  return exited;
 }
 
 test('npm run dev -- --cluster: the Temporal server on Postgres with its UI, two workers and two APIs; one worker killed, the other carries on; SIGTERM stops all; data survives', async () => {

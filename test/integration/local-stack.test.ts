@@ -1,17 +1,15 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { copenhagenDate } from '../../workflows/domain/dates';
 import { freePort, toolPaths } from '../support/servers';
-import { eventually } from '../../dev/eventually';
+import { alive, descendants, startLocalStack, stop, until } from '../support/local-stack';
 
 /**
  * The README's first command runs dev/local-stack.ts (built to dist/ by the global setup). Here it runs on free ports
  * with its own data folder: it comes up, serves the API and the UI, stops every child on SIGTERM, and
  * a second start still has the case.
  */
-const root = path.resolve(__dirname, '..', '..');
 let dataDir: string;
 let ports: { temporal: number; ui: number; api: number; pg: number };
 
@@ -25,59 +23,15 @@ afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function startStack(): { child: ChildProcess; output: () => string } {
-  let output = '';
-  const child = spawn(process.execPath, [path.join(root, 'dist', 'dev', 'local-stack.js')], {
-    cwd: root,
-    env: {
-      ...process.env,
-      DATABASE_URL: '',
-      SFE_DATA_DIR: dataDir,
-      TEMPORAL_CLI_PATH: toolPaths().cli,
-      TEMPORAL_PORT: String(ports.temporal),
-      TEMPORAL_UI_PORT: String(ports.ui),
-      PORT: String(ports.api),
-      LOCAL_PG_PORT: String(ports.pg),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+const startStack = () =>
+  startLocalStack([], {
+    SFE_DATA_DIR: dataDir,
+    TEMPORAL_CLI_PATH: toolPaths().cli,
+    TEMPORAL_PORT: String(ports.temporal),
+    TEMPORAL_UI_PORT: String(ports.ui),
+    PORT: String(ports.api),
+    LOCAL_PG_PORT: String(ports.pg),
   });
-  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  return { child, output: () => output };
-}
-
-/** The shared bounded wait (90 s here: a stack's first start), with the stack's output when it runs out. */
-async function until(check: () => Promise<boolean>, what: string, output: () => string): Promise<void> {
-  await eventually(() => check().catch(() => false), (ok) => ok, what, 450).catch((err: Error) => {
-    throw new Error(`${err.message}. Output:\n${output()}`);
-  });
-}
-
-/** Every process below `pid`, from /proc. */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  const found: number[] = [];
-  const walk = (p: number) => (children.get(p) ?? []).forEach((c) => (found.push(c), walk(c)));
-  walk(pid);
-  return found;
-}
-
-const alive = (pid: number) => existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
-
-async function stop(child: ChildProcess): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGTERM');
-  return exited;
-}
 
 test('one command runs Temporal with its UI, Postgres, the worker and the API; SIGTERM stops all; data survives', async () => {
   const first = startStack();
@@ -101,7 +55,7 @@ test('one command runs Temporal with its UI, Postgres, the worker and the API; S
   const children = descendants(first.child.pid!);
   expect(children.length).toBeGreaterThanOrEqual(4); // postgres, temporal, worker, api (and their helpers)
   expect(await stop(first.child)).toBe(0);
-  expect(children.filter(alive)).toEqual([]);
+  expect(children.filter((p) => alive(p.pid))).toEqual([]);
 
   const second = startStack();
   await until(async () => second.output().includes('Development API keys'), 'the addresses to be printed again', second.output);
@@ -110,5 +64,5 @@ test('one command runs Temporal with its UI, Postgres, the worker and the API; S
   expect(await read.json()).toMatchObject({ caseId: 'STACK-1', municipality: '101', status: 'open' });
   const again = descendants(second.child.pid!);
   expect(await stop(second.child)).toBe(0);
-  expect(again.filter(alive)).toEqual([]);
+  expect(again.filter((p) => alive(p.pid))).toEqual([]);
 });

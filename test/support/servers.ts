@@ -1,5 +1,5 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { workflowBundleOptions } from '../../worker/worker';
 import { type Keyring, newKeySpec, parseKeyring } from '../../platform/payload-codec';
 import { caseSearchAttributeTypes } from '../../dev/temporal-cluster/namespace';
@@ -81,4 +81,26 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
 /** One workflow bundle per test file. */
 export function bundleCaseWorkflows(): Promise<{ code: string }> {
   return bundleWorkflowCode({ ...workflowBundleOptions(), logger: new DefaultLogger('WARN') });
+}
+
+/**
+ * The time-skipping server with one worker of the case workflows on `taskQueue` and the test's `activities`
+ * (stand-ins for Postgres, which a workflow test does not start). `stop` ends the worker, then the server.
+ */
+export async function startTimeSkippingWorker(
+  taskQueue: string,
+  activities: object,
+): Promise<{ env: TestWorkflowEnvironment; worker: Worker; stop(): Promise<void> }> {
+  const env = await startTimeSkipping();
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await bundleCaseWorkflows(), activities });
+  const running = worker.run();
+  return {
+    env,
+    worker,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await env.teardown();
+    },
+  };
 }

@@ -2,7 +2,6 @@ import { type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/clie
 import { ApplicationFailure } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CaseSnapshot } from '../../activities';
 import { createCaseService } from '../../api/case-service';
@@ -15,15 +14,14 @@ import { type CaseEvent, type CaseFacts, type Category } from '../../workflows/d
 import { CASE_LIMITS } from '../../workflows/domain/validate-event';
 import { CaseErrorType, caseEventSignal, caseWorkflowId, type CaseWorkflowInput, readModelSnapshotQuery, reportEventUpdate } from '../../workflows/messages';
 import { CaseRevisionKey } from '../../workflows/search-attributes';
-import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
+import { startTimeSkippingWorker } from '../support/servers';
 
 /**
  * A case at its limits (CASE_LIMITS) on the time-skipping server: the update validator refuses what would take
  * it past them, naming the limit, and the refused event leaves no trace: no history, no change, no snapshot.
  */
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
+let stop: () => Promise<void>;
 const snapshots: CaseSnapshot[] = [];
 /** Cases whose snapshot writes take this many milliseconds, as when Postgres is slow. */
 const slowWrites = new Map<string, number>();
@@ -31,12 +29,7 @@ const taskQueue = 'case-limits-tests';
 let caseNumber = 0;
 
 beforeAll(async () => {
-  env = await startTimeSkipping();
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleCaseWorkflows(),
-    activities: {
+  ({ env, stop } = await startTimeSkippingWorker(taskQueue, {
       async recordCaseSnapshot(snapshot: CaseSnapshot) {
         await sleep(slowWrites.get(snapshot.workflowId) ?? 0);
         snapshots.push(snapshot);
@@ -47,15 +40,11 @@ beforeAll(async () => {
       async registryAfter({ position }: { position: number }) {
         return { position, policies: [] };
       },
-    },
-  });
-  running = worker.run();
+  }));
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
+  await stop?.();
 });
 
 const today = async () => copenhagenDate(await env.currentTimeMs());

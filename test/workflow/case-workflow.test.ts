@@ -2,7 +2,6 @@ import { type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/clie
 import { ApplicationFailure } from '@temporalio/common';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
 import { Context } from '@temporalio/activity';
 import { type CaseSnapshot } from '../../activities';
 import { type caseWorkflow } from '../../workflows';
@@ -22,15 +21,14 @@ import {
 } from '../../workflows/messages';
 import { CaseRevisionKey, PolicyRevisionsKey } from '../../workflows/search-attributes';
 import { eventually } from '../../dev/eventually';
-import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
+import { startTimeSkippingWorker } from '../support/servers';
 
 /**
  * Whole timelines on the time-skipping test server: weeks pass in milliseconds, timers fire, deadlines are
  * missed, and the workflow recomputes after every event. Activities are replaced by a recorder.
  */
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
+let stop: () => Promise<void>;
 /** Every snapshot the read-model activity wrote, with the attempt that wrote it. */
 const snapshots: (CaseSnapshot & { attempt: number })[] = [];
 /** Cases whose snapshot writes fail this many more times, as while Postgres is down. */
@@ -41,12 +39,7 @@ const taskQueue = 'case-workflow-tests';
 let caseNumber = 0;
 
 beforeAll(async () => {
-  env = await startTimeSkipping();
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleCaseWorkflows(),
-    activities: {
+  ({ env, stop } = await startTimeSkippingWorker(taskQueue, {
       async recordCaseSnapshot(snapshot: CaseSnapshot) {
         const failures = failingWrites.get(snapshot.workflowId) ?? 0;
         if (failures > 0) {
@@ -62,9 +55,7 @@ beforeAll(async () => {
         const policies = publishedAfter.get(municipality) ?? [];
         return { position: position + policies.length, policies };
       },
-    },
-  });
-  running = worker.run();
+  }));
   // The time-skipping clock starts at the wall clock and runs on with it: started late in a Copenhagen
   // evening, a suite that sleeps whole days would cross midnight mid-test and count a day too many. Move it
   // to the next Copenhagen noon first, so whole-day sleeps keep the dates the tests compute.
@@ -74,9 +65,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
+  await stop?.();
 });
 
 const today = async () => copenhagenDate(await env.currentTimeMs());

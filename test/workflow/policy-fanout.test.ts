@@ -3,10 +3,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { Context } from '@temporalio/activity';
-import { Worker } from '@temporalio/worker';
 import { type PolicyRevision } from '../../workflows/domain/types';
 import { FanoutErrorType, type FanoutProgress, type PolicyFanoutInput, POLICY_FANOUT_WORKFLOW_TYPE } from '../../workflows/messages';
-import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
+import { startTimeSkippingWorker } from '../support/servers';
 
 /**
  * The policy fan-out on the time-skipping server, its activities replaced by a simulated set of cases: how a
@@ -14,8 +13,7 @@ import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
  * before each count. Against real cases: test/integration/fanout-history.test.ts.
  */
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
+let stop: () => Promise<void>;
 const taskQueue = 'policy-fanout-tests';
 
 /** One fan-out's simulated set: pages a source has in each pass, and the counts in turn. */
@@ -32,12 +30,7 @@ const simulations = new Map<string, Simulation>();
 const simulationOf = () => simulations.get(Context.current().info.workflowExecution!.workflowId)!;
 
 beforeAll(async () => {
-  env = await startTimeSkipping();
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: await bundleCaseWorkflows(),
-    activities: {
+  ({ env, stop } = await startTimeSkippingWorker(taskQueue, {
       recordFanoutProgress: async () => undefined,
       async applyMissingCases({ source, from, pageSize }: { source: 'visibility' | 'read-model'; from: string | null; pageSize: number }) {
         const sim = simulationOf();
@@ -52,15 +45,11 @@ beforeAll(async () => {
         const sim = simulationOf();
         return { superseded: false, missing: sim.counts[Math.min(sim.countsTaken++, sim.counts.length - 1)]! };
       },
-    },
-  });
-  running = worker.run();
+  }));
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
+  await stop?.();
 });
 
 const policy: PolicyRevision = {
