@@ -60,7 +60,7 @@ const USAGE = `usage: npm run bench:national -- [--cases 100000] [--cluster 0] [
                        (--max-old-space-size, unless BENCH_WORKER_NODE_ARGS gives one); default 0: the workers'
                        own setting from the environment, else as many cases as fit node's default heap
   --rate N             the fan-out's bound on signals per second (default 2000)
-  --in-flight N        the fan-out's bound on cases signalled and not yet applied (default: FANOUT_MAX_IN_FLIGHT's, 8)
+  --in-flight N        the fan-out's bound on cases signalled and not yet applied (default: FANOUT_MAX_IN_FLIGHT's, 4)
   --probe-rate N       case events a second sent to sample the API's latency (default 5)
   --idle-seconds N     how long the idle latency is sampled before the policy (default 60)
   --give-up-minutes N  stop the fan-out's clock after N minutes and print what was reached (default 0: never)

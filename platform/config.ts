@@ -9,8 +9,13 @@ import { type Keyring, parseKeyring } from './payload-codec';
  */
 /** Threads that run workflow code in the worker unless WORKER_WORKFLOW_THREADS says otherwise (see worker/worker.ts). */
 export const DEFAULT_WORKFLOW_THREADS = 2;
-/** See FANOUT_MAX_IN_FLIGHT and README "National scale" (measured with `npm run bench:national`; not tuned). */
-export const DEFAULT_FANOUT_MAX_IN_FLIGHT = 8;
+/**
+ * See FANOUT_MAX_IN_FLIGHT. A case system's event waits behind about this many Updates during a fan-out, so it sets
+ * the event's latency against the fan-out's rate: the default is the largest window with which an event's p99
+ * stayed within twice its idle p99 on both the dev server and the cluster (bench:national; docs/capacity.md, After
+ * issue #21). A policy that must arrive sooner can raise it and accept slower events.
+ */
+export const DEFAULT_FANOUT_MAX_IN_FLIGHT = 4;
 
 export const ENVIRONMENT_VARIABLES = {
   TEMPORAL_ADDRESS: 'host:port of the Temporal frontend',

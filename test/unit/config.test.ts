@@ -31,7 +31,7 @@ test('defaults fill everything but the database', () => {
     apiInstances: 1,
     trustProxy: undefined,
     fanoutSignalsPerSecond: 2000,
-    fanoutMaxInFlight: 8,
+    fanoutMaxInFlight: 4,
     fanoutVisibilityLagMs: 3000,
     logLevel: 'info',
     workerMetricsPort: undefined,
