@@ -91,17 +91,9 @@ export async function applyToCases(
   options: { concurrency: number; perSecond: number; write: (snapshot: CaseSnapshot) => Promise<void>; budgetMs?: number; onSettled?: () => void; abort?: AbortSignal },
 ): Promise<ApplyResult> {
   const result = { applied: 0, had: 0, failed: 0 };
-  const minimumGapMs = 1_000 / Math.max(1, options.perSecond);
-  const stop = new AbortController();
-  const abort = options.abort ? AbortSignal.any([options.abort, stop.signal]) : stop.signal;
-  const endsAt = options.budgetMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.budgetMs;
-  let nextSlot = Date.now();
-  let cursor = 0;
+  const pace = pacing(options);
   const applyOne = async (workflowId: string) => {
-    const slot = Math.max(nextSlot, Date.now());
-    nextSlot = slot + minimumGapMs;
-    if (slot > Date.now()) await new Promise((r) => setTimeout(r, slot - Date.now()));
-    abort.throwIfAborted();
+    await pace.turn();
     const handle = client.workflow.getHandle(workflowId);
     try {
       // A case whose tasks keep failing never answers; the page moves on and the case stays in the set.
@@ -126,19 +118,7 @@ export async function applyToCases(
     }
     options.onSettled?.();
   };
-  const workers = Array.from({ length: Math.min(options.concurrency, workflowIds.length) }, async () => {
-    while (cursor < workflowIds.length && Date.now() < endsAt) {
-      abort.throwIfAborted();
-      const workflowId = workflowIds[cursor++]!;
-      try {
-        await applyOne(workflowId);
-      } catch (err) {
-        stop.abort(err);
-        throw err;
-      }
-    }
-  });
-  await Promise.all(workers);
+  await pace.run(workflowIds, options.concurrency, applyOne);
   return { ...result, unsent: workflowIds.length - result.applied - result.had - result.failed };
 }
 
@@ -164,19 +144,11 @@ export async function signalCases(
   options: { signalsPerSecond: number; concurrency: number; window?: InFlightWindow; budgetMs?: number; onSettled?: () => void; abort?: AbortSignal },
 ): Promise<SignalResult> {
   const result = { signalled: 0, failed: 0 };
-  const minimumGapMs = 1_000 / Math.max(1, options.signalsPerSecond);
-  const stop = new AbortController();
-  const abort = options.abort ? AbortSignal.any([options.abort, stop.signal]) : stop.signal;
-  const endsAt = options.budgetMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.budgetMs;
-  let nextSlot = Date.now();
-  let cursor = 0;
-  const window = options.window ? inFlight(options.window, abort, endsAt) : null;
+  const pace = pacing({ ...options, perSecond: options.signalsPerSecond });
+  const window = options.window ? inFlight(options.window, pace.abort, pace.endsAt) : null;
   const signalRun = (workflowId: string, runId?: string) => client.workflow.getHandle(workflowId, runId).signal(policyChangeSignal, policy);
   const sendOne = async ({ workflowId, runId }: ListedRun) => {
-    const slot = Math.max(nextSlot, Date.now());
-    nextSlot = slot + minimumGapMs;
-    if (slot > Date.now()) await new Promise((r) => setTimeout(r, slot - Date.now()));
-    abort.throwIfAborted();
+    await pace.turn();
     try {
       // To the run that was listed: the server then need not look up the case's current run.
       await signalRun(workflowId, runId);
@@ -195,25 +167,60 @@ export async function signalCases(
     window?.signalled(workflowId);
     options.onSettled?.();
   };
-  const workers = Array.from({ length: Math.min(options.concurrency, runs.length) }, async () => {
-    while (cursor < runs.length && Date.now() < endsAt) {
-      abort.throwIfAborted();
-      const run = runs[cursor++]!;
-      // A case taken when the budget ran out stays unsent, like those after it.
-      if (window && !(await window.admit(run.workflowId))) return;
-      try {
-        await sendOne(run);
-      } catch (err) {
-        window?.release(run.workflowId);
-        stop.abort(err);
-        throw err;
-      }
-    }
+  await pace.run(runs, options.concurrency, sendOne, {
+    // A case taken when the budget ran out stays unsent, like those after it.
+    admit: window ? (run) => window.admit(run.workflowId) : undefined,
+    failed: (run) => window?.release(run.workflowId),
   });
-  await Promise.all(workers);
   // The next page (its own activity) starts from an empty window, so this one waits for its own cases.
   await window?.drain();
   return { ...result, unsent: runs.length - result.signalled - result.failed };
+}
+
+/**
+ * The pacing both senders of a page share (applyToCases, signalCases): one turn every 1/`perSecond` s across
+ * all runners, no item taken after `budgetMs`, and the first error stopping every runner before it is thrown, so a
+ * retry never runs beside the runners of the attempt it replaces. `abort` ends the waits of a stopped page.
+ */
+function pacing(options: { perSecond: number; budgetMs?: number; abort?: AbortSignal }) {
+  const minimumGapMs = 1_000 / Math.max(1, options.perSecond);
+  const stop = new AbortController();
+  const abort = options.abort ? AbortSignal.any([options.abort, stop.signal]) : stop.signal;
+  const endsAt = options.budgetMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.budgetMs;
+  let nextSlot = Date.now();
+  return {
+    abort,
+    endsAt,
+    /** Waits for the next slot of the rate, then throws if the page was stopped meanwhile. */
+    async turn(): Promise<void> {
+      const slot = Math.max(nextSlot, Date.now());
+      nextSlot = slot + minimumGapMs;
+      if (slot > Date.now()) await new Promise((r) => setTimeout(r, slot - Date.now()));
+      abort.throwIfAborted();
+    },
+    /**
+     * Runs `one` over `items`, `concurrency` at a time, in order, until the budget ends. `admit` false ends a
+     * runner (its item and those after it stay unsent); `failed` is told of the item whose error stops the page.
+     */
+    async run<T>(items: readonly T[], concurrency: number, one: (item: T) => Promise<void>, hooks: { admit?: (item: T) => Promise<boolean>; failed?: (item: T) => void } = {}): Promise<void> {
+      let cursor = 0;
+      const runners = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+        while (cursor < items.length && Date.now() < endsAt) {
+          abort.throwIfAborted();
+          const item = items[cursor++]!;
+          if (hooks.admit && !(await hooks.admit(item))) return;
+          try {
+            await one(item);
+          } catch (err) {
+            hooks.failed?.(item);
+            stop.abort(err);
+            throw err;
+          }
+        }
+      });
+      await Promise.all(runners);
+    },
+  };
 }
 
 /**

@@ -1,20 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, ENVIRONMENT_VARIABLES, loadConfig } from '../../platform/config';
+import { ENVIRONMENT_VARIABLES, loadConfig } from '../../platform/config';
+import { problemsOf } from '../support/config';
 import { defaultCaseCacheSize } from '../../worker/worker';
 import { workerCommand } from '../../dev/dev-server';
 import { newKeySpec } from '../../platform/payload-codec';
 
-const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-};
 
 test('defaults fill everything but the database', () => {
   const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/cases' });

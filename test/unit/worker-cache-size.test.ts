@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from '../../platform/config';
+import { loadConfig } from '../../platform/config';
+import { problemsOf } from '../support/config';
 import { caseCacheSize, defaultCaseCacheSize } from '../../worker/worker';
 
 const MiB = 1024 * 1024;
@@ -6,15 +7,6 @@ const MiB = 1024 * 1024;
 const DEFAULT_HEAP = 4_144 * MiB;
 const base = { DATABASE_URL: 'postgres://u:p@db:5432/cases' };
 
-const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-};
 
 describe('the worker cache sized from a memory budget', () => {
   test('a budget keeps 512 MB for the worker and gives each case 300 kB', () => {
