@@ -62,8 +62,8 @@ const SUPERSEDED_CHECK_MS = 5_000;
 export function createActivities({ db, logger, client, signalConcurrency = 64, fanoutMaxInFlight = DEFAULT_FANOUT_MAX_IN_FLIGHT }: ActivityDeps) {
   const registry = createPolicyRegistry(db);
   // Snapshots of many cases written at about the same moment share one statement (group commit): a batch
-  // of 10 costs Postgres 0.15 ms of CPU a case, one alone 0.84 ms. A failed statement fails every activity
-  // in it, and Temporal retries each.
+  // costs Postgres far less a case than one statement a case (docs/capacity.md, Postgres: the read model).
+  // A failed statement fails every activity in it, and Temporal retries each.
   const writeSnapshot = groupCommit((batch: CaseSnapshot[]) => writeCurrentSnapshots(db, client, batch), { maxBatch: 200, maxInFlight: 2, lingerMs: 5 });
   const superseded = async (policy: PolicyRevision) => (await registry.newestRevision(policy.policyId)) > policy.revision;
   /**

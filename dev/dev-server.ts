@@ -9,8 +9,8 @@
 export const DEV_SERVER_DYNAMIC_CONFIG: Record<string, string | number | boolean> = {
   'history.hostLevelCacheMaxSize': 128_000,
   // The CLI turns this on so that search attributes created while the server runs are usable at once: every
-  // read of the search attributes then goes to SQLite. That cost 8.7 cluster-metadata reads and 4.9 namespace
-  // reads per case in a fan-out, through the dev server's one SQLite connection, and about a tenth of its CPU.
+  // read of the search attributes then goes to SQLite, several reads per case in a fan-out through the dev
+  // server's one SQLite connection (docs/capacity.md, What the throughput rests on).
   // This engine creates none while the server runs: `--search-attribute` (searchAttributeCliArgs) writes them
   // into the namespace record before the server starts (CLI 1.5.1 devserver/server.go, NewNamespaceConfig),
   // and with SQL visibility a custom attribute is an alias in that record, not in the cached cluster list.
@@ -34,9 +34,9 @@ export function devServerDynamicConfigArgs(): string[] {
 
 /**
  * The dev server's Go runtime collects garbage when its heap has grown by GOGC percent since the last
- * collection (Go's default: 100). At 100 it spent an eighth of its CPU collecting during a fan-out; at 400
- * a 4,000-case fan-out cost it 16% less CPU. GOMEMLIMIT makes it collect harder before its heap reaches
- * that much, whatever GOGC allows. Values already in the environment win.
+ * collection (Go's default: 100). A fan-out grows its heap fast, and at the default it spent a large share of
+ * its CPU collecting (docs/capacity.md, What the throughput rests on); 400 collects less often. GOMEMLIMIT makes
+ * it collect harder before its heap reaches that much, whatever GOGC allows. Values already in the environment win.
  */
 export const DEV_SERVER_GO_ENV: Record<string, string> = {
   GOGC: '400',
@@ -52,8 +52,7 @@ export function devServerGoEnv(env: NodeJS.ProcessEnv = process.env): Record<str
  * How much lower the worker's CPU priority is than the dev server's when both run on one machine (`npm run
  * dev`, the benchmarks): `nice -n 10`. The dev server does all its persistence through one SQLite
  * connection, so every case waits whenever the goroutine holding it is not on a core; the worker's work
- * can wait instead. A 10,000-case fan-out at equal priority took 62 to 66 s; with the worker reniced,
- * 58.8 to 60.3 s, and the dev server's steady rate went from about 155 to 175 cases a second. SFE_WORKER_NICENESS
+ * can wait instead, and a fan-out ends sooner (docs/capacity.md, What the throughput rests on). SFE_WORKER_NICENESS
  * sets it (0 to 19; 0 runs the worker at the same priority).
  */
 export const DEFAULT_WORKER_NICENESS = 10;

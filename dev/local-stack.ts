@@ -99,7 +99,9 @@ async function main(): Promise<void> {
     if (!(await portFree(port))) throw new Error(`port ${port} for ${what} is in use; stop what holds it or choose another port`);
   }
   const stackStarted = Date.now();
-  const keys = (mkdirSync(dataDir, { recursive: true }), developmentKeys(dataDir));
+  // The keys are kept in the data folder, so it exists before the stack starts.
+  mkdirSync(dataDir, { recursive: true });
+  const keys = developmentKeys(dataDir);
   stack = await startStack({
     topology,
     dataDir,

@@ -13,9 +13,8 @@ import { timelineSvg } from '../timeline-svg';
 
 /**
  * Bounds of one what-if. The engine checks each event against the timeline of those before it, so the work
- * grows with events squared times the policies' effects; within these bounds the worst request measured takes
- * a few milliseconds per item (README, What-if bounds), where 1,000 events took 4 s and 1,000 events with 200
- * policies did not finish in 8 minutes.
+ * grows with events squared times the policies' effects. These bounds keep the worst request small, where an
+ * unbounded one could hold a core for minutes (docs/capacity.md, What-if requests).
  */
 export const SIMULATE_LIMITS = { events: 50, policies: 20, effects: 20 } as const;
 

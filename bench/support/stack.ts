@@ -17,7 +17,6 @@ import { type CpuSeconds, postgresCpuSeconds, processCpuSeconds } from './measur
  * process's CPU is its own. Benchmarks are run on demand (npm run bench:*), never by npm test.
  */
 export interface BenchStack {
-  stack: Stack;
   db: Db;
   /** The read model's Postgres, for psql while a benchmark holds its stack (bench:reports --hold). */
   pgUrl: string;
@@ -105,7 +104,6 @@ export async function startBenchStack(options: {
   // Temporal: the API runs in this process on a client that never connects.
   const inProcess = options.temporal ? undefined : await inProcessApi(stack, db, keys);
   return {
-    stack,
     db,
     pgUrl: stack.databaseUrl,
     client: stack.client,

@@ -7,7 +7,7 @@ import { type Client } from '@temporalio/client';
 import { createDb, type Db } from '../../platform/db';
 import { within } from '../../platform/within';
 import { type Role } from '../../platform/config';
-import { type Stack, startStack, type Topology } from '../../dev/stack';
+import { startStack, type Topology } from '../../dev/stack';
 import { type ClusterPorts } from '../../dev/temporal-cluster/config';
 import { type clusterConnectionOptions } from '../../dev/temporal-cluster/server';
 import { TEMPORAL_TLS_SERVER_NAME, type TemporalTlsFiles } from '../../platform/tls-certificates';
@@ -32,7 +32,6 @@ export type { Topology } from '../../dev/stack';
 
 export interface ProcessSystem {
   topology: Topology;
-  stack: Stack;
   client: Client;
   /** How a client reaches this system's Temporal: its address, and on the cluster the engine's certificates (mutual TLS). */
   temporalConnection: ReturnType<typeof clusterConnectionOptions>;
@@ -104,7 +103,6 @@ export async function startProcessSystem(options: { taskQueue: string; signalsPe
 
   const system: ProcessSystem = {
     topology,
-    stack,
     client: stack.client,
     temporalConnection: stack.temporalConnection,
     cluster: stack.tls && stack.clusterPorts && { tls: stack.tls, ports: stack.clusterPorts },
