@@ -5,7 +5,7 @@ import { type TestWorkflowEnvironment } from '@temporalio/testing';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type CaseEvent } from '../../workflows/domain/types';
 import { caseWorkflowId, reportEventUpdate, timelineQuery } from '../../workflows/messages';
-import { bundleCaseWorkflows, startTimeSkipping } from '../support/servers';
+import { bundleCaseWorkflows, startTimeSkipping, toNextCopenhagenNoon } from '../support/servers';
 import { bundleReleaseWithCorrection } from './fixtures/release-with-correction';
 
 /**
@@ -25,9 +25,11 @@ const activities = {
 
 beforeAll(async () => {
   env = await startTimeSkipping();
-  // The workflow tests start the clock at noon in Copenhagen, so that a day's sleep never crosses midnight.
-  const now = await env.currentTimeMs();
-  await env.sleep(((36 - new Date(now).getUTCHours()) % 24) * 3_600_000);
+});
+
+// From a Copenhagen noon, a whole day's sleep never crosses midnight.
+beforeEach(async () => {
+  await toNextCopenhagenNoon(env);
 });
 
 afterAll(async () => {

@@ -4,6 +4,7 @@ import { workflowBundleOptions } from '../../worker/worker';
 import { type Keyring, newKeySpec, parseKeyring } from '../../platform/payload-codec';
 import { caseSearchAttributeTypes } from '../../dev/temporal-cluster/namespace';
 import { freePort } from '../../dev/ports';
+import { addDays, copenhagenDate, startOfCopenhagenDay } from '../../workflows/domain/dates';
 import { startStack } from '../../dev/stack';
 import { clusterTools, engineTools } from '../../dev/stack/tools';
 
@@ -76,6 +77,17 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
     searchAttributes: caseSearchAttributeTypes(),
   });
   return env;
+}
+
+/**
+ * Moves the test server's clock to the next noon in Copenhagen. Whole-day sleeps from noon never land on
+ * the other side of midnight, even across a DST switch. Call it before each test, not once: awaiting a
+ * workflow's result lets the server skip to other open cases' timers (their wake-ups are at local midnight),
+ * so a test leaves the clock at an hour no one chose.
+ */
+export async function toNextCopenhagenNoon(env: TestWorkflowEnvironment): Promise<void> {
+  const now = await env.currentTimeMs();
+  await env.sleep(startOfCopenhagenDay(addDays(copenhagenDate(now), 1)) + 12 * 3_600_000 - now);
 }
 
 /** One workflow bundle per test file. */

@@ -5,7 +5,7 @@ import { temporal } from '@temporalio/proto';
 import { Context } from '@temporalio/activity';
 import { type CaseSnapshot } from '../../activities';
 import { type caseWorkflow } from '../../workflows';
-import { addDays, copenhagenDate, endOfMonth, startOfCopenhagenDay } from '../../workflows/domain/dates';
+import { addDays, copenhagenDate, endOfMonth } from '../../workflows/domain/dates';
 import { ruleSetFor } from '../../workflows/domain/rules';
 import { computeTimeline } from '../../workflows/domain/timeline';
 import { type CaseEvent, type CaseFacts, type Deadline, type PolicyRevision, type Timeline } from '../../workflows/domain/types';
@@ -21,7 +21,7 @@ import {
 } from '../../workflows/messages';
 import { CaseRevisionKey, PolicyRevisionsKey } from '../../workflows/search-attributes';
 import { eventually } from '../../dev/eventually';
-import { startTimeSkippingWorker } from '../support/servers';
+import { startTimeSkippingWorker, toNextCopenhagenNoon } from '../support/servers';
 
 /**
  * Whole timelines on the time-skipping test server: weeks pass in milliseconds, timers fire, deadlines are
@@ -56,12 +56,13 @@ beforeAll(async () => {
         return { position: position + policies.length, policies };
       },
   }));
-  // The time-skipping clock starts at the wall clock and runs on with it: started late in a Copenhagen
-  // evening, a suite that sleeps whole days would cross midnight mid-test and count a day too many. Move it
-  // to the next Copenhagen noon first, so whole-day sleeps keep the dates the tests compute.
-  const now = await env.currentTimeMs();
-  const noon = startOfCopenhagenDay(addDays(copenhagenDate(now), 1)) + 12 * 3_600_000;
-  await env.sleep(noon - now);
+});
+
+// The time-skipping clock starts at the wall clock and runs on with it, and a test that awaits a result
+// lets it skip to other cases' midnight timers. Each test starts at a Copenhagen noon, so whole-day sleeps
+// keep the dates the tests compute.
+beforeEach(async () => {
+  await toNextCopenhagenNoon(env);
 });
 
 afterAll(async () => {
