@@ -5,8 +5,12 @@ import { deadlineLabel, STATUS_DA } from '../../workflows/case-details';
 import { addDays, copenhagenDate } from '../../workflows/domain/dates';
 import { type Deadline, type PolicyRevision, type Timeline } from '../../workflows/domain/types';
 import { caseWorkflowId } from '../../workflows/messages';
+import { ENCRYPTED_ENCODING } from '../../platform/payload-codec';
 import { eventually } from '../support/system';
 import { launchBrowser, SCREENSHOT_DIR, startSystemWithUi, type UiSystem } from './support';
+
+/** How the UI shows a payload it could not decode: its encoding metadata, base64 as in the API's JSON. */
+const ENCRYPTED_IN_UI = Buffer.from(ENCRYPTED_ENCODING).toString('base64');
 
 /**
  * What a caseworker sees, in headless Chromium: the Temporal Web UI 2.42.1 as the dev server serves it
@@ -114,12 +118,13 @@ test('signed in, the History tab shows the input and the events in clear, decode
   // with the citizen reference) can be in clear while later ones still show their encoding. Waited for, bounded.
   const decoded = await page
     .waitForFunction(
-      (ref: string) => {
+      (ref: string, encoding: string) => {
         const shown = document.querySelector('main')?.innerText ?? '';
-        return shown.includes(ref) && !shown.includes('YmluYXJ5L2VuY3J5cHRlZA==');
+        return shown.includes(ref) && !shown.includes(encoding);
       },
       { timeout: 60_000 },
       cases.jobClarification.citizenRef,
+      ENCRYPTED_IN_UI,
     )
     .then(() => true, () => false);
   const text: string = await page.$eval('main', (m: any) => m.innerText);
@@ -129,7 +134,7 @@ test('signed in, the History tab shows the input and the events in clear, decode
   expect(text).toContain(`"caseId": "${cases.jobClarification.caseId}"`);
   expect(text).toContain('"municipality": "851"');
   expect(text).not.toContain('binary/encrypted');
-  expect(text).not.toContain('YmluYXJ5L2VuY3J5cHRlZA==');
+  expect(text).not.toContain(ENCRYPTED_IN_UI);
   await page.close();
 });
 

@@ -7,7 +7,6 @@ import { defaultCaseCacheSize } from '../../worker/worker';
 import { workerCommand } from '../../dev/dev-server';
 import { newKeySpec } from '../../platform/payload-codec';
 
-
 test('defaults fill everything but the database', () => {
   const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/cases' });
   expect(config).toEqual({

@@ -7,7 +7,6 @@ const MiB = 1024 * 1024;
 const DEFAULT_HEAP = 4_144 * MiB;
 const base = { DATABASE_URL: 'postgres://u:p@db:5432/cases' };
 
-
 describe('the worker cache sized from a memory budget', () => {
   test('a budget keeps 512 MB for the worker and gives each case 300 kB', () => {
     // (6,144 - 512) MB at 300 kB a case, on a heap that holds them (8,240 MiB).
