@@ -46,8 +46,8 @@ import { TEMPORAL_SERVER_VERSION } from '../dev/temporal-cluster/tools';
  * 100,000 cases takes over an hour, and the fan-out as long again, more than one sitting. Either way the policy
  * then runs on a restarted stack, whose worker holds no case in memory, after it has settled.
  *
- * With --worker-memory-mb each worker sizes its cache from that memory budget (WORKER_MEMORY_MB) and gets a V8 heap
- * as large; the benchmark says at the start whether each worker's share of the cases fits its cache, and at the
+ * With --worker-memory-mb each worker sizes its cache from that memory budget (WORKER_MEMORY_MB) and bounds its
+ * workflow threads' heaps by it; the benchmark says at the start whether each worker's share of the cases fits its cache, and at the
  * end each worker's peak RSS against its budget.
  */
 const USAGE = `usage: npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--worker-memory-mb MB] [--rate 2000] [--in-flight N] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0] [--open-ahead 0] [--keep-opened DIR]
@@ -56,8 +56,8 @@ const USAGE = `usage: npm run bench:national -- [--cases 100000] [--cluster 0] [
   --cluster 1          run on the Temporal cluster (server built from Go modules, Postgres, SQL visibility)
                        instead of the dev server (default 0: the dev server)
   --workers N          worker processes (default: 1 on the dev server, 2 on the cluster)
-  --worker-memory-mb MB  each worker's memory budget (WORKER_MEMORY_MB), which sizes its cache, and its V8 heap
-                       (--max-old-space-size, unless BENCH_WORKER_NODE_ARGS gives one); default 0: the workers'
+  --worker-memory-mb MB  each worker's memory budget (WORKER_MEMORY_MB), which sizes its cache and bounds its
+                       workflow threads' heaps; default 0: the workers'
                        own setting from the environment, else as many cases as fit node's default heap
   --rate N             the fan-out's bound on signals per second (default 2000)
   --in-flight N        the fan-out's bound on cases signalled and not yet applied (default: FANOUT_MAX_IN_FLIGHT's, 4)
@@ -84,8 +84,9 @@ const TOPOLOGY = CLUSTER ? `Temporal cluster v${TEMPORAL_SERVER_VERSION} on Post
 const MiB = 1024 * 1024;
 /**
  * Each worker's cache, as worker/main.ts sizes it: from --worker-memory-mb (handed to the workers as
- * WORKER_MEMORY_MB, with a heap as large), else from what the environment gives them. The workers inherit this
- * process's environment and run the same node, so without a heap flag their heap is this process's.
+ * WORKER_MEMORY_MB; the worker then bounds its workflow threads' heaps by it itself), else from what the environment
+ * gives them. The workers inherit this process's environment and run the same node, so without a heap flag their
+ * heap is this process's.
  */
 function workerCache(): { cache: CaseCacheSize; memoryMb?: number; nodeArgs: string[] } {
   const nodeArgs = nodeArgsFrom('BENCH_WORKER_NODE_ARGS');
@@ -93,13 +94,13 @@ function workerCache(): { cache: CaseCacheSize; memoryMb?: number; nodeArgs: str
   if (budget !== undefined) {
     if (process.env.WORKER_MAX_CACHED_WORKFLOWS) throw new Error('--worker-memory-mb and WORKER_MAX_CACHED_WORKFLOWS both size the cache: give one');
     process.env.WORKER_MEMORY_MB = String(budget);
-    if (!nodeArgs.some((a) => a.startsWith('--max-old-space-size'))) nodeArgs.push(`--max-old-space-size=${budget}`);
   }
   const heapFlag = nodeArgs.map((a) => /^--max-old-space-size=(\d+)$/.exec(a)?.[1]).find(Boolean);
   const heapLimit = heapFlag ? Number(heapFlag) * MiB : getHeapStatistics().heap_size_limit;
   const fromEnv = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
   const memoryMb = fromEnv('WORKER_MEMORY_MB');
-  return { cache: caseCacheSize({ memoryMb, cases: fromEnv('WORKER_MAX_CACHED_WORKFLOWS') }, heapLimit), memoryMb, nodeArgs };
+  const setting = { memoryMb, cases: fromEnv('WORKER_MAX_CACHED_WORKFLOWS'), workflowThreads: fromEnv('WORKER_WORKFLOW_THREADS') };
+  return { cache: caseCacheSize(setting, heapLimit), memoryMb, nodeArgs };
 }
 const WORKER_CACHE = workerCache();
 
@@ -108,7 +109,7 @@ function cacheFit(): string {
   const { cache, memoryMb } = WORKER_CACHE;
   const share = Math.ceil(CASES / WORKERS);
   const needMb = WORKER_BASE_MB + Math.ceil((share * 1.1 * CACHED_CASE_KB) / 1024);
-  const sizedBy = { count: 'WORKER_MAX_CACHED_WORKFLOWS', 'memory-budget': `WORKER_MEMORY_MB=${memoryMb}`, heap: memoryMb ? `node's heap, below WORKER_MEMORY_MB=${memoryMb}` : "node's heap" }[cache.from];
+  const sizedBy = { count: 'WORKER_MAX_CACHED_WORKFLOWS', 'memory-budget': `WORKER_MEMORY_MB=${memoryMb}, workflow threads' heaps ${cache.workflowThreadHeapMb} MB each`, heap: "node's heap" }[cache.from];
   const fit = cache.cases >= share ? 'fits' : `does not fit: the cases past it are replayed (WORKER_MEMORY_MB=${needMb} would hold them)`;
   const machine = memoryMb && memoryMb * WORKERS > os.totalmem() / MiB ? `; ${WORKERS} budgets of ${memoryMb} MB exceed this machine's ${(os.totalmem() / MiB).toFixed(0)} MB` : '';
   return `each worker's cache: ${cache.cases} cases (${sizedBy}); each worker's share, about ${share} cases, ${fit}${machine}`;

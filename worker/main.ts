@@ -26,22 +26,16 @@ async function main(): Promise<void> {
   const connection = await connectWorker(config.temporal);
   // The fan-out's activities list cases through visibility and signal them: they need a client.
   const client = await connectClient(config.temporal, keyring);
-  const cache = caseCacheSize({ cases: config.workerMaxCachedWorkflows, memoryMb: config.workerMemoryMb });
-  if (cache.budgetCases !== undefined && cache.from === 'heap') {
-    // The budget allows more cases than node's heap can hold: caching them would end the worker out of memory.
-    logger.warn('the worker cache is bounded by node\'s heap, not by WORKER_MEMORY_MB: start node with --max-old-space-size as large as the budget', {
-      cachedCases: cache.cases,
-      budgetCases: cache.budgetCases,
-      workerMemoryMb: config.workerMemoryMb,
-    });
-  }
+  const cacheSetting = { cases: config.workerMaxCachedWorkflows, memoryMb: config.workerMemoryMb, workflowThreads: config.workerWorkflowThreads };
+  const cache = caseCacheSize(cacheSetting);
   const worker = await createCaseWorker({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     activities: createActivities({ db, logger, client, fanoutMaxInFlight: config.fanoutMaxInFlight }),
     keyring,
-    maxCachedWorkflows: cache.cases,
+    maxCachedWorkflows: cacheSetting.cases,
+    memoryMb: cacheSetting.memoryMb,
     workflowThreads: config.workerWorkflowThreads,
     workflowStackTraces: config.workerWorkflowStackTraces,
   });
@@ -52,6 +46,7 @@ async function main(): Promise<void> {
     address: config.temporal.address,
     cachedCases: cache.cases,
     cacheSizedBy: cache.from,
+    ...(cache.workflowThreadHeapMb ? { workflowThreadHeapMb: cache.workflowThreadHeapMb } : {}),
   });
   // Worker.run() returns after SIGINT or SIGTERM, once in-flight tasks are done.
   await worker.run();

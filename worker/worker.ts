@@ -1,4 +1,4 @@
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { type BundleOptions, type NativeConnection, Worker } from '@temporalio/worker';
 import { type CaseActivities } from '../activities';
 import { DEFAULT_WORKFLOW_THREADS } from '../platform/config';
@@ -25,17 +25,18 @@ export interface CaseWorkerOptions {
 }
 
 /**
- * What a cached case adds to the worker's resident memory, in kB: the RSS a case added in bench:fanout at 10,000
- * cases (docs/capacity.md, "The measured per-case costs"), not the smaller live heap of a cached case
- * (bench:memory): a memory budget is what the machine or container sees, and V8 lets its heap grow well past
- * what is live. It holds for a case whose current run is short; a long run holds more, since the SDK keeps each
- * read-model write's input until the run ends, and continue-as-new is what bounds it
+ * What the cache gives a case, in kB: the resident memory a case added in bench:fanout at 10,000 cases with the
+ * heap free to grow (docs/capacity.md, "The measured per-case costs"), and about two and a half times the live heap
+ * of a short cached run (bench:memory), so a workflow thread's heap, bounded by the budget (caseCacheSize), keeps
+ * room for V8 to collect in and for runs that have grown. A long run holds more,
+ * since the SDK keeps each read-model write's input until the run ends, and continue-as-new is what bounds it
  * (docs/benchmarks/2026-12-05-replay-cost.md). Re-measure before changing it.
  */
 export const CACHED_CASE_KB = 300;
 /**
- * What the worker keeps for itself outside its cache (node, the SDK's core, a workflow bundle per thread,
- * activities), in MB: a reserve with room to spare, not a measurement (docs/capacity.md, Sizing the cache by memory).
+ * What the worker keeps for itself outside its workflow threads' heaps (node, the SDK's core, the main thread's
+ * heap with the activities), in MB: a reserve with room to spare (an idle worker's whole RSS is under 400 MB;
+ * docs/capacity.md, Sizing the cache by memory).
  */
 export const WORKER_BASE_MB = 512;
 const MiB = 1024 * 1024;
@@ -54,33 +55,59 @@ export function defaultCaseCacheSize(heapLimitBytes = getHeapStatistics().heap_s
 export interface CaseCacheSetting {
   memoryMb?: number;
   cases?: number;
+  /** Threads that run workflow code (DEFAULT_WORKFLOW_THREADS unless given): they share a budget's heap. */
+  workflowThreads?: number;
 }
 
 export interface CaseCacheSize {
   /** Cases the worker keeps in memory between their tasks (the SDK's maxCachedWorkflows). */
   cases: number;
-  /** What decided it: the count given, the memory budget, or node's heap (no setting, or a budget the heap cannot hold). */
+  /** What decided it: the count given, the memory budget, or node's heap (no setting). */
   from: 'count' | 'memory-budget' | 'heap';
-  /** With a memory budget: the cases the budget alone would allow (more than `cases` when the heap bounds it). */
-  budgetCases?: number;
+  /** With a memory budget: the heap limit, in MB, of each thread that runs workflow code, which holds the worker to it. */
+  workflowThreadHeapMb?: number;
 }
 
 /**
  * The worker's cache size. A count is taken as given. A memory budget holds WORKER_BASE_MB for the worker and
- * CACHED_CASE_KB a case; it is further bounded by node's heap (defaultCaseCacheSize), since a cache the heap
- * cannot hold ends the worker out of memory: a budget above the heap needs node started with a heap as large
- * (`--max-old-space-size`, docs/operations.md). Without either, as many cases as fit the heap.
+ * CACHED_CASE_KB a case, and the rest is shared as heap limits by the threads that run workflow code, where the
+ * cached cases live. Without the limits V8 lets each thread's heap grow towards node's default, whatever the
+ * cache: that is how two workers passed a 5,632 MB budget at 100,000 cases
+ * (docs/benchmarks/2026-12-05-national-100000-two-workers.md). Without either setting, as many cases as fit
+ * node's heap.
  */
 export function caseCacheSize(setting: CaseCacheSetting, heapLimitBytes = getHeapStatistics().heap_size_limit): CaseCacheSize {
   if (setting.cases !== undefined && setting.memoryMb !== undefined) {
     throw new Error('the worker cache is set by a memory budget or by a count, not both (WORKER_MEMORY_MB, WORKER_MAX_CACHED_WORKFLOWS)');
   }
   if (setting.cases !== undefined) return { cases: setting.cases, from: 'count' };
-  const heapCases = defaultCaseCacheSize(heapLimitBytes);
-  if (setting.memoryMb === undefined) return { cases: heapCases, from: 'heap' };
-  const budgetCases = Math.floor(((setting.memoryMb - WORKER_BASE_MB) * 1024) / CACHED_CASE_KB);
-  if (budgetCases < 2) throw new Error(`a memory budget of ${setting.memoryMb} MB leaves no room for cases after the worker's own ${WORKER_BASE_MB} MB`);
-  return budgetCases <= heapCases ? { cases: budgetCases, from: 'memory-budget', budgetCases } : { cases: heapCases, from: 'heap', budgetCases };
+  if (setting.memoryMb === undefined) return { cases: defaultCaseCacheSize(heapLimitBytes), from: 'heap' };
+  const cases = Math.floor(((setting.memoryMb - WORKER_BASE_MB) * 1024) / CACHED_CASE_KB);
+  if (cases < 2) throw new Error(`a memory budget of ${setting.memoryMb} MB leaves no room for cases after the worker's own ${WORKER_BASE_MB} MB`);
+  const threads = setting.workflowThreads ?? DEFAULT_WORKFLOW_THREADS;
+  return { cases, from: 'memory-budget', workflowThreadHeapMb: Math.floor((setting.memoryMb - WORKER_BASE_MB) / threads) };
+}
+
+/** V8's old-space limit as node was started (`--max-old-space-size` in its arguments or NODE_OPTIONS), 0 if none: V8's own default. */
+function startedHeapFlagMb(): number {
+  const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const flag = args.map((a) => /^--max[-_]old[-_]space[-_]size=(\d+)$/.exec(a)?.[1]).filter(Boolean).pop();
+  return flag ? Number(flag) : 0;
+}
+
+/**
+ * Runs `create` with V8's old-space limit at `heapMb`, so that the threads it starts get that heap limit. The SDK
+ * starts its workflow threads without `resourceLimits`, and node gives a new thread the limit of V8's flag as it is
+ * then; the flag is put back afterwards, so no other thread of the process is affected.
+ */
+export async function withNewThreadsHeapLimit<T>(heapMb: number | undefined, create: () => Promise<T>): Promise<T> {
+  if (heapMb === undefined) return create();
+  setFlagsFromString(`--max-old-space-size=${heapMb}`);
+  try {
+    return await create();
+  } finally {
+    setFlagsFromString(`--max-old-space-size=${startedHeapFlagMb()}`);
+  }
 }
 
 /**
@@ -115,14 +142,16 @@ export function createCaseWorker(options: CaseWorkerOptions): Promise<Worker> {
   // answers that stack traces are not enabled. README, Patches to the SDK. (In a Jest test, process.env is a
   // copy the threads never see: dev/test.sh sets the variable for the whole test run instead.)
   process.env.WORKER_WORKFLOW_STACK_TRACES = options.workflowStackTraces ? 'on' : 'off';
-  return Worker.create({
+  const threads = options.workflowThreads ?? DEFAULT_WORKFLOW_THREADS;
+  const cache = caseCacheSize({ cases: options.maxCachedWorkflows, memoryMb: options.memoryMb, workflowThreads: threads });
+  return withNewThreadsHeapLimit(cache.workflowThreadHeapMb, () => Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: options.activities,
     dataConverter: caseDataConverter(options.keyring, 'mark'),
-    maxCachedWorkflows: caseCacheSize({ cases: options.maxCachedWorkflows, memoryMb: options.memoryMb }).cases,
-    workflowThreadPoolSize: options.workflowThreads ?? DEFAULT_WORKFLOW_THREADS,
+    maxCachedWorkflows: cache.cases,
+    workflowThreadPoolSize: threads,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath, bundlerOptions: { preloadModules } }),
-  });
+  }));
 }

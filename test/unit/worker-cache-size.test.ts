@@ -1,6 +1,7 @@
 import { loadConfig } from '../../platform/config';
 import { problemsOf } from '../support/config';
-import { caseCacheSize, defaultCaseCacheSize } from '../../worker/worker';
+import { Worker as NodeThread } from 'node:worker_threads';
+import { caseCacheSize, defaultCaseCacheSize, withNewThreadsHeapLimit } from '../../worker/worker';
 
 const MiB = 1024 * 1024;
 /** node's default heap on the measured 2-core, 23 GB machine; with --max-old-space-size=8192 it is 8,240 MiB. */
@@ -8,35 +9,57 @@ const DEFAULT_HEAP = 4_144 * MiB;
 const base = { DATABASE_URL: 'postgres://u:p@db:5432/cases' };
 
 describe('the worker cache sized from a memory budget', () => {
-  test('a budget keeps 512 MB for the worker and gives each case 300 kB', () => {
-    // (6,144 - 512) MB at 300 kB a case, on a heap that holds them (8,240 MiB).
-    expect(caseCacheSize({ memoryMb: 6_144 }, 8_240 * MiB)).toEqual({ cases: 19_223, from: 'memory-budget', budgetCases: 19_223 });
-    expect(caseCacheSize({ memoryMb: 1_024 }, DEFAULT_HEAP)).toEqual({ cases: 1_747, from: 'memory-budget', budgetCases: 1_747 });
+  test('a budget keeps 512 MB for the worker, gives each case 300 kB and shares the rest as the workflow threads\' heaps', () => {
+    // (6,144 - 512) MB at 300 kB a case; two threads (the default) of (6,144 - 512) / 2 MB.
+    expect(caseCacheSize({ memoryMb: 6_144 }, DEFAULT_HEAP)).toEqual({ cases: 19_223, from: 'memory-budget', workflowThreadHeapMb: 2_816 });
+    expect(caseCacheSize({ memoryMb: 1_024 }, DEFAULT_HEAP)).toEqual({ cases: 1_747, from: 'memory-budget', workflowThreadHeapMb: 256 });
+    expect(caseCacheSize({ memoryMb: 6_144, workflowThreads: 4 }, DEFAULT_HEAP)).toEqual({ cases: 19_223, from: 'memory-budget', workflowThreadHeapMb: 1_408 });
   });
 
   test('two workers of 15,161 MB each keep 100,000 cases between them', () => {
-    const perWorker = caseCacheSize({ memoryMb: 15_161 }, 15_161 * MiB);
-    expect(perWorker).toEqual({ cases: 50_001, from: 'memory-budget', budgetCases: 50_001 });
+    const perWorker = caseCacheSize({ memoryMb: 15_161 }, DEFAULT_HEAP);
+    expect(perWorker.cases).toBe(50_001);
     expect(2 * perWorker.cases).toBeGreaterThanOrEqual(100_000);
   });
 
-  test("a budget larger than node's heap is held to what the heap holds, and says how many the budget allowed", () => {
-    expect(caseCacheSize({ memoryMb: 6_144 }, DEFAULT_HEAP)).toEqual({ cases: 12_397, from: 'heap', budgetCases: 19_223 });
-  });
-
-  test('a budget equal to the heap gives the same cache as the heap alone', () => {
-    expect(caseCacheSize({ memoryMb: 4_144 }, DEFAULT_HEAP).cases).toBe(defaultCaseCacheSize(DEFAULT_HEAP));
+  test("a budget is not held to node's heap: the worker bounds its workflow threads' heaps by the budget itself", () => {
+    expect(caseCacheSize({ memoryMb: 12_000 }, 2_048 * MiB)).toEqual({ cases: 39_212, from: 'memory-budget', workflowThreadHeapMb: 5_744 });
   });
 
   test("without a setting the cache is what node's heap holds; a count is taken as given", () => {
     expect(caseCacheSize({}, DEFAULT_HEAP)).toEqual({ cases: 12_397, from: 'heap' });
     expect(caseCacheSize({ cases: 20_000 }, DEFAULT_HEAP)).toEqual({ cases: 20_000, from: 'count' });
     expect(caseCacheSize({ cases: 1_000 }, DEFAULT_HEAP)).toEqual({ cases: 1_000, from: 'count' });
+    expect(defaultCaseCacheSize(DEFAULT_HEAP)).toBe(12_397);
   });
 
   test('a budget and a count together, or a budget with no room for cases, are refused', () => {
     expect(() => caseCacheSize({ memoryMb: 6_144, cases: 1_000 }, DEFAULT_HEAP)).toThrow('a memory budget or by a count, not both');
     expect(() => caseCacheSize({ memoryMb: 512 }, DEFAULT_HEAP)).toThrow("a memory budget of 512 MB leaves no room for cases after the worker's own 512 MB");
+  });
+});
+
+describe("the workflow threads' heap limit", () => {
+  /** The V8 heap limit, in MB, of a new node thread (the SDK's workflow threads are such threads). */
+  const threadHeapLimitMb = () =>
+    new Promise<number>((resolve, reject) => {
+      const thread = new NodeThread("require('node:worker_threads').parentPort.postMessage(require('node:v8').getHeapStatistics().heap_size_limit)", { eval: true });
+      thread.once('message', (bytes: number) => void thread.terminate().then(() => resolve(bytes / MiB)));
+      thread.once('error', reject);
+    });
+
+  test('threads started inside get the limit; threads started after get the process\'s default again', async () => {
+    const before = await threadHeapLimitMb();
+    const inside = await withNewThreadsHeapLimit(256, threadHeapLimitMb);
+    // V8's limit is the old space's plus its young generation (a few tens of MB).
+    expect(inside).toBeGreaterThanOrEqual(256);
+    expect(inside).toBeLessThan(256 + 100);
+    expect(before).toBeGreaterThan(1_000);
+    expect(await threadHeapLimitMb()).toBe(before);
+  });
+
+  test('without a limit the threads get the process\'s default', async () => {
+    expect(await withNewThreadsHeapLimit(undefined, threadHeapLimitMb)).toBe(await threadHeapLimitMb());
   });
 });
 
