@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { copenhagenDate } from '../workflows/domain/dates';
-import { CACHED_CASE_KB, caseCacheSize, type CaseCacheSize, WORKER_BASE_MB } from '../worker/worker';
+import { CACHED_CASE_RSS_KB, caseCacheSize, type CaseCacheSize, WORKER_BASE_MB } from '../worker/worker';
 import {
   abort,
   appliedCount,
@@ -108,7 +108,7 @@ const WORKER_CACHE = workerCache();
 function cacheFit(): string {
   const { cache, memoryMb } = WORKER_CACHE;
   const share = Math.ceil(CASES / WORKERS);
-  const needMb = WORKER_BASE_MB + Math.ceil((share * 1.1 * CACHED_CASE_KB) / 1024);
+  const needMb = WORKER_BASE_MB + Math.ceil((share * 1.1 * CACHED_CASE_RSS_KB) / 1024);
   const sizedBy = { count: 'WORKER_MAX_CACHED_WORKFLOWS', 'memory-budget': `WORKER_MEMORY_MB=${memoryMb}, workflow threads' heaps ${cache.workflowThreadHeapMb} MB each`, heap: "node's heap" }[cache.from];
   const fit = cache.cases >= share ? 'fits' : `does not fit: the cases past it are replayed (WORKER_MEMORY_MB=${needMb} would hold them)`;
   const machine = memoryMb && memoryMb * WORKERS > os.totalmem() / MiB ? `; ${WORKERS} budgets of ${memoryMb} MB exceed this machine's ${(os.totalmem() / MiB).toFixed(0)} MB` : '';

@@ -25,14 +25,20 @@ export interface CaseWorkerOptions {
 }
 
 /**
- * What the cache gives a case, in kB: the resident memory a case added in bench:fanout at 10,000 cases with the
- * heap free to grow (docs/capacity.md, "The measured per-case costs"), and about two and a half times the live heap
- * of a short cached run (bench:memory), so a workflow thread's heap, bounded by the budget (caseCacheSize), keeps
- * room for V8 to collect in and for runs that have grown. A long run holds more,
- * since the SDK keeps each read-model write's input until the run ends, and continue-as-new is what bounds it
- * (docs/benchmarks/2026-12-05-replay-cost.md). Re-measure before changing it.
+ * The V8 heap a cached case may take, in kB: the resident memory a case added in bench:fanout at 10,000 cases with
+ * the heap free to grow (docs/capacity.md, "The measured per-case costs"), and about two and a half times the live
+ * heap of a short cached run (bench:memory). It sizes the cache from node's heap when no budget is given. A long run
+ * holds more, since the SDK keeps each read-model write's input until the run ends, and continue-as-new is what
+ * bounds it (docs/benchmarks/2026-12-05-replay-cost.md). Re-measure before changing it.
  */
 export const CACHED_CASE_KB = 300;
+/**
+ * The resident memory a cached case adds to the worker, in kB, which sizes the cache from a memory budget: its heap
+ * and what the SDK's core and the allocator hold for it outside V8. The highest a case added, with the worker's
+ * cache full and evicting, was 432 to 455 kB (docs/benchmarks/2026-12-05-worker-memory-budget.md). Re-measure before
+ * changing it.
+ */
+export const CACHED_CASE_RSS_KB = 460;
 /**
  * What the worker keeps for itself outside its workflow threads' heaps (node, the SDK's core, the main thread's
  * heap with the activities), in MB: a reserve with room to spare (an idle worker's whole RSS is under 400 MB;
@@ -70,11 +76,11 @@ export interface CaseCacheSize {
 
 /**
  * The worker's cache size. A count is taken as given. A memory budget holds WORKER_BASE_MB for the worker and
- * CACHED_CASE_KB a case, and the rest is shared as heap limits by the threads that run workflow code, where the
- * cached cases live. Without the limits V8 lets each thread's heap grow towards node's default, whatever the
- * cache: that is how two workers passed a 5,632 MB budget at 100,000 cases
- * (docs/benchmarks/2026-12-05-national-100000-two-workers.md). Without either setting, as many cases as fit
- * node's heap.
+ * CACHED_CASE_RSS_KB a case, and the budget after WORKER_BASE_MB is shared as heap limits by the threads that run
+ * workflow code, where the cached cases live: at CACHED_CASE_KB of heap a case, about two thirds of it. Without the
+ * limits V8 lets each thread's heap grow towards node's default, whatever the cache: with that, and 300 kB a case,
+ * workers passed their budget by a fifth (docs/benchmarks/2026-12-05-national-100000-two-workers.md). Without
+ * either setting, as many cases as fit node's heap.
  */
 export function caseCacheSize(setting: CaseCacheSetting, heapLimitBytes = getHeapStatistics().heap_size_limit): CaseCacheSize {
   if (setting.cases !== undefined && setting.memoryMb !== undefined) {
@@ -82,7 +88,7 @@ export function caseCacheSize(setting: CaseCacheSetting, heapLimitBytes = getHea
   }
   if (setting.cases !== undefined) return { cases: setting.cases, from: 'count' };
   if (setting.memoryMb === undefined) return { cases: defaultCaseCacheSize(heapLimitBytes), from: 'heap' };
-  const cases = Math.floor(((setting.memoryMb - WORKER_BASE_MB) * 1024) / CACHED_CASE_KB);
+  const cases = Math.floor(((setting.memoryMb - WORKER_BASE_MB) * 1024) / CACHED_CASE_RSS_KB);
   if (cases < 2) throw new Error(`a memory budget of ${setting.memoryMb} MB leaves no room for cases after the worker's own ${WORKER_BASE_MB} MB`);
   const threads = setting.workflowThreads ?? DEFAULT_WORKFLOW_THREADS;
   return { cases, from: 'memory-budget', workflowThreadHeapMb: Math.floor((setting.memoryMb - WORKER_BASE_MB) / threads) };

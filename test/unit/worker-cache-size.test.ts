@@ -9,21 +9,21 @@ const DEFAULT_HEAP = 4_144 * MiB;
 const base = { DATABASE_URL: 'postgres://u:p@db:5432/cases' };
 
 describe('the worker cache sized from a memory budget', () => {
-  test('a budget keeps 512 MB for the worker, gives each case 300 kB and shares the rest as the workflow threads\' heaps', () => {
-    // (6,144 - 512) MB at 300 kB a case; two threads (the default) of (6,144 - 512) / 2 MB.
-    expect(caseCacheSize({ memoryMb: 6_144 }, DEFAULT_HEAP)).toEqual({ cases: 19_223, from: 'memory-budget', workflowThreadHeapMb: 2_816 });
-    expect(caseCacheSize({ memoryMb: 1_024 }, DEFAULT_HEAP)).toEqual({ cases: 1_747, from: 'memory-budget', workflowThreadHeapMb: 256 });
-    expect(caseCacheSize({ memoryMb: 6_144, workflowThreads: 4 }, DEFAULT_HEAP)).toEqual({ cases: 19_223, from: 'memory-budget', workflowThreadHeapMb: 1_408 });
+  test('a budget keeps 512 MB for the worker, gives each case 460 kB and shares the rest as the workflow threads\' heaps', () => {
+    // (6,144 - 512) MB at 460 kB a case; two threads (the default) of (6,144 - 512) / 2 MB.
+    expect(caseCacheSize({ memoryMb: 6_144 }, DEFAULT_HEAP)).toEqual({ cases: 12_537, from: 'memory-budget', workflowThreadHeapMb: 2_816 });
+    expect(caseCacheSize({ memoryMb: 1_024 }, DEFAULT_HEAP)).toEqual({ cases: 1_139, from: 'memory-budget', workflowThreadHeapMb: 256 });
+    expect(caseCacheSize({ memoryMb: 6_144, workflowThreads: 4 }, DEFAULT_HEAP)).toEqual({ cases: 12_537, from: 'memory-budget', workflowThreadHeapMb: 1_408 });
   });
 
-  test('two workers of 15,161 MB each keep 100,000 cases between them', () => {
-    const perWorker = caseCacheSize({ memoryMb: 15_161 }, DEFAULT_HEAP);
-    expect(perWorker.cases).toBe(50_001);
+  test('two workers of 22,973 MB each keep 100,000 cases between them', () => {
+    const perWorker = caseCacheSize({ memoryMb: 22_973 }, DEFAULT_HEAP);
+    expect(perWorker.cases).toBe(50_000);
     expect(2 * perWorker.cases).toBeGreaterThanOrEqual(100_000);
   });
 
   test("a budget is not held to node's heap: the worker bounds its workflow threads' heaps by the budget itself", () => {
-    expect(caseCacheSize({ memoryMb: 12_000 }, 2_048 * MiB)).toEqual({ cases: 39_212, from: 'memory-budget', workflowThreadHeapMb: 5_744 });
+    expect(caseCacheSize({ memoryMb: 12_000 }, 2_048 * MiB)).toEqual({ cases: 25_573, from: 'memory-budget', workflowThreadHeapMb: 5_744 });
   });
 
   test("without a setting the cache is what node's heap holds; a count is taken as given", () => {
