@@ -35,7 +35,7 @@ export const CACHED_CASE_KB = 300;
 /**
  * The resident memory a cached case adds to the worker, in kB, which sizes the cache from a memory budget: its heap
  * and what the SDK's core and the allocator hold for it outside V8. The highest a case added, with the worker's
- * cache full and evicting, was 432 to 455 kB (docs/benchmarks/2026-12-05-worker-memory-budget.md). Re-measure before
+ * cache full and evicting, was 363 to 457 kB (docs/capacity.md, Sizing the cache by memory). Re-measure before
  * changing it.
  */
 export const CACHED_CASE_RSS_KB = 460;
