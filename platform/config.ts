@@ -45,7 +45,7 @@ export const ENVIRONMENT_VARIABLES = {
   FANOUT_VISIBILITY_LAG_MS: 'how long visibility may take to show a change; a fan-out ends on a count taken at least this long after its last signal',
   LOG_LEVEL: 'debug | info | warn | error',
   WORKER_METRICS_PORT: "port of the worker's Prometheus endpoint (Temporal SDK metrics); off when unset",
-  WORKER_MEMORY_MB: "the worker's memory budget in MB, which sizes the cases it keeps in memory between their tasks; as many as fit node's heap when unset",
+  WORKER_MEMORY_MB: "the worker's memory budget in MB, which sizes the cases it keeps in memory between their tasks and bounds its workflow threads' heaps; as many as fit node's heap when unset",
   WORKER_MAX_CACHED_WORKFLOWS: 'cases the worker keeps in memory between their tasks, as a count instead of WORKER_MEMORY_MB',
   WORKER_WORKFLOW_THREADS: 'threads that run workflow code in the worker (1-16, default 2)',
   WORKER_WORKFLOW_STACK_TRACES: "on | off (default): the SDK's stack traces of running cases (the UI's Stack Trace tab), a third of a replay's CPU",
@@ -268,7 +268,7 @@ export interface Config {
   fanoutVisibilityLagMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   workerMetricsPort?: number;
-  /** The worker's memory budget in MB (WORKER_MEMORY_MB), which sizes its cache: caseCacheSize in worker/worker.ts. */
+  /** The worker's memory budget in MB (WORKER_MEMORY_MB), which sizes its cache and its workflow threads' heaps: caseCacheSize in worker/worker.ts. */
   workerMemoryMb?: number;
   /** The worker's cache as a count (WORKER_MAX_CACHED_WORKFLOWS); never set together with workerMemoryMb. */
   workerMaxCachedWorkflows?: number;

@@ -12,6 +12,9 @@ async function main(): Promise<void> {
   const keyring = requirePayloadKeyring(config, 'worker');
   // `service`, not `role`: `role` is an API key's role in the API's request lines.
   const logger = createLogger(config.logLevel, { service: 'worker' });
+  // Before anything is connected or migrated: a budget its threads cannot share stops the worker here.
+  const cacheSetting = { cases: config.workerMaxCachedWorkflows, memoryMb: config.workerMemoryMb, workflowThreads: config.workerWorkflowThreads };
+  const cache = caseCacheSize(cacheSetting);
   // The SDK's own logs (worker, workflows, activities) as lines of the same logger at the same level, and its
   // metrics (task latencies, slots, polls) for Prometheus.
   const sdkLogger = logger.child({ source: 'temporal-sdk' });
@@ -26,8 +29,6 @@ async function main(): Promise<void> {
   const connection = await connectWorker(config.temporal);
   // The fan-out's activities list cases through visibility and signal them: they need a client.
   const client = await connectClient(config.temporal, keyring);
-  const cacheSetting = { cases: config.workerMaxCachedWorkflows, memoryMb: config.workerMemoryMb, workflowThreads: config.workerWorkflowThreads };
-  const cache = caseCacheSize(cacheSetting);
   const worker = await createCaseWorker({
     connection,
     namespace: config.temporal.namespace,

@@ -25,26 +25,31 @@ export interface CaseWorkerOptions {
 }
 
 /**
- * The V8 heap a cached case may take, in kB: the resident memory a case added in bench:fanout at 10,000 cases with
- * the heap free to grow (docs/capacity.md, "The measured per-case costs"), and about two and a half times the live
- * heap of a short cached run (bench:memory). It sizes the cache from node's heap when no budget is given. A long run
- * holds more, since the SDK keeps each read-model write's input until the run ends, and continue-as-new is what
- * bounds it (docs/benchmarks/2026-12-05-replay-cost.md). Re-measure before changing it.
+ * The V8 heap a cached case may take, in kB, which sizes the cache from node's heap when no budget is given: the
+ * resident memory a case added with the heap free to grow, well above the live heap of a short cached run, so V8
+ * keeps room to collect in (docs/capacity.md, "The measured per-case costs"). A long run holds more, since the SDK
+ * keeps each read-model write's input until the run ends, and continue-as-new is what bounds it
+ * (docs/benchmarks/2026-12-05-replay-cost.md). Re-measure before changing it.
  */
 export const CACHED_CASE_KB = 300;
 /**
  * The resident memory a cached case adds to the worker, in kB, which sizes the cache from a memory budget: its heap
- * and what the SDK's core and the allocator hold for it outside V8. The highest a case added, with the worker's
- * cache full and evicting, was 363 to 457 kB (docs/capacity.md, Sizing the cache by memory). Re-measure before
- * changing it.
+ * and what the SDK's core and the allocator hold for it outside V8. It is the most a case added in the runs of
+ * docs/capacity.md (Sizing the cache by memory), with the worker's cache full and evicting, as a national policy
+ * over more cases than the caches hold keeps it. Re-measure before changing it.
  */
 export const CACHED_CASE_RSS_KB = 460;
 /**
- * What the worker keeps for itself outside its workflow threads' heaps (node, the SDK's core, the main thread's
- * heap with the activities), in MB: a reserve with room to spare (an idle worker's whole RSS is under 400 MB;
- * docs/capacity.md, Sizing the cache by memory).
+ * What the worker keeps for itself outside its cached cases (node, the SDK's core, the main thread's heap with the
+ * activities, a workflow bundle per thread), in MB: a reserve above what an idle worker holds (docs/capacity.md,
+ * Sizing the cache by memory).
  */
 export const WORKER_BASE_MB = 512;
+/**
+ * The smallest heap a workflow thread is given, in MB: below it the thread could not hold the workflow bundle and a
+ * few cases, and would end out of memory instead of running cases.
+ */
+export const MIN_WORKFLOW_THREAD_HEAP_MB = 128;
 const MiB = 1024 * 1024;
 
 /**
@@ -70,17 +75,17 @@ export interface CaseCacheSize {
   cases: number;
   /** What decided it: the count given, the memory budget, or node's heap (no setting). */
   from: 'count' | 'memory-budget' | 'heap';
-  /** With a memory budget: the heap limit, in MB, of each thread that runs workflow code, which holds the worker to it. */
+  /** With a memory budget: the heap limit, in MB, of each thread that runs workflow code, so V8 collects instead of growing past its share. */
   workflowThreadHeapMb?: number;
 }
 
 /**
  * The worker's cache size. A count is taken as given. A memory budget holds WORKER_BASE_MB for the worker and
  * CACHED_CASE_RSS_KB a case, and the budget after WORKER_BASE_MB is shared as heap limits by the threads that run
- * workflow code, where the cached cases live: at CACHED_CASE_KB of heap a case, about two thirds of it. Without the
- * limits V8 lets each thread's heap grow towards node's default, whatever the cache: with that, and 300 kB a case,
- * workers passed their budget by a fifth (docs/benchmarks/2026-12-05-national-100000-two-workers.md). Without
- * either setting, as many cases as fit node's heap.
+ * workflow code, where the cached cases live. Without the limits V8 lets each thread's heap grow towards its
+ * default, whatever the cache, and the worker ends above its budget
+ * (docs/benchmarks/2026-12-05-national-100000-two-workers.md). The limits are not the whole bound: what a case
+ * holds outside V8 is bounded by the count. Without either setting, as many cases as fit node's heap.
  */
 export function caseCacheSize(setting: CaseCacheSetting, heapLimitBytes = getHeapStatistics().heap_size_limit): CaseCacheSize {
   if (setting.cases !== undefined && setting.memoryMb !== undefined) {
@@ -91,20 +96,31 @@ export function caseCacheSize(setting: CaseCacheSetting, heapLimitBytes = getHea
   const cases = Math.floor(((setting.memoryMb - WORKER_BASE_MB) * 1024) / CACHED_CASE_RSS_KB);
   if (cases < 2) throw new Error(`a memory budget of ${setting.memoryMb} MB leaves no room for cases after the worker's own ${WORKER_BASE_MB} MB`);
   const threads = setting.workflowThreads ?? DEFAULT_WORKFLOW_THREADS;
-  return { cases, from: 'memory-budget', workflowThreadHeapMb: Math.floor((setting.memoryMb - WORKER_BASE_MB) / threads) };
+  const workflowThreadHeapMb = Math.floor((setting.memoryMb - WORKER_BASE_MB) / threads);
+  if (workflowThreadHeapMb < MIN_WORKFLOW_THREAD_HEAP_MB) {
+    throw new Error(
+      `a memory budget of ${setting.memoryMb} MB (WORKER_MEMORY_MB) shared by ${threads} workflow threads (WORKER_WORKFLOW_THREADS) gives each ${workflowThreadHeapMb} MB of heap, less than ${MIN_WORKFLOW_THREAD_HEAP_MB} MB: raise the budget or use fewer threads`,
+    );
+  }
+  return { cases, from: 'memory-budget', workflowThreadHeapMb };
 }
 
-/** V8's old-space limit as node was started (`--max-old-space-size` in its arguments or NODE_OPTIONS), 0 if none: V8's own default. */
+/**
+ * V8's old-space limit as node was started (`--max-old-space-size` in NODE_OPTIONS or its arguments, which node
+ * applies after NODE_OPTIONS, so the last one given wins), 0 if none: V8's own default.
+ */
 function startedHeapFlagMb(): number {
-  const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const args = [...(process.env.NODE_OPTIONS ?? '').split(/\s+/), ...process.execArgv];
   const flag = args.map((a) => /^--max[-_]old[-_]space[-_]size=(\d+)$/.exec(a)?.[1]).filter(Boolean).pop();
   return flag ? Number(flag) : 0;
 }
 
 /**
  * Runs `create` with V8's old-space limit at `heapMb`, so that the threads it starts get that heap limit. The SDK
- * starts its workflow threads without `resourceLimits`, and node gives a new thread the limit of V8's flag as it is
- * then; the flag is put back afterwards, so no other thread of the process is affected.
+ * starts its workflow threads without `resourceLimits`, and a new thread takes V8's flag as it is when the thread
+ * builds its V8 instance, on its own, after it was created. So this relies on `create` waiting for its threads to
+ * start: the SDK's Worker.create waits for each workflow thread's first reply (ThreadedVMWorkflowCreator.create).
+ * The flag is put back afterwards for threads started later; one call at a time (a worker process makes one).
  */
 export async function withNewThreadsHeapLimit<T>(heapMb: number | undefined, create: () => Promise<T>): Promise<T> {
   if (heapMb === undefined) return create();

@@ -36,6 +36,11 @@ describe('the worker cache sized from a memory budget', () => {
   test('a budget and a count together, or a budget with no room for cases, are refused', () => {
     expect(() => caseCacheSize({ memoryMb: 6_144, cases: 1_000 }, DEFAULT_HEAP)).toThrow('a memory budget or by a count, not both');
     expect(() => caseCacheSize({ memoryMb: 512 }, DEFAULT_HEAP)).toThrow("a memory budget of 512 MB leaves no room for cases after the worker's own 512 MB");
+    // 16 threads sharing (1,024 - 512) MB would get 32 MB of heap each, too little for the workflow bundle.
+    expect(() => caseCacheSize({ memoryMb: 1_024, workflowThreads: 16 }, DEFAULT_HEAP)).toThrow(
+      'a memory budget of 1024 MB (WORKER_MEMORY_MB) shared by 16 workflow threads (WORKER_WORKFLOW_THREADS) gives each 32 MB of heap, less than 128 MB: raise the budget or use fewer threads',
+    );
+    expect(caseCacheSize({ memoryMb: 1_024, workflowThreads: 4 }, DEFAULT_HEAP).workflowThreadHeapMb).toBe(128);
   });
 });
 
@@ -71,7 +76,7 @@ describe('WORKER_MEMORY_MB', () => {
   });
 
   test('a value that is not a whole number of megabytes from 1024 up is named with its problem', () => {
-    const hint = "(the worker's memory budget in MB, which sizes the cases it keeps in memory between their tasks; as many as fit node's heap when unset)";
+    const hint = "(the worker's memory budget in MB, which sizes the cases it keeps in memory between their tasks and bounds its workflow threads' heaps; as many as fit node's heap when unset)";
     expect(problemsOf({ ...base, WORKER_MEMORY_MB: '6GB' })).toEqual([`WORKER_MEMORY_MB: must be a whole number of megabytes ${hint}`]);
     expect(problemsOf({ ...base, WORKER_MEMORY_MB: '6144.5' })).toEqual([`WORKER_MEMORY_MB: must be a whole number of megabytes ${hint}`]);
     expect(problemsOf({ ...base, WORKER_MEMORY_MB: '512' })).toEqual([`WORKER_MEMORY_MB: must be at least 1024 megabytes ${hint}`]);
