@@ -47,8 +47,8 @@ import { TEMPORAL_SERVER_VERSION } from '../dev/temporal-cluster/tools';
  * then runs on a restarted stack, whose worker holds no case in memory, after it has settled.
  *
  * With --worker-memory-mb each worker sizes its cache from that memory budget (WORKER_MEMORY_MB) and bounds its
- * workflow threads' heaps by it; the benchmark says at the start whether each worker's share of the cases fits its cache, and at the
- * end each worker's peak RSS against its budget.
+ * workflow threads' heaps by it; the benchmark says at the start whether each worker's share of the cases fits its
+ * cache, and at the end each worker's peak RSS against its budget.
  */
 const USAGE = `usage: npm run bench:national -- [--cases 100000] [--cluster 0] [--workers N] [--worker-memory-mb MB] [--rate 2000] [--in-flight N] [--probe-rate 5] [--idle-seconds 60] [--give-up-minutes 0] [--open-ahead 0] [--keep-opened DIR]
 

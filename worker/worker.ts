@@ -34,7 +34,7 @@ export interface CaseWorkerOptions {
 export const CACHED_CASE_KB = 300;
 /**
  * The resident memory a cached case adds to the worker, in kB, which sizes the cache from a memory budget: its heap
- * and what the SDK's core and the allocator hold for it outside V8. It is the most a case added in the runs of
+ * and what the SDK's core and the allocator hold for it outside V8. It is above what a case needed in every run of
  * docs/capacity.md (Sizing the cache by memory), with the worker's cache full and evicting, as a national policy
  * over more cases than the caches hold keeps it. Re-measure before changing it.
  */
